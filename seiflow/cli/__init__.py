@@ -1,0 +1,1 @@
+"""The ``seiflow`` command line."""

@@ -1,0 +1,50 @@
+"""Entry point of the ``seiflow`` command. Exit codes: 0 ok, 1 failure, 2 bad input or unreachable store."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from seiflow import __version__
+from seiflow.cli.campaign import validate
+from seiflow.cli.db import db_group
+from seiflow.errors import SeiflowError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seiflow")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="SEIFLOW_CONFIG",
+    help="seiflow.yaml settings file (default: ./seiflow.yaml, ~/.seiflow.yaml, embedded).",
+)
+def cli(config: str | None) -> None:
+    """seiflow: active learning of DeePMD potentials for battery interfaces."""
+
+
+cli.add_command(db_group)
+cli.add_command(validate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, turning seiflow errors into one line on stderr and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="seiflow", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except SeiflowError as exc:
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

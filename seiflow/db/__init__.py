@@ -1,0 +1,1 @@
+"""The embedded MongoDB-protocol server that seiflow can run on one machine."""

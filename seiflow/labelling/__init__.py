@@ -1,0 +1,1 @@
+"""Labelling: reference energies, forces and stresses for frames (VASP, CP2K, a local reference)."""

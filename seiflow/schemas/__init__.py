@@ -1,0 +1,1 @@
+"""Documents passed between steps, and the campaign definition."""

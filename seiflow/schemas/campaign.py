@@ -1,0 +1,242 @@
+"""The campaign: what a user writes in ``workflows/<name>.yaml``. Unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pymatgen.core import Element
+
+from seiflow.errors import InputError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SystemConfig(_Section):
+    """The chemical system: element order shared by DeePMD, LAMMPS and the dataset."""
+
+    type_map: list[str] = Field(..., min_length=1, description="Element symbols in model type order.")
+
+    @field_validator("type_map")
+    @classmethod
+    def _known_elements(cls, value: list[str]) -> list[str]:
+        for symbol in value:
+            if not Element.is_valid_symbol(symbol):
+                raise ValueError(f"unknown element {symbol!r}; use chemical symbols such as Li, In, Cl")
+        if len(set(value)) != len(value):
+            raise ValueError("type_map lists an element twice")
+        return value
+
+
+class InterfaceConfig(_Section):
+    """A lattice-matched interface built with pymatgen's Zur-McGill ``CoherentInterfaceBuilder``."""
+
+    substrate: str = Field("Li", description="Bulk phase name of the substrate (the anode).")
+    substrate_miller: tuple[int, int, int] = (1, 1, 0)
+    film: str = Field("Li3InCl6", description="Bulk phase name of the film (the electrolyte).")
+    film_miller: tuple[int, int, int] = (0, 0, 1)
+    termination_species: str | None = Field(
+        "Cl", description="Species of the film layer that faces the substrate; None: any."
+    )
+    substrate_layers: int = Field(6, ge=1)
+    film_layers: int = Field(2, ge=1)
+    gap: float = Field(2.0, gt=0, description="Substrate-film distance, Å.")
+    vacuum: float = Field(0.0, ge=0, description="Vacuum above the film, Å; 0 = periodic sandwich.")
+    max_area: float = Field(200.0, gt=0, description="Largest matched in-plane area, Å².")
+    max_length_tol: float = Field(0.03, gt=0)
+    max_angle_tol: float = Field(0.01, gt=0)
+    max_area_ratio_tol: float = Field(0.09, gt=0)
+    max_atoms: int = Field(400, ge=2, description="Atom budget: lowest-strain match within it.")
+    max_strain: float = Field(0.02, gt=0, description="Largest accepted von Mises strain (fraction).")
+
+
+class PerturbConfig(_Section):
+    """Perturbed copies of seed structures for exploration."""
+
+    n_copies: int = Field(2, ge=0)
+    cell_strain: float = Field(0.03, ge=0, lt=0.5, description="Max |strain| per cell component.")
+    displacement: float = Field(0.05, ge=0, lt=1.0, description="Gaussian sigma of atom moves, Å.")
+    seed: int = 0
+
+
+class StructuresConfig(_Section):
+    """Bulk phases and the interface the campaign starts from."""
+
+    bulks: list[str] = Field(default_factory=lambda: ["Li", "Li3InCl6", "In", "LiCl"])
+    relax: bool = Field(True, description="Relax bulks with the reference calculator before matching.")
+    interface: InterfaceConfig | None = Field(default_factory=InterfaceConfig)
+    perturb: PerturbConfig = Field(default_factory=PerturbConfig)
+    min_distance: float = Field(1.5, gt=0, description="Smallest allowed interatomic distance, Å.")
+
+
+class ReferenceMDConfig(_Section):
+    """Reference (AIMD or stand-in) NVT runs that seed the dataset."""
+
+    temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0])
+    steps: int = Field(40, ge=1)
+    timestep_fs: float = Field(1.0, gt=0)
+    sample_every: int = Field(4, ge=1, description="Keep every n-th step as a labelled frame.")
+    include_interface: bool = True
+    bulk_supercell_atoms: int = Field(60, ge=1, description="Bulks are repeated to at least this size.")
+
+
+class LabellingConfig(_Section):
+    """Which reference labels frames, and how suspicious labels are flagged."""
+
+    reference: Literal["chgnet", "sevennet", "vasp", "cp2k"] = "chgnet"
+    md: ReferenceMDConfig = Field(default_factory=ReferenceMDConfig)
+    max_force: float = Field(50.0, gt=0, description="Frames with max |F| above this (eV/Å) are flagged.")
+    vasp_preset: Literal["study_pbe"] = "study_pbe"
+
+
+class LossConfig(_Section):
+    """DeePMD ``ener`` loss prefactors."""
+
+    start_pref_e: float = 0.02
+    limit_pref_e: float = 1.0
+    start_pref_f: float = 1000.0
+    limit_pref_f: float = 1.0
+    start_pref_v: float = 0.02
+    limit_pref_v: float = 1.0
+
+
+class TrainingConfig(_Section):
+    """The DeePMD ensemble."""
+
+    backend: Literal["tensorflow", "pytorch"] = "tensorflow"
+    numb_models: int = Field(4, ge=1)
+    descriptor: Literal["se_e2_a"] = "se_e2_a"
+    rcut: float = Field(6.0, gt=0)
+    rcut_smth: float = Field(0.5, ge=0)
+    sel: list[int] | Literal["auto"] = "auto"
+    descriptor_neurons: list[int] = Field(default_factory=lambda: [10, 20, 40])
+    axis_neuron: int = Field(4, ge=1)
+    fitting_neurons: list[int] = Field(default_factory=lambda: [60, 60, 60])
+    numb_steps: int = Field(2000, ge=1)
+    numb_steps_next: int = Field(1000, ge=1, description="Steps for rounds after the first.")
+    next_round_init: Literal["init_frz_model", "restart", "scratch"] = "init_frz_model"
+    start_lr: float = Field(1e-3, gt=0)
+    stop_lr: float = Field(3.5e-8, gt=0)
+    decay_steps: int = Field(500, ge=1)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    compress: bool = True
+    seed: int = 1
+
+
+class ExplorationConfig(_Section):
+    """LAMMPS runs with the ensemble that look for configurations the models disagree on."""
+
+    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"])
+    temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0])
+    pressures: list[float] = Field(default_factory=lambda: [1.0], description="bar, NPT only")
+    nsteps: int = Field(2000, ge=1)
+    nsteps_growth: float = Field(1.5, ge=1.0, description="nsteps multiplier per round.")
+    timestep_fs: float = Field(1.0, gt=0)
+    out_freq: int = Field(20, ge=1)
+    seeds: list[str] = Field(
+        default_factory=lambda: ["interface"],
+        description="'interface', bulk names, or 'perturbed' for perturbed copies.",
+    )
+
+
+class SelectionConfig(_Section):
+    """Model-deviation trust levels and candidate picking."""
+
+    f_trust_lo: float = Field(0.10, ge=0, description="eV/Å; below: accurate.")
+    f_trust_hi: float = Field(0.30, gt=0, description="eV/Å; above: failed.")
+    relative: float | None = Field(None, gt=0, description="Relative force deviation level, if set.")
+    e_trust_lo: float | None = Field(None, ge=0, description="eV/atom energy deviation levels.")
+    e_trust_hi: float | None = Field(None, gt=0)
+    v_trust_lo: float | None = Field(None, ge=0, description="eV/atom virial deviation levels.")
+    v_trust_hi: float | None = Field(None, gt=0)
+    max_candidates: int = Field(50, ge=1, description="Per-round cap on frames sent to labelling.")
+    min_distance: float = Field(1.0, gt=0, description="Geometry filter, Å.")
+    max_skew: float = Field(0.5, gt=0, description="Largest |xy|,|xz|,|yz| over the box length.")
+    fps: bool = Field(True, description="Farthest-point sampling on descriptors among candidates.")
+    adaptive_lower: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SelectionConfig:
+        if self.f_trust_hi <= self.f_trust_lo:
+            raise ValueError("f_trust_hi must be greater than f_trust_lo")
+        if None not in (self.e_trust_lo, self.e_trust_hi) and self.e_trust_hi <= self.e_trust_lo:
+            raise ValueError("e_trust_hi must be greater than e_trust_lo")
+        return self
+
+
+class ConvergenceConfig(_Section):
+    """When the campaign stops."""
+
+    accurate_ratio: float = Field(0.99, gt=0, le=1)
+    rounds_in_a_row: int = Field(1, ge=1)
+    max_rounds: int = Field(5, ge=1)
+    energy_rmse_mev_atom: float | None = Field(None, gt=0)
+    force_rmse_mev_a: float | None = Field(None, gt=0)
+    stress_rmse_mpa: float | None = Field(None, gt=0)
+    rdf_agreement: float | None = Field(None, gt=0, le=1)
+
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Campaign(_Section):
+    """A whole active-learning campaign."""
+
+    name: str
+    description: str = ""
+    system: SystemConfig
+    structures: StructuresConfig = Field(default_factory=StructuresConfig)
+    labelling: LabellingConfig = Field(default_factory=LabellingConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    exploration: ExplorationConfig = Field(default_factory=ExplorationConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
+        return value
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        loc = ".".join(str(x) for x in item["loc"]) or "(top level)"
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif item["type"] == "literal_error":
+            msg = f"{msg} (got {item.get('input')!r})"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def campaign_from_dict(data: object, source: str = "campaign") -> Campaign:
+    """Validate a campaign mapping; errors name each bad field and what it allows."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: a campaign must be a YAML mapping", "start from workflows/*.yaml")
+    try:
+        return Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{source}: {_describe(exc)}", "see docs in workflows/README.md") from None
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"campaign file {path} does not exist", "give the path of a workflows/*.yaml file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path} is not valid YAML: {first}", "fix the YAML syntax") from None
+    return campaign_from_dict(data, str(path))

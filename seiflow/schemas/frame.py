@@ -1,0 +1,95 @@
+"""A labelled frame: one structure with its reference energy, forces and virial, and where it came from.
+
+Units are DeePMD's (and dpdata's): eV, Å, eV/Å; ``virial`` in eV (virial = -stress x volume, so a
+stress in eV/Å^3 is ``-virial / volume``). Arrays are stored inline when small, else in GridFS
+(see ``seiflow.dataset``); this model is the in-memory form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+HASH_DECIMALS = 4  # positions/cell rounded to 1e-4 Å before hashing
+
+
+class FrameStatus(str, Enum):
+    """Where a frame is in its life."""
+
+    LABELLED = "labelled"
+    FAILED = "failed"  # labelling failed after custodian's corrections; kept with its reason
+    FLAGGED = "flagged"  # labelled but absurd (huge forces, energy outlier): not trained on
+
+
+class Provenance(BaseModel):
+    """Where a frame came from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    campaign: str | None = None
+    round: int | None = Field(None, description="Active-learning round; 0 = initial data.")
+    source: str = Field(..., description="e.g. 'reference_md', 'exploration', 'import'.")
+    origin: str | None = Field(None, description="Structure name, trajectory path or task id.")
+    frame_index: int | None = Field(None, description="Index within the trajectory it came from.")
+
+
+class Reference(BaseModel):
+    """The calculator that labelled a frame, and its settings (part of the content hash)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calculator: str = Field(..., description="vasp, cp2k, chgnet, sevennet, or an imported code.")
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class LabelledFrame(BaseModel):
+    """One frame with labels, as stored in the ``frames`` collection."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    species: list[str]
+    positions: np.ndarray = Field(..., description="(N, 3) Å, Cartesian.")
+    cell: np.ndarray = Field(..., description="(3, 3) Å, rows are lattice vectors.")
+    pbc: tuple[bool, bool, bool] = (True, True, True)
+    energy: float | None = Field(None, description="Total energy, eV.")
+    forces: np.ndarray | None = Field(None, description="(N, 3) eV/Å.")
+    virial: np.ndarray | None = Field(None, description="(3, 3) eV; -stress x volume.")
+    reference: Reference
+    provenance: Provenance
+    status: FrameStatus = FrameStatus.LABELLED
+    reason: str | None = Field(None, description="Why the frame failed or was flagged.")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def natoms(self) -> int:
+        return len(self.species)
+
+    @property
+    def volume(self) -> float:
+        return float(abs(np.linalg.det(self.cell)))
+
+    def stress(self) -> np.ndarray | None:
+        """Stress tensor, eV/Å^3 (positive = tensile, ASE's sign)."""
+        return None if self.virial is None else -np.asarray(self.virial) / self.volume
+
+    def content_hash(self) -> str:
+        """Hash of (structure, calculator settings): the same structure is never labelled twice."""
+        return structure_hash(self.species, self.positions, self.cell, self.reference)
+
+
+def structure_hash(
+    species: list[str], positions: np.ndarray, cell: np.ndarray, reference: Reference
+) -> str:
+    """sha256 of species, rounded positions and cell, and the reference calculator settings."""
+    h = hashlib.sha256()
+    h.update(json.dumps(list(species)).encode())
+    h.update(np.round(np.asarray(positions, dtype=float), HASH_DECIMALS).tobytes())
+    h.update(np.round(np.asarray(cell, dtype=float), HASH_DECIMALS).tobytes())
+    h.update(json.dumps(reference.model_dump(mode="json"), sort_keys=True).encode())
+    return h.hexdigest()

@@ -1,0 +1,186 @@
+"""The store: FireWorks' LaunchPad and a jobflow JobStore, both on the MongoDB that ``launchpad.yaml`` names.
+
+seiflow's own collections (frames, models, rounds) live in the LaunchPad's database; large arrays go
+to GridFS. The JobStore embedded in workflows holds only collection names: each worker resolves the
+connection from its own settings, so no credentials are written into the LaunchPad.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fireworks import LaunchPad
+from jobflow import JobStore
+from maggma.stores import GridFSStore, MongoStore
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from seiflow.constants import (
+    EMBEDDED_HOST,
+    JOBSTORE_DATA_BUCKET,
+    JOBSTORE_DOCS_COLLECTION,
+)
+from seiflow.db import embedded
+from seiflow.errors import InputError, StoreUnreachableError
+from seiflow.settings import Settings, launchpad_file, load_settings
+
+_LOCK = threading.Lock()
+_LAUNCHPADS: dict[str, LaunchPad] = {}
+LOOPBACK = {"127.0.0.1", "localhost", "::1", EMBEDDED_HOST}
+
+
+def launchpad_config(settings: Settings) -> dict[str, Any]:
+    """The LaunchPad's settings as FireWorks reads them (embedded default when no file is set)."""
+    path = launchpad_file(settings)
+    if path is None:
+        return {"host": settings.embedded.host, "port": settings.embedded.port, "name": "seiflow"}
+    if not path.is_file():
+        raise InputError(f"launchpad_file {path} does not exist", "create it or fix launchpad_file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path} is not valid YAML: {exc}", "fix its syntax") from exc
+    if not isinstance(data, dict) or not data.get("name"):
+        raise InputError(f"{path} has no database 'name'", "add 'name: <database>' to it")
+    return data
+
+
+def is_embedded(settings: Settings, config: dict[str, Any] | None = None) -> bool:
+    """True when the LaunchPad points at the embedded server's address."""
+    config = config or launchpad_config(settings)
+    return (
+        not config.get("uri_mode")
+        and str(config.get("host", "localhost")) in LOOPBACK
+        and int(config.get("port") or 27017) == settings.embedded.port
+    )
+
+
+def ensure_server(settings: Settings) -> None:
+    """Start the embedded server when the LaunchPad points at it and it is not running."""
+    config = launchpad_config(settings)
+    if is_embedded(settings, config) and settings.embedded.auto_start:
+        if not embedded.ping(settings.embedded.host, settings.embedded.port):
+            embedded.start(settings.embedded)
+
+
+def describe(config: dict[str, Any]) -> str:
+    """Where a LaunchPad points, without credentials (for messages and status output)."""
+    if config.get("uri_mode"):
+        host = str(config.get("host", ""))
+        scheme, _, rest = host.partition("://")
+        rest = rest.rsplit("@", 1)[-1]
+        return f"{scheme}://{rest.split('/')[0]}/{config.get('name')}"
+    return f"mongodb://{config.get('host', 'localhost')}:{config.get('port', 27017)}/{config.get('name')}"
+
+
+def get_launchpad(settings: Settings | None = None, check: bool = True) -> LaunchPad:
+    """A LaunchPad for the configured server (cached per process), starting the embedded one if needed."""
+    settings = settings or load_settings()
+    config = launchpad_config(settings)
+    key = json.dumps(config, sort_keys=True, default=str)
+    with _LOCK:
+        lp = _LAUNCHPADS.get(key)
+        if lp is None:
+            if is_embedded(settings, config) and settings.embedded.auto_start:
+                ensure_server(settings)
+            kwargs = dict(config.get("mongoclient_kwargs") or {})
+            kwargs.setdefault("serverSelectionTimeoutMS", 10_000)
+            lp = LaunchPad.from_dict({**config, "mongoclient_kwargs": kwargs, "strm_lvl": "WARNING"})
+            _LAUNCHPADS[key] = lp
+    if check:
+        try:
+            lp.connection.admin.command("ping")
+        except PyMongoError as exc:
+            with _LOCK:
+                _LAUNCHPADS.pop(key, None)
+            raise StoreUnreachableError(
+                f"cannot reach the LaunchPad at {describe(config)}: {type(exc).__name__}",
+                "start it (seiflow db start) or fix launchpad.yaml host/port/credentials",
+            ) from None
+    return lp
+
+
+def get_database(settings: Settings | None = None) -> Database:
+    """The database holding seiflow's collections (the LaunchPad's, unless ``database`` is set)."""
+    settings = settings or load_settings()
+    lp = get_launchpad(settings)
+    return lp.connection[settings.database] if settings.database else lp.db
+
+
+class SettingsMongoStore(MongoStore):
+    """A maggma ``MongoStore`` that takes its connection from the worker's seiflow settings at connect.
+
+    Only ``collection_name`` is serialised, so workflows stored in the LaunchPad carry no host or password.
+    """
+
+    def __init__(self, collection_name: str, **kwargs):
+        super().__init__(database="seiflow", collection_name=collection_name, **kwargs)
+
+    def connect(self, force_reset: bool = False):
+        if self._coll is None or force_reset:
+            db = get_database()
+            self.database = db.name
+            self._coll = db[self.collection_name]
+
+    def close(self):
+        self._coll = None  # the client is shared by the process; do not close it
+
+    @property
+    def name(self) -> str:
+        return f"seiflow://{self.collection_name}"
+
+
+class SettingsGridFSStore(GridFSStore):
+    """A maggma ``GridFSStore`` resolved like :class:`SettingsMongoStore`."""
+
+    def __init__(self, collection_name: str, **kwargs):
+        kwargs.setdefault("compression", True)
+        super().__init__(database="seiflow", collection_name=collection_name, **kwargs)
+
+    def connect(self, force_reset: bool = False):
+        if not self._coll or force_reset:
+            import gridfs
+
+            db = get_database()
+            self.database = db.name
+            self._coll = gridfs.GridFS(db, self.collection_name)
+            self._files_collection = db[f"{self.collection_name}.files"]
+            self._fs = MongoStore.from_collection(self._files_collection)
+            self._fs.last_updated_field = f"metadata.{self.last_updated_field}"
+            self._fs.key = self.key
+            self._chunks_collection = db[f"{self.collection_name}.chunks"]
+
+    def close(self):
+        self._coll = None
+
+    @property
+    def name(self) -> str:
+        return f"seiflow-gridfs://{self.collection_name}"
+
+
+def get_jobstore() -> JobStore:
+    """The jobflow JobStore: documents in MongoDB, large outputs (key ``data``) in GridFS."""
+    return JobStore(
+        docs_store=SettingsMongoStore(JOBSTORE_DOCS_COLLECTION),
+        additional_stores={"data": SettingsGridFSStore(JOBSTORE_DATA_BUCKET)},
+    )
+
+
+def reset_connections() -> None:
+    """Forget cached connections (tests and long-lived processes that switch servers)."""
+    with _LOCK:
+        for lp in _LAUNCHPADS.values():
+            try:
+                lp.connection.close()
+            except PyMongoError:
+                pass
+        _LAUNCHPADS.clear()
+
+
+def settings_file_for(path: Path) -> Path:
+    """Absolute path, for handing a settings file to worker subprocesses via ``SEIFLOW_CONFIG``."""
+    return path.expanduser().resolve()
