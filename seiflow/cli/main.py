@@ -31,7 +31,7 @@ cli.add_command(validate)
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning seiflow errors into one line on stderr and an exit code."""
     try:
-        cli.main(args=argv, prog_name="seiflow", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="seiflow", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     except SeiflowError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

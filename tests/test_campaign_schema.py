@@ -1,0 +1,64 @@
+"""The campaign schema: defaults, errors naming fields and allowed values, unknown keys refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seiflow.errors import InputError
+from seiflow.schemas.campaign import Campaign, campaign_from_dict, load_campaign
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")))
+def test_shipped_campaigns_validate(path):
+    campaign = load_campaign(path)
+    assert isinstance(campaign, Campaign)
+    assert set(campaign.system.type_map) >= {"Li", "In", "Cl"}
+
+
+def test_minimal_campaign_gets_defaults():
+    c = campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "Cl"]}})
+    assert c.training.numb_models == 4 and c.training.backend == "tensorflow"
+    assert c.convergence.accurate_ratio == 0.99
+    assert c.structures.interface.substrate_miller == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"name": "m"}, "system: Field required"),
+        ({"name": "m", "system": {"type_map": ["Li"]}, "extra": 1}, "extra: unknown key"),
+        ({"name": "m", "system": {"type_map": ["Li"], "typemap": []}}, "system.typemap: unknown key"),
+        ({"name": "m", "system": {"type_map": ["Qq"]}}, "unknown element 'Qq'"),
+        ({"name": "m", "system": {"type_map": ["Li", "Li"]}}, "lists an element twice"),
+        ({"name": "../x", "system": {"type_map": ["Li"]}}, "name: Value error"),
+        (
+            {"name": "m", "system": {"type_map": ["Li"]}, "labelling": {"reference": "dft"}},
+            "labelling.reference: Input should be 'chgnet', 'sevennet', 'vasp' or 'cp2k' (got 'dft')",
+        ),
+        (
+            {"name": "m", "system": {"type_map": ["Li"]}, "training": {"numb_models": "four"}},
+            "training.numb_models: Input should be a valid integer",
+        ),
+        ({"name": "m", "system": {"type_map": ["Li"]}, "exploration": {"nsteps": 0}}, "exploration.nsteps"),
+    ],
+)
+def test_errors_name_the_field(data, expected):
+    with pytest.raises(InputError) as exc:
+        campaign_from_dict(data, "c.yaml")
+    assert expected in exc.value.message
+    assert exc.value.exit_code == 2
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path):
+    with pytest.raises(InputError, match="mapping"):
+        campaign_from_dict(["a"], "c.yaml")
+    bad = tmp_path / "c.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_campaign(bad)
+    with pytest.raises(InputError, match="does not exist"):
+        load_campaign(tmp_path / "missing.yaml")
