@@ -1,0 +1,248 @@
+"""FrameStore: labelled frames in MongoDB, one document per frame keyed by its content hash.
+
+A frame document is small metadata (species, formula, energy, reference, provenance, status); its
+arrays are inline binary when small and GridFS files (bucket ``ARRAYS_BUCKET``) when larger than the
+``inline_array_limit`` setting. ``_id`` is the frame's content hash of (structure, calculator
+settings), so the same structure is stored once across rounds and concurrent workers: a duplicate
+key on insert means another worker stored it first.
+
+Examples
+--------
+>>> store = FrameStore()                                 # doctest: +SKIP
+>>> frame_id, inserted = store.add(frame)                # doctest: +SKIP
+>>> store.counts_by("formula", campaign="demo")          # doctest: +SKIP
+{'Cl6In1Li3': 12}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gridfs
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from seiflow.constants import ARRAYS_BUCKET, FRAMES_COLLECTION
+from seiflow.dataset import arrays
+from seiflow.dataset.convert import formula_of, structure_arrays
+from seiflow.errors import InputError
+from seiflow.schemas.frame import (
+    FrameStatus,
+    LabelledFrame,
+    Provenance,
+    Reference,
+)
+
+# Query/grouping names -> document paths.
+FIELDS = {
+    "campaign": "provenance.campaign",
+    "round": "provenance.round",
+    "source": "provenance.source",
+    "origin": "provenance.origin",
+    "formula": "formula",
+    "composition": "formula",
+    "status": "status",
+    "calculator": "reference.calculator",
+}
+
+
+class FrameStore:
+    """Labelled frames in the seiflow database (``db`` defaults to :func:`seiflow.store.get_database`).
+
+    Public API: :meth:`add`, :meth:`add_many`, :meth:`get`, :meth:`has`, :meth:`find`, :meth:`ids`,
+    :meth:`count`, :meth:`counts_by`, :meth:`record_failure`, :meth:`export_deepmd`.
+    """
+
+    def __init__(self, db: Database | None = None, inline_array_limit: int | None = None):
+        if db is None or inline_array_limit is None:
+            from seiflow.settings import load_settings
+
+            settings = load_settings()
+            if db is None:
+                from seiflow.store import get_database
+
+                db = get_database(settings)
+            inline_array_limit = inline_array_limit or settings.inline_array_limit
+        self.db = db
+        self.collection = db[FRAMES_COLLECTION]
+        self.fs = gridfs.GridFS(db, ARRAYS_BUCKET)
+        self.inline_array_limit = int(inline_array_limit)
+        self._ensure_indexes()
+
+    def _ensure_indexes(self) -> None:
+        for path in ("provenance.campaign", "provenance.round", "formula", "status"):
+            self.collection.create_index([(path, ASCENDING)])
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, frame: LabelledFrame) -> tuple[str, bool]:
+        """Store a frame; returns ``(frame_id, inserted)``. Idempotent and safe under concurrency.
+
+        A frame already stored (same content hash) is left as it is and ``inserted`` is False,
+        except that a labelled or flagged frame replaces an earlier failed record of it.
+        """
+        frame_id = frame.content_hash()
+        uploaded: list = []
+        doc = self._to_doc(frame, frame_id, uploaded)
+        try:
+            self.collection.insert_one(doc)
+            return frame_id, True
+        except DuplicateKeyError:
+            pass
+        replaced = None
+        if frame.status != FrameStatus.FAILED:
+            replaced = self.collection.find_one_and_replace(
+                {"_id": frame_id, "status": FrameStatus.FAILED.value}, doc
+            )
+        if replaced is None:
+            self._delete_files(uploaded)
+            return frame_id, False
+        self._delete_files(arrays.gridfs_ids(replaced))
+        return frame_id, True
+
+    def add_many(self, frames: Iterable[LabelledFrame]) -> list[tuple[str, bool]]:
+        """:meth:`add` each frame; returns their ``(frame_id, inserted)`` in order."""
+        return [self.add(frame) for frame in frames]
+
+    def record_failure(
+        self, structure: Any, reference: Reference, provenance: Provenance, reason: str
+    ) -> str:
+        """Record that labelling ``structure`` failed (after corrections) and why; returns its frame id.
+
+        ``structure`` is a pymatgen Structure, an ASE Atoms or a LabelledFrame. The record has no
+        labels and status ``failed``; it is never exported, and a later successful label replaces it.
+        """
+        species, positions, cell, pbc = structure_arrays(structure)
+        frame = LabelledFrame(
+            species=species, positions=positions, cell=cell, pbc=pbc, reference=reference,
+            provenance=provenance, status=FrameStatus.FAILED, reason=reason,
+        )
+        frame_id, _ = self.add(frame)
+        return frame_id
+
+    def _to_doc(self, frame: LabelledFrame, frame_id: str, uploaded: list) -> dict[str, Any]:
+        encoded = {}
+        for name in arrays.ARRAY_FIELDS:
+            value = getattr(frame, name)
+            encoded[name] = (
+                None if value is None
+                else arrays.encode(value, self.fs, self.inline_array_limit, uploaded)
+            )
+        return {
+            "_id": frame_id,
+            "species": list(frame.species),
+            "formula": formula_of(frame.species),
+            "natoms": frame.natoms,
+            "pbc": list(frame.pbc),
+            "energy": frame.energy,
+            "arrays": encoded,
+            "reference": frame.reference.model_dump(mode="json"),
+            "provenance": frame.provenance.model_dump(mode="json"),
+            "status": frame.status.value,
+            "reason": frame.reason,
+            "created_at": frame.created_at,
+        }
+
+    def _delete_files(self, ids: list) -> None:
+        for file_id in ids:
+            self.fs.delete(file_id)
+
+    # -- reading ------------------------------------------------------------------------------
+    def has(self, frame_id: str, include_failed: bool = False) -> bool:
+        """True when a frame with this content hash is stored (failed records only if asked)."""
+        query: dict[str, Any] = {"_id": frame_id}
+        if not include_failed:
+            query["status"] = {"$ne": FrameStatus.FAILED.value}
+        return self.collection.count_documents(query, limit=1) > 0
+
+    def get(self, frame_id: str) -> LabelledFrame:
+        """The stored frame with this id; :class:`InputError` when there is none."""
+        doc = self.collection.find_one({"_id": frame_id})
+        if doc is None:
+            raise InputError(f"no frame {frame_id!r} in the dataset", "list ids with: seiflow frames list")
+        return self._from_doc(doc)
+
+    def _from_doc(self, doc: dict[str, Any]) -> LabelledFrame:
+        data = {name: arrays.decode(doc["arrays"].get(name), self.fs) for name in arrays.ARRAY_FIELDS}
+        return LabelledFrame(
+            species=doc["species"], pbc=tuple(doc.get("pbc", (True, True, True))),
+            energy=doc.get("energy"), reference=Reference(**doc["reference"]),
+            provenance=Provenance(**doc["provenance"]), status=FrameStatus(doc["status"]),
+            reason=doc.get("reason"), created_at=doc["created_at"], **data,
+        )
+
+    @staticmethod
+    def query(
+        campaign: str | None = None,
+        round: int | None = None,
+        max_round: int | None = None,
+        source: str | None = None,
+        formula: str | None = None,
+        status: str | FrameStatus | None = FrameStatus.LABELLED,
+        calculator: str | None = None,
+    ) -> dict[str, Any]:
+        """The MongoDB filter for these criteria (None means any; ``status=None`` means all)."""
+        q: dict[str, Any] = {}
+        if campaign is not None:
+            q["provenance.campaign"] = campaign
+        if round is not None:
+            q["provenance.round"] = int(round)
+        elif max_round is not None:
+            q["provenance.round"] = {"$lte": int(max_round)}
+        if source is not None:
+            q["provenance.source"] = source
+        if formula is not None:
+            q["formula"] = formula
+        if status is not None:
+            q["status"] = FrameStatus(status).value
+        if calculator is not None:
+            q["reference.calculator"] = calculator
+        return q
+
+    def find(self, **criteria: Any) -> Iterator[LabelledFrame]:
+        """Frames matching :meth:`query` criteria (campaign, round, max_round, source, formula, status)."""
+        cursor = self.collection.find(self.query(**criteria)).sort("_id", ASCENDING)
+        for doc in cursor:
+            yield self._from_doc(doc)
+
+    def ids(self, **criteria: Any) -> list[str]:
+        """Ids of frames matching :meth:`query` criteria, sorted."""
+        cursor = self.collection.find(self.query(**criteria), {"_id": 1}).sort("_id", ASCENDING)
+        return [doc["_id"] for doc in cursor]
+
+    def count(self, **criteria: Any) -> int:
+        """How many frames match :meth:`query` criteria."""
+        return self.collection.count_documents(self.query(**criteria))
+
+    def counts_by(self, field: str, **criteria: Any) -> dict[str, int]:
+        """Frame counts grouped by ``round``, ``source``, ``formula``, ``status``, ``campaign``,
+        ``origin`` or ``calculator``; keys are strings (a missing value is ``"None"``)."""
+        if field not in FIELDS:
+            raise InputError(f"cannot group frames by {field!r}", f"use one of {', '.join(FIELDS)}")
+        pipeline = [
+            {"$match": self.query(**criteria)},
+            {"$group": {"_id": f"${FIELDS[field]}", "n": {"$sum": 1}}},
+        ]
+        rows = sorted(self.collection.aggregate(pipeline), key=lambda r: _sort_key(r["_id"]))
+        return {str(row["_id"]): int(row["n"]) for row in rows}
+
+    def export_deepmd(
+        self, out_dir: str | Path, type_map: list[str] | None = None, **criteria: Any
+    ) -> list[Path]:
+        """Write matching frames as deepmd/npy systems, one per composition; returns their folders.
+
+        ``type_map`` fixes the element order shared by all systems (the campaign's
+        ``system.type_map``); without it the sorted elements of the exported frames are used.
+        """
+        from seiflow.dataset.export import export_deepmd
+
+        return export_deepmd(self.find(**criteria), Path(out_dir), type_map)
+
+
+def _sort_key(value: Any) -> tuple:
+    """Numbers first in numeric order, then strings, then None."""
+    if isinstance(value, int | float):
+        return (0, value, "")
+    return (1, 0, str(value)) if value is not None else (2, 0, "")
