@@ -1,0 +1,119 @@
+"""Import labelled frames from other codes' outputs through dpdata (no parsers of our own).
+
+Formats: ``vasp/outcar``, ``vasp/xml``, ``cp2k/output``, ``cp2k/aimd_output``, ``extxyz`` and
+``deepmd/npy``. With ``NWRITE=0`` a VASP OUTCAR prints forces only for the first and last ionic
+steps; dpdata then keeps only those, so :func:`frames_from_file` warns and the vasprun.xml of the
+same run should be imported instead (it has every step).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import dpdata
+import numpy as np
+
+from seiflow.errors import InputError
+from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
+
+# fmt -> calculator recorded when no reference is given
+FORMATS = {
+    "vasp/outcar": "vasp",
+    "vasp/xml": "vasp",
+    "cp2k/output": "cp2k",
+    "cp2k/aimd_output": "cp2k",
+    "extxyz": "imported",
+    "deepmd/npy": "imported",
+}
+_OUTCAR_STEP = re.compile(r"FREE ENERGIE OF THE ION-ELECTRON SYSTEM")
+
+
+class IncompleteImportWarning(UserWarning):
+    """A file holds more ionic steps than could be imported with labels."""
+
+
+def _systems(path: Path, fmt: str) -> list[dpdata.LabeledSystem]:
+    if fmt == "extxyz":
+        return list(dpdata.MultiSystems.from_file(str(path), fmt="extxyz").systems.values())
+    if fmt == "deepmd/npy":
+        roots = [path] if (path / "type.raw").is_file() else sorted(
+            p.parent for p in path.rglob("type.raw")
+        )
+        if not roots:
+            raise InputError(f"{path} holds no deepmd/npy system (no type.raw)", "give a system folder")
+        return [dpdata.LabeledSystem(str(p), fmt="deepmd/npy") for p in roots]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="cannot find labels")
+        return [dpdata.LabeledSystem(str(path), fmt=fmt)]
+
+
+def _outcar_steps(path: Path) -> int:
+    with open(path, errors="replace") as fh:
+        return sum(1 for line in fh if _OUTCAR_STEP.search(line))
+
+
+def frames_from_system(
+    system: dpdata.LabeledSystem, reference: Reference, provenance: Provenance, start: int = 0
+) -> list[LabelledFrame]:
+    """LabelledFrames of every frame of a dpdata ``LabeledSystem`` (frame_index from ``start``)."""
+    names, types = system["atom_names"], system["atom_types"]
+    species = [names[t] for t in types]
+    has_virial = "virials" in system.data
+    nopbc = bool(system.data.get("nopbc", False))
+    frames = []
+    for i in range(system.get_nframes()):
+        prov = provenance.model_copy(update={"frame_index": start + i})
+        frames.append(
+            LabelledFrame(
+                species=species,
+                positions=np.array(system["coords"][i], dtype=float),
+                cell=np.array(system["cells"][i], dtype=float),
+                pbc=(False, False, False) if nopbc else (True, True, True),
+                energy=float(system["energies"][i]),
+                forces=np.array(system["forces"][i], dtype=float),
+                virial=np.array(system["virials"][i], dtype=float) if has_virial else None,
+                reference=reference,
+                provenance=prov,
+            )
+        )
+    return frames
+
+
+def frames_from_file(
+    path: str | Path,
+    fmt: str,
+    reference: Reference | None = None,
+    provenance: Provenance | None = None,
+) -> list[LabelledFrame]:
+    """Read every labelled frame of ``path`` (a file, or a folder for ``deepmd/npy``) with dpdata.
+
+    ``reference`` defaults to the code the format implies (settings ``{"imported_from": fmt}``);
+    ``provenance`` defaults to source ``import`` with the file name as origin. Frame indices count
+    the imported frames in order.
+    """
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown import format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    if not path.exists():
+        raise InputError(f"{path} does not exist", "give the path of an output file")
+    reference = reference or Reference(calculator=FORMATS[fmt], settings={"imported_from": fmt})
+    provenance = provenance or Provenance(source="import", origin=path.name)
+    try:
+        systems = _systems(path, fmt)
+    except (ValueError, KeyError, IndexError, OSError) as exc:
+        raise InputError(f"dpdata could not read {path} as {fmt}: {exc}", "check --fmt") from None
+    frames: list[LabelledFrame] = []
+    for system in systems:
+        frames += frames_from_system(system, reference, provenance, start=len(frames))
+    if fmt == "vasp/outcar":
+        steps = _outcar_steps(path)
+        if steps > len(frames):
+            warnings.warn(
+                f"{path} has {steps} ionic steps but forces for {len(frames)} (NWRITE=0?); "
+                "import the run's vasprun.xml (--fmt vasp/xml) to get every step",
+                IncompleteImportWarning,
+                stacklevel=2,
+            )
+    return frames
