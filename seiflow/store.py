@@ -7,7 +7,9 @@ connection from its own settings, so no credentials are written into the LaunchP
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from seiflow.settings import Settings, launchpad_file, load_settings
 
 _LOCK = threading.Lock()
 _LAUNCHPADS: dict[str, LaunchPad] = {}
+PASSWORD_ENV = "SEIFLOW_DB_PASSWORD"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", EMBEDDED_HOST}
 
 
@@ -46,6 +49,8 @@ def launchpad_config(settings: Settings) -> dict[str, Any]:
         raise InputError(f"{path} is not valid YAML: {exc}", "fix its syntax") from exc
     if not isinstance(data, dict) or not data.get("name"):
         raise InputError(f"{path} has no database 'name'", "add 'name: <database>' to it")
+    if data.get("username") and not data.get("password") and os.environ.get(PASSWORD_ENV):
+        data["password"] = os.environ[PASSWORD_ENV]  # keep passwords out of files
     return data
 
 
@@ -62,9 +67,12 @@ def is_embedded(settings: Settings, config: dict[str, Any] | None = None) -> boo
 def ensure_server(settings: Settings) -> None:
     """Start the embedded server when the LaunchPad points at it and it is not running."""
     config = launchpad_config(settings)
-    if is_embedded(settings, config) and settings.embedded.auto_start:
-        if not embedded.ping(settings.embedded.host, settings.embedded.port):
-            embedded.start(settings.embedded)
+    if (
+        is_embedded(settings, config)
+        and settings.embedded.auto_start
+        and not embedded.ping(settings.embedded.host, settings.embedded.port)
+    ):
+        embedded.start(settings.embedded)
 
 
 def describe(config: dict[str, Any]) -> str:
@@ -174,10 +182,8 @@ def reset_connections() -> None:
     """Forget cached connections (tests and long-lived processes that switch servers)."""
     with _LOCK:
         for lp in _LAUNCHPADS.values():
-            try:
+            with contextlib.suppress(PyMongoError):
                 lp.connection.close()
-            except PyMongoError:
-                pass
         _LAUNCHPADS.clear()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from fireworks.core.rocket_launcher import rapidfire
 from fireworks.core.fworker import FWorker
+from fireworks.core.rocket_launcher import rapidfire
 from jobflow import Flow
 from jobflow.managers.fireworks import flow_to_workflow
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 HASH_DECIMALS = 4  # positions/cell rounded to 1e-4 Å before hashing
 
 
-class FrameStatus(str, Enum):
+class FrameStatus(StrEnum):
     """Where a frame is in its life."""
 
     LABELLED = "labelled"

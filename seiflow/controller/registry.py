@@ -1,0 +1,92 @@
+"""The ``campaigns`` collection: one document per submitted campaign (definition, state, rounds)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pymongo.database import Database
+
+from seiflow.constants import CAMPAIGNS_COLLECTION
+from seiflow.errors import InputError
+from seiflow.schemas.campaign import Campaign, campaign_from_dict
+
+
+class CampaignState(StrEnum):
+    """A campaign's life."""
+
+    RUNNING = "running"
+    CONVERGED = "converged"
+    NOT_CONVERGED = "not_converged"  # stopped at the round cap
+    FAILED = "failed"
+
+
+FINISHED = {CampaignState.CONVERGED.value, CampaignState.NOT_CONVERGED.value}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def register(db: Database, campaign: Campaign, wf_fw_ids: list[int]) -> dict[str, Any]:
+    """Record a new campaign; refuses a name that is already running or stored."""
+    coll = db[CAMPAIGNS_COLLECTION]
+    coll.create_index("name", unique=True)
+    existing = coll.find_one({"name": campaign.name}, {"state": 1})
+    if existing is not None:
+        raise InputError(
+            f"campaign {campaign.name!r} is already in the store (state {existing['state']})",
+            "give the campaign another name, or follow it with `seiflow status`",
+        )
+    doc = {
+        "name": campaign.name,
+        "definition": campaign.model_dump(mode="json"),
+        "state": CampaignState.RUNNING.value,
+        "round": 0,
+        "fw_ids": wf_fw_ids,
+        "submitted_at": _now(),
+        "updated_at": _now(),
+        "history": [],
+    }
+    coll.insert_one(doc)
+    return doc
+
+
+def get(db: Database, name: str) -> dict[str, Any]:
+    """The campaign document, or an InputError naming the known campaigns."""
+    doc = db[CAMPAIGNS_COLLECTION].find_one({"name": name})
+    if doc is None:
+        known = sorted(db[CAMPAIGNS_COLLECTION].distinct("name"))
+        raise InputError(
+            f"no campaign named {name!r} in the store",
+            f"use one of {known}" if known else "submit one with `seiflow submit workflows/<file>.yaml`",
+        )
+    return doc
+
+
+def load(db: Database, name: str) -> Campaign:
+    """The stored campaign definition."""
+    return campaign_from_dict(get(db, name)["definition"], f"stored campaign {name}")
+
+
+def update_state(
+    db: Database, name: str, *, round_index: int | None = None, state: CampaignState | None = None,
+    note: str | None = None,
+) -> None:
+    """Move a campaign on (round reached, final state), keeping a short history."""
+    update: dict[str, Any] = {"updated_at": _now()}
+    if round_index is not None:
+        update["round"] = round_index
+    if state is not None:
+        update["state"] = state.value
+    push = {"history": {"at": _now(), "round": round_index, "state": state.value if state else None,
+                        "note": note}}
+    db[CAMPAIGNS_COLLECTION].update_one({"name": name}, {"$set": update, "$push": push})
+
+
+def list_campaigns(db: Database) -> list[dict[str, Any]]:
+    """Name, state and round of every stored campaign."""
+    return list(
+        db[CAMPAIGNS_COLLECTION].find({}, {"_id": 0, "name": 1, "state": 1, "round": 1}).sort("name", 1)
+    )

@@ -1,0 +1,96 @@
+"""``seiflow status``: where a campaign is (round, jobs by state and category, ratios, RMSE, last error)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fireworks import LaunchPad
+from pymongo.database import Database
+
+from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
+from seiflow.controller import registry
+
+
+def jobs_by_state_and_category(lp: LaunchPad, campaign: str) -> dict[str, dict[str, int]]:
+    """Counts of the campaign's fireworks: {state: {category: n}}."""
+    table: dict[str, Counter] = {}
+    for fw in lp.fireworks.find({"spec.campaign": campaign}, {"state": 1, "spec._category": 1}):
+        category = fw.get("spec", {}).get("_category", "none")
+        table.setdefault(fw["state"], Counter())[category] += 1
+    return {state: dict(counts) for state, counts in sorted(table.items())}
+
+
+def last_error(lp: LaunchPad, campaign: str) -> dict[str, Any] | None:
+    """The most recent FIZZLED firework of the campaign and the first line of its error."""
+    fw = lp.fireworks.find_one(
+        {"spec.campaign": campaign, "state": "FIZZLED"}, {"fw_id": 1, "name": 1, "launches": 1},
+        sort=[("updated_on", -1)],
+    )
+    if fw is None:
+        return None
+    message = None
+    if fw.get("launches"):
+        launch = lp.launches.find_one({"launch_id": fw["launches"][-1]}, {"action": 1})
+        stored = ((launch or {}).get("action") or {}).get("stored_data") or {}
+        message = str(stored.get("_exception", {}).get("_stacktrace", "")).strip().splitlines()[-1:]
+        message = message[0] if message else None
+    return {"fw_id": fw["fw_id"], "name": fw.get("name"), "error": message}
+
+
+def latest_metrics(db: Database, campaign: str) -> dict[str, Any] | None:
+    """Mean test RMSE of the newest round's models."""
+    docs = list(db[MODELS_COLLECTION].find({"campaign": campaign}, {"round": 1, "metrics": 1}))
+    if not docs:
+        return None
+    last = max(d.get("round", 0) for d in docs)
+    metrics = [d.get("metrics") or {} for d in docs if d.get("round", 0) == last]
+    keys = {k for m in metrics for k, v in m.items() if isinstance(v, int | float)}
+    mean = {k: sum(m[k] for m in metrics if k in m) / sum(k in m for m in metrics) for k in sorted(keys)}
+    return {"round": last, "n_models": len(metrics), **mean}
+
+
+def round_summaries(db: Database, campaign: str) -> list[dict[str, Any]]:
+    """Per-round statistics stored by selection/convergence (ratios, candidates), oldest first."""
+    fields = {"_id": 0, "round": 1, "ratios": 1, "n_candidates": 1, "n_selected": 1, "converged": 1,
+              "n_frames": 1, "n_labelled": 1}
+    return list(db[ROUNDS_COLLECTION].find({"campaign": campaign}, fields).sort("round", 1))
+
+
+def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
+    """Everything ``seiflow status`` prints, as one JSON-ready dict (keys documented in docs/cli.md)."""
+    doc = registry.get(db, name)
+    jobs = jobs_by_state_and_category(lp, name)
+    return {
+        "campaign": name,
+        "state": doc["state"],
+        "round": doc.get("round", 0),
+        "jobs": jobs,
+        "n_jobs": sum(sum(c.values()) for c in jobs.values()),
+        "rounds": round_summaries(db, name),
+        "metrics": latest_metrics(db, name),
+        "frames": db["frames"].count_documents({"provenance.campaign": name}),
+        "last_error": last_error(lp, name),
+    }
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """Human-readable form of :func:`campaign_status`."""
+    lines = [f"campaign {status['campaign']}: {status['state']}, round {status['round']}, "
+             f"{status['frames']} frames, {status['n_jobs']} jobs"]
+    for state, cats in status["jobs"].items():
+        lines.append(f"  {state:<10} " + ", ".join(f"{c}={n}" for c, n in sorted(cats.items())))
+    for r in status["rounds"]:
+        ratios = r.get("ratios") or {}
+        lines.append(
+            f"  round {r.get('round')}: accurate {ratios.get('accurate', float('nan')):.3f} "
+            f"candidate {ratios.get('candidate', float('nan')):.3f} failed {ratios.get('failed', float('nan')):.3f}"
+            f" selected {r.get('n_selected', '-')}"
+        )
+    if status["metrics"]:
+        m = status["metrics"]
+        lines.append("  test RMSE: " + ", ".join(f"{k}={v:.3g}" for k, v in m.items() if k.startswith("rmse")))
+    if status["last_error"]:
+        e = status["last_error"]
+        lines.append(f"  last error: fw {e['fw_id']} {e['name']}: {e['error']}")
+    return "\n".join(lines)

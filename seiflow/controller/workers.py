@@ -1,0 +1,106 @@
+"""Local FireWorks workers (``rlaunch rapidfire`` subprocesses) for one-machine runs and tests.
+
+On a cluster, users start workers themselves (``qlaunch rapidfire`` or ``rlaunch``); this module only
+does the same on one machine, with each worker's settings pointing at the same store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from seiflow.settings import Settings
+from seiflow.store import launchpad_config
+
+ALL_CATEGORIES = ["dft", "train", "lammps", "light"]
+
+
+def write_launchpad_file(settings: Settings, directory: Path) -> Path:
+    """A launchpad.yaml for worker subprocesses (the configured one, or the embedded default's)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "launchpad.yaml"
+    config = {**launchpad_config(settings), "strm_lvl": "WARNING"}
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)  # it may hold a password
+    return path
+
+
+def write_fworker_file(directory: Path, name: str, categories: list[str]) -> Path:
+    """A my_fworker.yaml taking ``categories``."""
+    path = directory / f"fworker_{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "category": categories, "query": "{}", "env": {}}))
+    return path
+
+
+def worker_settings_file(settings: Settings, directory: Path) -> Path:
+    """The settings file workers read through ``SEIFLOW_CONFIG`` (an absolute copy of ours)."""
+    data = settings.model_dump(mode="json")
+    data["launchpad_file"] = str(write_launchpad_file(settings, directory))
+    path = directory / "seiflow.worker.yaml"
+    path.write_text(yaml.safe_dump(data))
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class LocalWorkers:
+    """``n`` rlaunch rapidfire workers on this machine, each in its own launch folder."""
+
+    settings: Settings
+    root: Path
+    n: int = 2
+    categories: list[str] = field(default_factory=lambda: list(ALL_CATEGORIES))
+    sleep_s: int = 2
+    threads_per_worker: int = 1
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start the workers (idempotent: only missing or dead ones are started)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        settings_file = worker_settings_file(self.settings, self.root)
+        lp_file = self.root / "launchpad.yaml"
+        env = dict(os.environ)
+        env["SEIFLOW_CONFIG"] = str(settings_file)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        for key in ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            env[key] = str(self.threads_per_worker)
+        env["DP_INTER_OP_PARALLELISM_THREADS"] = "1"
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.procs = [p for p in self.procs if p.poll() is None]
+        for i in range(len(self.procs), self.n):
+            wdir = self.root / f"worker{i}"
+            wdir.mkdir(exist_ok=True)
+            fw_file = write_fworker_file(wdir, f"local{i}", self.categories)
+            log = open(wdir / "rlaunch.log", "ab")  # noqa: SIM115 - owned by the child
+            cmd = [
+                sys.executable, "-m", "fireworks.scripts.rlaunch_run",
+                "-l", str(lp_file), "-w", str(fw_file),
+                "rapidfire", "--nlaunches", "infinite", "--sleep", str(self.sleep_s),
+            ]
+            self.procs.append(
+                subprocess.Popen(cmd, cwd=wdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            )
+            log.close()
+
+    def alive(self) -> int:
+        return sum(p.poll() is None for p in self.procs)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop the workers (call when no job is running)."""
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs.clear()
