@@ -122,7 +122,10 @@ check_loopback() {
 do_start() {
   need_root
   mkdir -p "$DIR"
-  write_conf
+  # Rewrite slurm.conf only when no daemon uses it (a running one keeps the config it started with).
+  if ! pid_alive "$DIR/slurmctld.pid" && ! pid_alive "$DIR/slurmd.pid"; then
+    write_conf
+  fi
   start_munge
   if ! pid_alive "$DIR/slurmctld.pid"; then
     log "starting slurmctld"
