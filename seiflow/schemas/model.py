@@ -1,0 +1,91 @@
+"""Documents for trained DeePMD models: validation metrics, the stored model, a training job's output."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ValidationMetrics(BaseModel):
+    """Errors of a model on the held-out frames (``dp test``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rmse_e_mev_atom: float | None = Field(None, description="Energy RMSE per atom, meV/atom.")
+    rmse_f_mev_a: float | None = Field(None, description="Force component RMSE, meV/Å.")
+    rmse_v_mpa: float | None = Field(None, description="Stress RMSE (virial / volume), MPa.")
+    n_test_frames: int = Field(0, ge=0, description="Held-out frames tested.")
+
+
+class ParityData(BaseModel):
+    """Reference vs predicted values for parity plots (eV/atom, eV/Å, MPa)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    energy_per_atom: list[list[float]] = Field(default_factory=list, description="[ref, pred] rows.")
+    force: list[list[float]] = Field(default_factory=list, description="[ref, pred] per component.")
+    stress_mpa: list[list[float]] = Field(default_factory=list, description="[ref, pred] per component.")
+
+
+class TrainingDataRecord(BaseModel):
+    """What a model was trained on: frame ids, or their hash and count when there are many."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_train_frames: int = Field(0, ge=0)
+    n_test_frames: int = Field(0, ge=0)
+    frame_ids: list[str] | None = Field(None, description="Training frame ids (None when too many).")
+    frame_ids_sha256: str = Field("", description="sha256 of the sorted training frame ids.")
+    test_frame_ids: list[str] | None = None
+
+
+class ModelDoc(BaseModel):
+    """One model of an ensemble, as stored in the ``models`` collection (files in GridFS)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str = Field(..., description="Stable id: <campaign>-r<round>-m<index>-<short uuid>.")
+    campaign: str
+    round: int = Field(..., ge=0)
+    index: int = Field(..., ge=0, description="Position in the ensemble.")
+    seed: int
+    backend: str = Field(..., description="tensorflow or pytorch.")
+    deepmd_version: str
+    type_map: list[str]
+    numb_steps: int = Field(..., description="Total training steps reached.")
+    start_step: int = Field(0, description="Step training (re)started from in the last run.")
+    init: str = Field("scratch", description="scratch, init_frz_model or restart.")
+    parent_model_id: str | None = Field(None, description="Model this one started from.")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="Kind (frozen, compressed, checkpoint, parity) -> GridFS id."
+    )
+    file_names: dict[str, str] = Field(default_factory=dict, description="Kind -> stored file name.")
+    metrics: ValidationMetrics = Field(default_factory=ValidationMetrics)
+    data: TrainingDataRecord = Field(default_factory=TrainingDataRecord)
+    input: dict[str, Any] = Field(default_factory=dict, description="The DeePMD input.json used.")
+    timings_s: dict[str, float] = Field(default_factory=dict, description="train/freeze/compress/test.")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class TrainOutput(BaseModel):
+    """Output of one training job (small: the model document stays in the models collection)."""
+
+    model_id: str
+    campaign: str
+    round: int
+    index: int
+    seed: int
+    start_step: int
+    numb_steps: int
+    metrics: ValidationMetrics
+    run_dir: str = Field(..., description="Where the job ran (on its worker).")
+
+
+class EnsembleOutput(BaseModel):
+    """Output of an ensemble flow: the models' ids in ensemble order."""
+
+    campaign: str
+    round: int
+    model_ids: list[str]

@@ -1,0 +1,116 @@
+"""Training data for one job, materialised inside its run directory (any worker, no shared paths needed).
+
+Frames come from the frame store (``seiflow.dataset.frames.FrameStore.export_deepmd``) or, for imports
+and tests, from deepmd/npy systems given by path. Each system is split into training and held-out frames
+with a fixed seed, so every model of an ensemble is tested on the same frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from seiflow.errors import InputError
+from seiflow.schemas.model import TrainingDataRecord
+
+MAX_INLINE_IDS = 20_000
+DATA_RECORD = "data.json"
+
+
+class TrainingDataSpec(BaseModel):
+    """Where a training job gets its frames: a frame-store query, or deepmd/npy system paths."""
+
+    query: dict[str, Any] | None = Field(
+        None, description="FrameStore query (campaign, max_round, status...); None: use systems."
+    )
+    systems: list[str] = Field(default_factory=list, description="deepmd/npy system folders.")
+
+
+def _export(spec: TrainingDataSpec, dest: Path, type_map: list[str]) -> tuple[list[Path], list[str]]:
+    """All systems for ``spec`` copied/exported under ``dest``, and the frame ids in export order."""
+    if spec.query is not None:
+        from seiflow.dataset.frames import FrameStore
+
+        frames = FrameStore()
+        systems = frames.export_deepmd(dest, type_map=type_map, **spec.query)
+        return [Path(s) for s in systems], [str(i) for i in frames.ids(**spec.query)]
+    if not spec.systems:
+        raise InputError("training data: neither a frame query nor systems given", "pass one of them")
+    systems, ids = [], []
+    for n, src in enumerate(spec.systems):
+        src = Path(src)
+        if not (src / "type.raw").is_file():
+            raise InputError(f"training data {src} is not a deepmd/npy system", "export it with dpdata")
+        target = dest / f"{n:03d}_{src.name}"
+        shutil.copytree(src, target)
+        nframes = sum(np.load(s / "box.npy").reshape(-1, 9).shape[0] for s in target.glob("set.*"))
+        systems.append(target)
+        ids += [f"{src.name}#{i}" for i in range(nframes)]
+    return systems, ids
+
+
+def _split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of held-out frames: round(fraction x n), at least 1 when possible, never all."""
+    if fraction <= 0 or n < 2:
+        return np.array([], dtype=int)
+    n_test = min(n - 1, max(1, round(fraction * n)))
+    return np.sort(rng.permutation(n)[:n_test])
+
+
+def prepare_data(
+    spec: TrainingDataSpec, data_dir: Path, type_map: list[str], validation_fraction: float, seed: int
+) -> TrainingDataRecord:
+    """Materialise ``data_dir/train/*`` and ``data_dir/test/*``; reuse them when already there."""
+    record_path = data_dir / DATA_RECORD
+    if record_path.is_file():
+        return TrainingDataRecord.model_validate_json(record_path.read_text())
+    import dpdata
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    raw = data_dir / "raw"
+    raw.mkdir(parents=True)
+    systems, ids = _export(spec, raw, type_map)
+    rng = np.random.default_rng(seed)
+    train_ids, test_ids, offset = [], [], 0
+    for system in systems:
+        data = dpdata.LabeledSystem(str(system), fmt="deepmd/npy", type_map=type_map)
+        n = data.get_nframes()
+        held = _split(n, validation_fraction, rng)
+        keep = np.setdiff1d(np.arange(n), held)
+        data.sub_system(keep).to("deepmd/npy", str(data_dir / "train" / system.name))
+        if held.size:
+            data.sub_system(held).to("deepmd/npy", str(data_dir / "test" / system.name))
+        sys_ids = ids[offset : offset + n] if len(ids) >= offset + n else [f"{system.name}#{i}" for i in range(n)]
+        train_ids += [sys_ids[i] for i in keep]
+        test_ids += [sys_ids[i] for i in held]
+        offset += n
+    shutil.rmtree(raw)
+    digest = hashlib.sha256(json.dumps(sorted(train_ids)).encode()).hexdigest()
+    small = len(train_ids) <= MAX_INLINE_IDS
+    record = TrainingDataRecord(
+        n_train_frames=len(train_ids),
+        n_test_frames=len(test_ids),
+        frame_ids=train_ids if small else None,
+        frame_ids_sha256=digest,
+        test_frame_ids=test_ids if small else None,
+    )
+    record_path.write_text(record.model_dump_json())
+    return record
+
+
+def train_systems(data_dir: Path) -> list[Path]:
+    """The training systems under ``data_dir/train``."""
+    return sorted(p for p in (data_dir / "train").iterdir() if p.is_dir())
+
+
+def held_out_dir(data_dir: Path) -> Path | None:
+    """The held-out systems folder, or None when nothing is held out."""
+    path = data_dir / "test"
+    return path if path.is_dir() and any(path.iterdir()) else None

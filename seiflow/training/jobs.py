@@ -1,0 +1,180 @@
+"""The training job: one DeePMD model trained, frozen, compressed, tested and stored.
+
+The run directory is fixed by (campaign, round, index) under the worker's ``work_dir``, so a job rerun
+after its worker died (walltime, OOM) finds the checkpoint there and resumes with ``--restart``.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobflow import Job, Maker, job
+
+from seiflow.errors import InputError
+from seiflow.models.store import ModelStore, new_model_id
+from seiflow.schemas.campaign import TrainingConfig
+from seiflow.schemas.model import ModelDoc, TrainOutput
+from seiflow.settings import load_settings
+from seiflow.training import run
+from seiflow.training.data import TrainingDataSpec, held_out_dir, prepare_data, train_systems
+from seiflow.training.inputs import auto_sel, build_input
+
+TRAIN_CATEGORY = "train"
+
+
+def run_dir_for(campaign: str, round_: int, index: int) -> Path:
+    """The deterministic run directory of model ``index`` of ``round_`` on this worker."""
+    return load_settings().resolved_work_dir() / "training" / campaign / f"round_{round_:03d}" / f"model_{index}"
+
+
+def deepmd_version() -> str:
+    """The installed deepmd-kit version."""
+    from importlib.metadata import version
+
+    return version("deepmd-kit")
+
+
+@dataclass
+class _Plan:
+    """How this run starts: steps to reach, restart checkpoint or previous model to start from."""
+
+    numb_steps: int
+    init: str = "scratch"
+    restart_from: str | None = None
+    init_frz_model: Path | None = None
+    start_step: int = 0
+
+
+def _plan_start(
+    config: TrainingConfig, run_dir: Path, round_: int, prev_model_id: str | None
+) -> _Plan:
+    """Decide the starting point; a checkpoint already in ``run_dir`` always wins (resume)."""
+    first = round_ <= 1 or prev_model_id is None or config.next_round_init == "scratch"
+    plan = _Plan(numb_steps=config.numb_steps if first else config.numb_steps_next)
+    step = run.checkpoint_step(run_dir)
+    if not first:
+        plan.init = config.next_round_init
+        store = ModelStore()
+        if config.next_round_init == "restart":  # the previous model's checkpoint, N more steps
+            plan.numb_steps = store.get(prev_model_id).numb_steps + config.numb_steps_next
+            if step is None:
+                _unpack_checkpoint(store.read_file(prev_model_id, "checkpoint"), run_dir)
+                step = run.checkpoint_step(run_dir)
+        elif step is None:
+            plan.init_frz_model = store.fetch(prev_model_id, run_dir / "prev", kind="frozen")
+    if step is not None:
+        plan.restart_from = run.restart_path(run_dir, config.backend)
+        plan.start_step = step
+    return plan
+
+
+def _pack_checkpoint(run_dir: Path) -> Path:
+    """The newest checkpoint (index file + its data files) as ``checkpoint.tar.gz``."""
+    step = run.checkpoint_step(run_dir)
+    out = run_dir / "checkpoint.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(run_dir / "checkpoint", arcname="checkpoint")
+        for path in run_dir.glob(f"model.ckpt-{step}*"):
+            tar.add(path, arcname=path.name)
+    return out
+
+
+def _unpack_checkpoint(data: bytes, run_dir: Path) -> None:
+    """Unpack a stored checkpoint tarball into ``run_dir`` (plain files only, no paths)."""
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(run_dir, filter="data")
+
+
+def _write_input(
+    config: TrainingConfig, type_map: list[str], run_dir: Path, seed: int, plan: _Plan,
+    save_freq: int, disp_freq: int,
+) -> dict:
+    data_dir = run_dir / "data"
+    systems = train_systems(data_dir)
+    sel = config.sel if config.sel != "auto" else auto_sel(systems, type_map, config.rcut)
+    if len(sel) != len(type_map):
+        raise InputError(f"training.sel has {len(sel)} values for {len(type_map)} types", "fix sel")
+    inp = build_input(config, type_map, systems, sel, seed, plan.numb_steps, save_freq, disp_freq)
+    (run_dir / "input.json").write_text(json.dumps(inp, indent=2))
+    return inp
+
+
+@job(output_schema=TrainOutput)
+def train_model(
+    config: TrainingConfig,
+    type_map: list[str],
+    data: TrainingDataSpec,
+    campaign: str,
+    round: int,
+    index: int,
+    seed: int,
+    prev_model_id: str | None = None,
+    save_freq: int = 100,
+    disp_freq: int = 100,
+) -> TrainOutput:
+    """Train (or resume), freeze, compress, test and store one model of the ensemble."""
+    backend = config.backend
+    run_dir = run_dir_for(campaign, round, index)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = prepare_data(data, run_dir / "data", type_map, config.validation_fraction, config.seed)
+    plan = _plan_start(config, run_dir, round, prev_model_id)
+    inp = _write_input(config, type_map, run_dir, seed, plan, save_freq, disp_freq)
+    timings = {}
+    if plan.restart_from is None or plan.start_step < plan.numb_steps:
+        timings["train"] = run.train(run_dir, backend, plan.init_frz_model, plan.restart_from)
+    frozen, timings["freeze"] = run.freeze(run_dir, backend)
+    files = {"frozen": frozen}
+    if config.compress:
+        files["compressed"], timings["compress"] = run.compress(run_dir, backend, frozen)
+    if backend == "tensorflow":
+        files["checkpoint"] = _pack_checkpoint(run_dir)
+    doc = ModelDoc(
+        model_id=new_model_id(campaign, round, index), campaign=campaign, round=round, index=index,
+        seed=seed, backend=backend, deepmd_version=deepmd_version(), type_map=type_map,
+        numb_steps=run.checkpoint_step(run_dir) or plan.numb_steps, start_step=plan.start_step,
+        init=plan.init, parent_model_id=prev_model_id, data=record, input=inp,
+    )
+    tests = held_out_dir(run_dir / "data")
+    if tests is not None:
+        prefix, timings["test"] = run.dp_test(run_dir, backend, files.get("compressed", frozen), tests)
+        doc.metrics, parity = run.read_test_details(prefix)
+        files["parity"] = run_dir / "test" / "parity.json"
+        files["parity"].write_text(parity.model_dump_json())
+    doc.timings_s = {k: round(v, 2) for k, v in timings.items()}
+    ModelStore().put(doc, files)
+    return TrainOutput(
+        model_id=doc.model_id, campaign=campaign, round=round, index=index, seed=seed,
+        start_step=plan.start_step, numb_steps=doc.numb_steps, metrics=doc.metrics, run_dir=str(run_dir),
+    )
+
+
+@dataclass
+class DeepmdTrainMaker(Maker):
+    """One DeePMD model: input from the campaign, train (resuming), freeze, compress, test, store."""
+
+    name: str = "deepmd train"
+    config: TrainingConfig = field(default_factory=TrainingConfig)
+    type_map: list[str] = field(default_factory=list)
+    save_freq: int = 100  # checkpoint every this many steps: what a killed run resumes from
+    disp_freq: int = 100
+
+    def make(
+        self, data: TrainingDataSpec, campaign: str, round: int = 1, index: int = 0,
+        seed: int | None = None, prev_model_id: str | None = None,
+    ) -> Job:
+        """A job training model ``index`` of ``round`` (seed defaults to config.seed + index)."""
+        if not self.type_map:
+            raise InputError("DeepmdTrainMaker.type_map is empty", "pass the campaign's system.type_map")
+        seed = self.config.seed + index if seed is None else seed
+        new = train_model(
+            self.config, list(self.type_map), data, campaign, round, index, seed, prev_model_id,
+            self.save_freq, self.disp_freq,
+        )
+        new.name = f"{self.name} {campaign} r{round} m{index}"
+        new.update_config({"manager_config": {"_category": TRAIN_CATEGORY}})
+        return new
