@@ -158,8 +158,12 @@ class SelectionConfig(_Section):
     max_candidates: int = Field(50, ge=1, description="Per-round cap on frames sent to labelling.")
     min_distance: float = Field(1.0, gt=0, description="Geometry filter, Å.")
     max_skew: float = Field(0.5, gt=0, description="Largest |xy|,|xz|,|yz| over the box length.")
+    max_length_ratio: float = Field(5.0, gt=1, description="Largest longest/shortest box length.")
     fps: bool = Field(True, description="Farthest-point sampling on descriptors among candidates.")
     adaptive_lower: bool = False
+    adaptive_rate: float = Field(
+        0.05, gt=0, le=1, description="Adaptive lower level: fraction of frames made candidates."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SelectionConfig:
