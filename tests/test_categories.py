@@ -6,6 +6,7 @@ the real database: each pulls only its own categories.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,9 @@ from jobflow import Flow, Job
 from jobflow.managers.fireworks import flow_to_workflow
 
 from seiflow import store
+from seiflow.cli.main import main
 from seiflow.constants import JOBSTORE_DOCS_COLLECTION
+from seiflow.controller.workers import ALL_CATEGORIES
 from seiflow.testing.flows import add
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,3 +142,43 @@ def test_default_worker_takes_every_category(seiflow_env):
         lp.add_wf(flow_to_workflow(Flow([_in(category, add(1, 2))]), store=store.get_jobstore()))
     ready = {fw.spec["_category"] for fw in map(lp.get_fw_by_id, lp.get_fw_ids(worker.query))}
     assert ready == set(NODE_CATEGORY.values())
+
+
+def _seiflow(args: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def test_workers_command_lists_shipped_nodes(capsys):
+    code, out, _ = _seiflow(["workers", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"home", "workers", "written"}
+    got = {w["node"]: w for w in data["workers"]}
+    assert {n: got[n]["categories"][0] for n in got} == NODE_CATEGORY
+    assert set(NODE_CATEGORY.values()) <= set(ALL_CATEGORIES)
+    gpu = got["gpu"]
+    assert set(gpu["files"]) == {"my_fworker.yaml", "my_qadapter.yaml"}
+    assert gpu["commands"]["qlaunch"].startswith("qlaunch -r -l $HOME/seiflow/launchpad.yaml")
+    assert "rapidfire" in gpu["commands"]["rlaunch"]
+
+
+def test_workers_write_fills_in_home(tmp_path, capsys):
+    home = tmp_path / "site"
+    code, out, _ = _seiflow(["workers", "gpu", "light", "--write", "--home", str(home), "--json"], capsys)
+    assert code == 0
+    assert len(json.loads(out)["written"]) == 4
+    qadapter = CommonAdapter.from_file(str(home / "workers" / "gpu" / "my_qadapter.yaml"))
+    assert f"-w {home}/workers/gpu/my_fworker.yaml" in qadapter["rocket_launch"]
+    assert f"SEIFLOW_CONFIG={home}/seiflow.yaml" in qadapter["pre_rocket"]
+    assert FWorker.from_file(str(home / "workers" / "light" / "my_fworker.yaml")).name == "controller"
+    code, _, err = _seiflow(["workers", "gpu", "--write", "--home", str(home)], capsys)
+    assert code == 2 and "--force" in err
+
+
+def test_workers_unknown_node_is_exit_2(capsys):
+    code, out, err = _seiflow(["workers", "cray"], capsys)
+    assert code == 2 and out == ""
+    assert "unknown worker node 'cray'" in err and "vasp" in err
