@@ -9,6 +9,7 @@ import click
 from seiflow import __version__
 from seiflow.cli.campaign import validate
 from seiflow.cli.db import db_group
+from seiflow.cli.frames import frames_group
 from seiflow.cli.workers import workers_cmd
 from seiflow.errors import SeiflowError
 
@@ -26,6 +27,7 @@ def cli(config: str | None) -> None:
 
 
 cli.add_command(db_group)
+cli.add_command(frames_group)
 cli.add_command(validate)
 cli.add_command(workers_cmd)
 

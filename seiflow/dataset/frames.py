@@ -212,6 +212,18 @@ class FrameStore:
         cursor = self.collection.find(self.query(**criteria), {"_id": 1}).sort("_id", ASCENDING)
         return [doc["_id"] for doc in cursor]
 
+    def summaries(self, limit: int = 0, **criteria: Any) -> list[dict[str, Any]]:
+        """Small per-frame records (no arrays) of frames matching :meth:`query` criteria."""
+        cursor = self.collection.find(self.query(**criteria), {"arrays": 0}).sort("_id", ASCENDING)
+        return [
+            {
+                "id": doc["_id"], "formula": doc["formula"], "natoms": doc["natoms"],
+                "energy": doc.get("energy"), "status": doc["status"], "reason": doc.get("reason"),
+                "calculator": doc["reference"]["calculator"], **doc["provenance"],
+            }
+            for doc in cursor.limit(limit)
+        ]
+
     def count(self, **criteria: Any) -> int:
         """How many frames match :meth:`query` criteria."""
         return self.collection.count_documents(self.query(**criteria))

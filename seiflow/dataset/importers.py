@@ -89,7 +89,9 @@ def frames_from_file(
 ) -> list[LabelledFrame]:
     """Read every labelled frame of ``path`` (a file, or a folder for ``deepmd/npy``) with dpdata.
 
-    ``reference`` defaults to the code the format implies (settings ``{"imported_from": fmt}``);
+    ``reference`` defaults to the code the format implies with settings ``{"imported": True}``, so
+    the OUTCAR and vasprun.xml of one run give the same frames (pass a reference with the run's
+    settings to keep imports of different settings apart);
     ``provenance`` defaults to source ``import`` with the file name as origin. Frame indices count
     the imported frames in order.
     """
@@ -98,7 +100,7 @@ def frames_from_file(
         raise InputError(f"unknown import format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     if not path.exists():
         raise InputError(f"{path} does not exist", "give the path of an output file")
-    reference = reference or Reference(calculator=FORMATS[fmt], settings={"imported_from": fmt})
+    reference = reference or Reference(calculator=FORMATS[fmt], settings={"imported": True})
     provenance = provenance or Provenance(source="import", origin=path.name)
     try:
         systems = _systems(path, fmt)
