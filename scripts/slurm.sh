@@ -104,9 +104,13 @@ node_state() { sinfo -h -n "$NODE" -o %t 2>/dev/null | head -1; }
 
 wait_idle() {
   local state=""
-  for _ in $(seq 120); do
+  for i in $(seq 120); do
     state="$(node_state || true)"
     case "$state" in idle|mix|alloc|comp) return 0 ;; esac
+    if [ "$i" -eq 20 ] && [[ "$state" == drain* || "$state" == down* ]]; then
+      log "node $NODE is '$state' (left from an earlier run): resuming it"
+      scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
+    fi
     sleep 0.25
   done
   die "node $NODE not idle after 30 s (state '${state}'); see $DIR/log/"
@@ -115,6 +119,7 @@ wait_idle() {
 check_loopback() {
   # Every socket slurmctld/slurmd listens on must be on 127.0.0.1.
   local bad
+  command -v ss >/dev/null || { log "warning: ss not found (iproute2): listening addresses not checked"; return 0; }
   bad="$(ss -ltnpH 2>/dev/null | grep -E '"slurm(ctld|d)"' | awk '{print $4}' | grep -v '^127\.0\.0\.1:' || true)"
   [ -z "$bad" ] || die "SLURM listens beyond loopback: $bad"
 }
