@@ -1,0 +1,119 @@
+"""The study's DFT settings, as presets for the VASP and CP2K labelling makers.
+
+The seed study used VASP, PBE, NVT AIMD at 300 K (interface) and 300/600 K (bulks, 1 ps = 1,000 frames).
+Values it does not state are seiflow's choices and are marked as such below.
+
+VASP (``STUDY_VASP``):
+
+- functional PBE (``GGA = PE``; atomate2's default base set is PBEsol, so this is overridden);
+- ``ENCUT = 520`` eV (Materials Project standard; *seiflow's choice*);
+- ``ISMEAR = 0``, ``SIGMA = 0.05`` eV (Gaussian smearing safe for metal and insulator; *seiflow's choice*);
+- ``ISPIN = 1`` (Li, In, Cl: non-magnetic), ``EDIFF = 1e-5`` eV, ``PREC = Accurate``, ``LREAL = Auto``;
+- no charge/wavefunction/LOCPOT files (``LCHARG = LWAVE = LVTOT = LAECHG = False``) to keep runs small;
+- k-points: Gamma-centred, ``reciprocal_density = 64`` for statics (*seiflow's choice*).
+
+AIMD (``STUDY_AIMD``): NVT, Nose-Hoover (atomate2's ``nvt``: ``MDALGO = 2``, ``SMASS = 0``), 1 fs time
+step, 1,000 steps (1 ps), temperatures 300 K and 600 K, Gamma point only (large cells).
+
+CP2K (``STUDY_CP2K``): PBE, GTH pseudopotentials (GTH-PBE), DZVP-MOLOPT-SR-GTH basis from
+``/usr/share/cp2k`` (Debian ``cp2k``), plane-wave cutoff 400 Ry / relative 50 Ry, Fermi-Dirac smearing
+300 K with diagonalisation (metals), Gamma point only, analytical stress.
+"""
+
+from __future__ import annotations
+
+from atomate2.vasp.sets.core import MDSetGenerator, StaticSetGenerator
+from pydantic import BaseModel, ConfigDict, Field
+
+# VASP INCAR settings shared by statics and AIMD (see the module docstring for why).
+VASP_COMMON_INCAR: dict[str, object] = {
+    "GGA": "PE",
+    "ENCUT": 520,
+    "ISMEAR": 0,
+    "SIGMA": 0.05,
+    "ISPIN": 1,
+    "EDIFF": 1e-5,
+    "LREAL": "Auto",
+    "LCHARG": False,
+    "LWAVE": False,
+    "LVTOT": False,
+    "LAECHG": False,
+    "LORBIT": None,
+    "MAGMOM": None,
+}
+
+
+class VaspPreset(BaseModel):
+    """A VASP labelling preset: INCAR overrides and k-point density for static single points."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(..., description="Preset name, stored in each frame's reference settings.")
+    incar: dict[str, object] = Field(default_factory=lambda: dict(VASP_COMMON_INCAR))
+    reciprocal_density: int = Field(64, ge=1, description="k-points per reciprocal atom (statics).")
+
+    def static_generator(self) -> StaticSetGenerator:
+        """atomate2's static input generator with this preset's settings."""
+        return StaticSetGenerator(
+            user_incar_settings=dict(self.incar),
+            user_kpoints_settings={"reciprocal_density": self.reciprocal_density},
+            auto_ispin=False,
+        )
+
+    def reference_settings(self) -> dict[str, object]:
+        """What identifies labels made with this preset (enters the frame content hash)."""
+        return {"preset": self.name, "incar": dict(self.incar), "kppra": self.reciprocal_density}
+
+
+class AimdPreset(BaseModel):
+    """An NVT AIMD preset (the study's reference MD)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    temperatures: tuple[float, ...] = Field((300.0, 600.0), description="K, one run per value.")
+    ensemble: str = Field("nvt", description="atomate2 ensemble name (nvt = Nose-Hoover).")
+    time_step: float = Field(1.0, gt=0, description="fs (VASP POTIM).")
+    nsteps: int = Field(1000, ge=1, description="MD steps (VASP NSW); 1,000 x 1 fs = 1 ps.")
+    incar: dict[str, object] = Field(default_factory=lambda: dict(VASP_COMMON_INCAR))
+
+    def md_generator(self, temperature: float) -> MDSetGenerator:
+        """atomate2's MD input generator for one temperature, Gamma point only."""
+        return MDSetGenerator(
+            ensemble=self.ensemble,
+            start_temp=temperature,
+            end_temp=temperature,
+            nsteps=self.nsteps,
+            time_step=self.time_step,
+            user_incar_settings=dict(self.incar),
+            user_kpoints_settings={"reciprocal_density": 1},
+            auto_ispin=False,
+        )
+
+
+class Cp2kPreset(BaseModel):
+    """CP2K static single-point settings (PBE, GTH, MOLOPT)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    data_dir: str = Field("/usr/share/cp2k", description="Folder with BASIS_MOLOPT and GTH_POTENTIALS.")
+    basis_file: str = "BASIS_MOLOPT"
+    potential_file: str = "GTH_POTENTIALS"
+    basis: str = Field("DZVP-MOLOPT-SR-GTH", description="Basis set name for every element.")
+    xc: str = Field("PBE", description="XC functional; potentials are GTH-<xc>.")
+    cutoff: float = Field(400.0, gt=0, description="Plane-wave cutoff, Ry.")
+    rel_cutoff: float = Field(50.0, gt=0, description="Relative cutoff, Ry.")
+    eps_scf: float = Field(1e-6, gt=0, description="SCF convergence, Ha.")
+    max_scf: int = Field(100, ge=1)
+    smearing_temperature: float | None = Field(300.0, description="Fermi-Dirac K; None: OT, no smearing.")
+    added_mos: int = Field(20, ge=0, description="Extra orbitals when smearing.")
+
+    def reference_settings(self) -> dict[str, object]:
+        """What identifies labels made with this preset (enters the frame content hash)."""
+        return self.model_dump(exclude={"data_dir"})
+
+
+STUDY_VASP = VaspPreset(name="study-pbe")
+STUDY_AIMD = AimdPreset(name="study-aimd-nvt")
+STUDY_CP2K = Cp2kPreset(name="study-cp2k-pbe")

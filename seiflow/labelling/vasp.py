@@ -1,0 +1,212 @@
+"""VASP labelling under custodian: static single points of candidates, and the study's NVT AIMD.
+
+Inputs come from atomate2's generators with the study's preset (:mod:`seiflow.labelling.presets`);
+custodian's VASP handlers correct what they can. The VASP command is a Maker field, so tests give the
+fake in :mod:`seiflow.testing.fake_vasp` instead of patching modules. POTCARs come from pymatgen's normal
+setting (``PMG_VASP_PSP_DIR``); ``potcar_spec=True`` writes ``POTCAR.spec`` instead (tests, dry runs).
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from atomate2 import SETTINGS as ATOMATE2_SETTINGS
+from atomate2.vasp.files import write_vasp_input_set
+from atomate2.vasp.jobs.md import MDMaker
+from custodian.custodian import ErrorHandler
+from custodian.vasp.jobs import VaspJob
+from jobflow import Flow, Job, Maker, job
+
+from seiflow.dataset.convert import structure_arrays
+from seiflow.dataset.importers import frames_from_file
+from seiflow.errors import InputError
+from seiflow.labelling.base import LabelMaker, LabelOutput, pending, provenances_for, store_results
+from seiflow.labelling.handlers import (
+    VASP_HANDLERS,
+    VASP_VALIDATORS,
+    RunOutcome,
+    run_with_custodian,
+)
+from seiflow.labelling.presets import STUDY_AIMD, STUDY_VASP, AimdPreset, VaspPreset
+from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+DFT_CATEGORY = "dft"  # FireWorks category of every DFT labelling job
+MATCH_TOLERANCE = 1e-3  # Å; parsed sites are matched back to the candidate's order
+
+
+@dataclass
+class VaspLabelMaker(LabelMaker):
+    """Static VASP single points of candidate structures, stored as LabelledFrames (one per structure).
+
+    Parameters
+    ----------
+    name
+        Job name.
+    preset
+        INCAR/k-point settings (the study's PBE preset by default).
+    vasp_cmd
+        The VASP command (atomate2's ``VASP_CMD`` setting by default); tests give the fake.
+    handlers
+        custodian handlers (copied per structure: they count their corrections).
+    max_errors
+        Corrections custodian may make per structure before the structure is dropped as failed.
+    potcar_spec
+        Write ``POTCAR.spec`` (symbols only) instead of ``POTCAR``: for tests and dry runs.
+    polling_time_step
+        Seconds between custodian's checks of a running VASP.
+    category
+        FireWorks category of the job.
+    """
+
+    name: str = "vasp label"
+    preset: VaspPreset = STUDY_VASP
+    vasp_cmd: str = ATOMATE2_SETTINGS.VASP_CMD
+    handlers: tuple[ErrorHandler, ...] = VASP_HANDLERS
+    max_errors: int = 5
+    potcar_spec: bool = False
+    polling_time_step: float = 10.0
+    category: str = DFT_CATEGORY
+
+    @property
+    def reference(self) -> Reference:
+        """VASP with the preset's settings."""
+        return Reference(calculator="vasp", settings=self.preset.reference_settings())
+
+    def make(
+        self,
+        structures: list[Structure],
+        provenance: Provenance | list[Provenance] | dict | list[dict] | None = None,
+    ) -> Job:
+        """One job that labels each not-yet-labelled structure in its own folder and stores the frames."""
+        provs = [p.model_dump(mode="json") for p in provenances_for(structures, provenance)]
+        label_job = label_with_vasp(self, list(structures), provs)
+        label_job.name = self.name
+        label_job.update_config({"manager_config": {"_category": self.category}})
+        return label_job
+
+    def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
+        """Write inputs for ``structure`` in ``directory`` and run VASP there under custodian."""
+        directory.mkdir(parents=True, exist_ok=True)
+        write_vasp_input_set(
+            structure, self.preset.static_generator(), directory, potcar_spec=self.potcar_spec
+        )
+        vasp_job = VaspJob(shlex.split(self.vasp_cmd), auto_npar=False)
+        return run_with_custodian(
+            [vasp_job],
+            copy.deepcopy(list(self.handlers)),
+            VASP_VALIDATORS,
+            directory,
+            max_errors=self.max_errors,
+            polling_time_step=self.polling_time_step,
+            monitor_freq=1,
+        )
+
+
+@job(output_schema=LabelOutput)
+def label_with_vasp(
+    maker: VaspLabelMaker, structures: list[Structure], provenances: list[dict[str, Any]]
+) -> LabelOutput:
+    """Label ``structures`` with VASP (skipping stored ones); failures are recorded, not raised."""
+    from seiflow.dataset.frames import FrameStore
+
+    store = FrameStore()
+    reference = maker.reference
+    provs = [Provenance.model_validate(p) for p in provenances]
+    todo, done = pending(structures, reference, store)
+    frames: list[LabelledFrame] = []
+    failures: list[tuple[Any, Provenance, str]] = []
+    for i in todo:
+        run_dir = Path.cwd() / f"vasp_{i:04d}"
+        outcome = maker.run_one(structures[i], run_dir)
+        if not outcome.ok:
+            failures.append((structures[i], provs[i], outcome.reason or "unknown failure"))
+            continue
+        try:
+            frames.append(frame_from_vasp_dir(run_dir, structures[i], reference, provs[i]))
+        except (InputError, ValueError) as exc:
+            failures.append((structures[i], provs[i], f"unreadable VASP output: {exc}"))
+    return store_results(
+        store, reference, frames, failures, done, maker.max_force, maker.energy_window
+    )
+
+
+def match_order(species: list[str], positions: np.ndarray, cell: np.ndarray, frame: LabelledFrame) -> np.ndarray:
+    """``perm`` with ``frame``'s site ``perm[i]`` at candidate site ``i`` (same species, periodic distance)."""
+    inv = np.linalg.inv(cell)
+    diff = (positions @ inv)[:, None, :] - (np.asarray(frame.positions) @ inv)[None, :, :]
+    diff -= np.round(diff)
+    dist = np.linalg.norm(diff @ cell, axis=2)
+    same = np.asarray(species)[:, None] == np.asarray(frame.species)[None, :]
+    dist[~same] = np.inf
+    perm = dist.argmin(axis=1)
+    if len(set(perm.tolist())) != len(perm) or dist[np.arange(len(perm)), perm].max() > MATCH_TOLERANCE:
+        raise ValueError("the VASP output structure does not match the candidate structure")
+    return perm
+
+
+def frame_from_vasp_dir(
+    directory: Path, structure: Structure, reference: Reference, provenance: Provenance
+) -> LabelledFrame:
+    """The last ionic step of ``directory/vasprun.xml`` as a frame in the candidate's site order."""
+    parsed = frames_from_file(directory / "vasprun.xml", "vasp/xml", reference, provenance)[-1]
+    species, positions, cell, pbc = structure_arrays(structure)
+    if np.abs(np.asarray(parsed.cell) - cell).max() > MATCH_TOLERANCE:
+        raise ValueError("the VASP output cell differs from the candidate's")
+    perm = match_order(species, positions, cell, parsed)
+    return LabelledFrame(
+        species=species, positions=positions, cell=cell, pbc=pbc, energy=parsed.energy,
+        forces=np.asarray(parsed.forces)[perm], virial=parsed.virial,
+        reference=reference, provenance=provenance,
+    )
+
+
+@dataclass
+class VaspAimdMaker(Maker):
+    """The study's NVT AIMD: one atomate2 ``MDMaker`` job per preset temperature (300 K, 600 K).
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    preset
+        Temperatures, time step, steps and INCAR settings.
+    vasp_cmd
+        The VASP command; tests give the fake.
+    category
+        FireWorks category of each MD job.
+    run_vasp_kwargs
+        Extra arguments for atomate2's ``run_vasp`` (handlers, max_errors...).
+    """
+
+    name: str = "study aimd"
+    preset: AimdPreset = STUDY_AIMD
+    vasp_cmd: str = ATOMATE2_SETTINGS.VASP_CMD
+    category: str = DFT_CATEGORY
+    run_vasp_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def md_maker(self, temperature: float) -> MDMaker:
+        """atomate2's ``MDMaker`` for one temperature with the preset and this VASP command."""
+        kwargs = {**self.run_vasp_kwargs, "vasp_cmd": self.vasp_cmd}
+        base = MDMaker()
+        return MDMaker(
+            name=f"{self.preset.name} {temperature:g}K",
+            input_set_generator=self.preset.md_generator(temperature),
+            run_vasp_kwargs={**base.run_vasp_kwargs, **kwargs},
+        )
+
+    def make(self, structure: Structure) -> Flow:
+        """One MD job per preset temperature, each in the ``dft`` category."""
+        jobs = []
+        for temperature in self.preset.temperatures:
+            md_job = self.md_maker(temperature).make(structure)
+            md_job.update_config({"manager_config": {"_category": self.category}})
+            jobs.append(md_job)
+        return Flow(jobs, name=self.name)
