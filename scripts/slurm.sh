@@ -159,11 +159,12 @@ do_status() {
 }
 
 stop_pid() {
-  local name="$1" file="$2"
-  if pid_alive "$file"; then
+  local name="$1" file="$2" pid
+  pid="$(cat "$file" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     log "stopping $name"
-    kill "$(cat "$file")"
-    for _ in $(seq 100); do pid_alive "$file" || break; sleep 0.1; done
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -f "$file"
 }
