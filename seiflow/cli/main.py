@@ -8,6 +8,7 @@ import click
 
 from seiflow import __version__
 from seiflow.cli.campaign import validate
+from seiflow.cli.control import demo_cmd, run_cmd, status_cmd, submit_cmd
 from seiflow.cli.db import db_group
 from seiflow.cli.frames import frames_group
 from seiflow.cli.workers import workers_cmd
@@ -30,6 +31,8 @@ cli.add_command(db_group)
 cli.add_command(frames_group)
 cli.add_command(validate)
 cli.add_command(workers_cmd)
+for _command in (submit_cmd, status_cmd, run_cmd, demo_cmd):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,28 +29,33 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def register(db: Database, campaign: Campaign, wf_fw_ids: list[int]) -> dict[str, Any]:
-    """Record a new campaign; refuses a name that is already running or stored."""
-    coll = db[CAMPAIGNS_COLLECTION]
-    coll.create_index("name", unique=True)
-    existing = coll.find_one({"name": campaign.name}, {"state": 1})
+def check_new(db: Database, name: str) -> None:
+    """Refuse a campaign name that is already in the store (nothing is changed)."""
+    existing = db[CAMPAIGNS_COLLECTION].find_one({"name": name}, {"state": 1})
     if existing is not None:
         raise InputError(
-            f"campaign {campaign.name!r} is already in the store (state {existing['state']})",
+            f"campaign {name!r} is already in the store (state {existing['state']})",
             "give the campaign another name, or follow it with `seiflow status`",
         )
-    doc = {
+
+
+def ensure(db: Database, campaign: Campaign, fw_ids: list[int] | None = None) -> dict[str, Any]:
+    """Record a campaign if it is not recorded yet (idempotent: submit and its first job both call it)."""
+    coll = db[CAMPAIGNS_COLLECTION]
+    coll.create_index("name", unique=True)
+    on_insert = {
         "name": campaign.name,
         "definition": campaign.model_dump(mode="json"),
         "state": CampaignState.RUNNING.value,
         "round": 0,
-        "fw_ids": wf_fw_ids,
         "submitted_at": _now(),
-        "updated_at": _now(),
         "history": [],
     }
-    coll.insert_one(doc)
-    return doc
+    update: dict[str, Any] = {"$setOnInsert": on_insert, "$set": {"updated_at": _now()}}
+    if fw_ids:
+        update["$addToSet"] = {"fw_ids": {"$each": fw_ids}}
+    coll.update_one({"name": campaign.name}, update, upsert=True)
+    return coll.find_one({"name": campaign.name}, {"_id": 0})
 
 
 def get(db: Database, name: str) -> dict[str, Any]:

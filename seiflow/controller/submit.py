@@ -1,0 +1,58 @@
+"""Submitting a campaign: its flow goes onto the LaunchPad as one FireWorks workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fireworks import LaunchPad, Workflow
+from jobflow import Flow, Job
+from jobflow.managers.fireworks import flow_to_workflow
+
+from seiflow.controller import registry
+from seiflow.schemas.campaign import Campaign
+from seiflow.store import get_database, get_jobstore, get_launchpad
+
+
+def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = None) -> None:
+    """Put the campaign name (and a default category) into every job's FireWorks spec."""
+    jobs = flow.jobs if isinstance(flow, Flow) else [flow]
+    for job in jobs:
+        if isinstance(job, Flow):
+            tag_jobs(job, campaign, category)
+            continue
+        manager = dict(job.config.manager_config)
+        manager["campaign"] = campaign
+        if category and "_category" not in manager:
+            manager["_category"] = category
+        job.config.manager_config = manager
+
+
+def to_workflow(flow: Flow, campaign: Campaign) -> Workflow:
+    """The FireWorks workflow of a campaign flow (no connection details inside)."""
+    tag_jobs(flow, campaign.name, category="light")
+    return flow_to_workflow(
+        flow, store=get_jobstore(), name=campaign.name, metadata={"campaign": campaign.name}
+    )
+
+
+def submit(campaign: Campaign, flow: Flow, lp: LaunchPad | None = None) -> dict[str, Any]:
+    """Add the campaign's workflow to the LaunchPad and register the campaign; returns a summary."""
+    lp = lp or get_launchpad()
+    db = get_database()
+    registry.check_new(db, campaign.name)
+    wf = to_workflow(flow, campaign)
+    id_map = lp.add_wf(wf)
+    fw_ids = sorted(id_map.values())
+    registry.ensure(db, campaign, fw_ids)
+    return {"campaign": campaign.name, "fw_ids": fw_ids, "n_jobs": len(fw_ids)}
+
+
+def write_workflow_file(campaign: Campaign, flow: Flow, path: Path) -> dict[str, Any]:
+    """Write the workflow for ``lpad add PATH`` instead of adding it.
+
+    The campaign's first job registers it in the store, so ``lpad add`` needs nothing else.
+    """
+    wf = to_workflow(flow, campaign)
+    wf.to_file(str(path))
+    return {"campaign": campaign.name, "workflow_file": str(path), "n_jobs": len(wf.fws)}
