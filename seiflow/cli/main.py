@@ -7,6 +7,7 @@ import sys
 import click
 
 from seiflow import __version__
+from seiflow.cli.analysis import analyze_group, report
 from seiflow.cli.campaign import validate
 from seiflow.cli.control import demo_cmd, run_cmd, status_cmd, submit_cmd
 from seiflow.cli.db import db_group
@@ -31,6 +32,8 @@ cli.add_command(db_group)
 cli.add_command(frames_group)
 cli.add_command(validate)
 cli.add_command(workers_cmd)
+cli.add_command(report)
+cli.add_command(analyze_group)
 for _command in (submit_cmd, status_cmd, run_cmd, demo_cmd):
     cli.add_command(_command)
 

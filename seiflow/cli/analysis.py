@@ -1,0 +1,184 @@
+"""``seiflow report`` and ``seiflow analyze ...``: the campaign report and trajectory analyses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from seiflow.cli.common import emit, json_option, settings_from
+from seiflow.errors import InputError
+
+
+def read_frames(path: str, every: int = 1, type_map: str | None = None) -> list:
+    """Frames of a trajectory ASE can read (extxyz, LAMMPS dump, traj...); ``type_map`` names LAMMPS types."""
+    from ase.io import read
+
+    try:
+        frames = read(path, index=f"::{max(every, 1)}")
+    except Exception as exc:  # noqa: BLE001 - ASE raises many types for unreadable files
+        raise InputError(f"cannot read trajectory {path}: {exc}", "pass a file ASE can read") from exc
+    frames = frames if isinstance(frames, list) else [frames]
+    if type_map:
+        names = type_map.split(",")
+        for atoms in frames:
+            types = atoms.get_array("type") if "type" in atoms.arrays else atoms.numbers
+            if types.max() > len(names):
+                raise InputError(f"type {types.max()} beyond --type-map {type_map}", "list every type")
+            atoms.set_chemical_symbols([names[t - 1] for t in types])
+    return frames
+
+
+def _write(result: dict[str, Any], out: str | None) -> dict[str, Any]:
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+@click.command("report")
+@click.argument("campaign")
+@click.option("--out", "out_dir", default=".", show_default=True, help="Folder for the HTML and JSON files.")
+@click.option("--extra", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSON written by `seiflow analyze ... --out`, shown in the report (repeatable).")
+@json_option
+@click.pass_context
+def report(ctx: click.Context, campaign: str, out_dir: str, extra: tuple[str, ...], as_json: bool) -> None:
+    """Write CAMPAIGN's report (self-contained HTML + JSON); works on running campaigns too."""
+    from seiflow.analysis.report import write_report
+    from seiflow.store import get_database
+
+    attached = {Path(p).stem: json.loads(Path(p).read_text()) for p in extra}
+    result = write_report(get_database(settings_from(ctx)), campaign, out_dir, attached)
+    emit(result, as_json, f"{result['html']}\n{result['json']}")
+
+
+@click.group("analyze")
+def analyze_group() -> None:
+    """Analyse trajectories: RDFs, mechanism, diffusion, elastic constants, production cost."""
+
+
+@analyze_group.command("rdf")
+@click.argument("nnp_traj")
+@click.argument("reference_traj")
+@click.option("--rmax", default=6.0, show_default=True)
+@click.option("--nbins", default=120, show_default=True)
+@click.option("--every", default=1, show_default=True, help="Use every n-th frame.")
+@click.option("--type-map", default=None, help="Element per LAMMPS type, e.g. Li,In,Cl.")
+@click.option("--out", default=None, help="Also write the result as JSON here.")
+@json_option
+def rdf_cmd(nnp_traj, reference_traj, rmax, nbins, every, type_map, out, as_json) -> None:
+    """Partial RDFs of NNP_TRAJ vs REFERENCE_TRAJ and their agreement score."""
+    from seiflow.analysis.rdf import compare_trajectories
+
+    first, second, agree = compare_trajectories(
+        read_frames(nnp_traj, every, type_map), read_frames(reference_traj, every, type_map),
+        rmax=rmax, nbins=nbins)
+    result = {"overall": agree.overall, "per_pair": agree.per_pair, "definition": agree.definition,
+              "r": first.r, "curves": {"nnp": first.g, "reference": second.g},
+              "table": [{"pair": k, "score": v} for k, v in agree.per_pair.items()]}
+    _write(result, out)
+    emit({k: result[k] for k in ("overall", "per_pair", "definition")}, as_json)
+
+
+@analyze_group.command("mechanism")
+@click.argument("traj")
+@click.option("--every", default=1, show_default=True)
+@click.option("--dt-ps", default=None, type=float, help="Time between used frames; adds the reaction front.")
+@click.option("--axis", default=2, show_default=True, help="Interface normal (0, 1, 2).")
+@click.option("--type-map", default=None)
+@click.option("--out", default=None)
+@json_option
+def mechanism_cmd(traj, every, dt_ps, axis, type_map, out, as_json) -> None:
+    """In reduction, In clusters, percolation per axis (and the reaction front with --dt-ps)."""
+    from seiflow.analysis.front import reaction_front
+    from seiflow.analysis.mechanism import analyse_trajectory
+
+    frames = read_frames(traj, every, type_map)
+    per_frame = [m.model_dump(exclude={"clusters": {"labels"}}) for m in analyse_trajectory(frames)]
+    result: dict[str, Any] = {"n_frames": len(frames), "frames": per_frame, "table": [
+        {"frame": k, "reduced_in": f["reduced_in_fraction"], "in_cl_mean": f["in_cl_mean"],
+         "licl_like_li": f["licl_like_li_fraction"], "largest_in_cluster": f["clusters"]["largest"],
+         **{f"percolates_{a}": v for a, v in f["clusters"]["percolates"].items()}}
+        for k, f in enumerate(per_frame)]}
+    if dt_ps:
+        result["front"] = reaction_front(frames, dt_ps, axis=axis).model_dump()
+    _write(result, out)
+    last = per_frame[-1]
+    emit({"n_frames": len(frames), "last": {k: last[k] for k in ("reduced_in_fraction", "in_cl_mean")},
+          "percolates": last["clusters"]["percolates"], "front": result.get("front")}, as_json)
+
+
+@analyze_group.command("diffusion")
+@click.argument("trajs", nargs=-1, required=True)
+@click.option("--temperatures", required=True, help="Comma-separated, one per trajectory (K).")
+@click.option("--dt-ps", required=True, type=float, help="Time between frames, ps.")
+@click.option("--species", default="Li", show_default=True)
+@click.option("--type-map", default=None)
+@click.option("--out", default=None)
+@json_option
+def diffusion_cmd(trajs, temperatures, dt_ps, species, type_map, out, as_json) -> None:
+    """Diffusivity per trajectory from its MSD, and an Arrhenius fit across temperatures."""
+    from seiflow.analysis.dynamics import arrhenius_fit, trajectory_diffusivity
+
+    temps = [float(t) for t in temperatures.split(",")]
+    if len(temps) != len(trajs):
+        raise InputError("--temperatures must give one value per trajectory", "e.g. --temperatures 300,600")
+    ds = [trajectory_diffusivity(read_frames(p, 1, type_map), dt_ps, species, t)[2] for p, t in zip(trajs, temps, strict=True)]
+    result: dict[str, Any] = {"diffusivities": [d.model_dump() for d in ds],
+                              "table": [d.model_dump() for d in ds]}
+    if len(ds) >= 2:
+        result["arrhenius"] = arrhenius_fit(temps, [d.d_a2_ps for d in ds]).model_dump()
+    _write(result, out)
+    emit({k: v for k, v in result.items() if k != "table"}, as_json)
+
+
+@analyze_group.command("elastic")
+@click.argument("structure")
+@click.option("--calculator", default="chgnet", show_default=True, help="chgnet, sevennet, or a .pb model.")
+@click.option("--strain", default=0.01, show_default=True)
+@click.option("--relax-ions", is_flag=True)
+@click.option("--out", default=None)
+@json_option
+def elastic_cmd(structure, calculator, strain, relax_ions, out, as_json) -> None:
+    """Elastic constants (GPa) of STRUCTURE from strain-stress with the NNP or a local reference."""
+    from ase.io import read
+
+    from seiflow.analysis.elastic import elastic_constants
+
+    if calculator.endswith(".pb"):
+        from deepmd.calculator import DP
+
+        calc = DP(model=calculator)
+    else:
+        from seiflow.labelling.calculators import get_calculator
+
+        calc = get_calculator(calculator)
+    result = elastic_constants(read(structure), calc, strain, relax_ions).model_dump()
+    _write(result, out)
+    emit(result, as_json)
+
+
+@analyze_group.command("production")
+@click.argument("structure")
+@click.argument("model")
+@click.option("--type-map", required=True, help="Element order of the model, e.g. Li,In,Cl.")
+@click.option("--out", "out_dir", default="production", show_default=True)
+@click.option("--time-ns", default=10.0, show_default=True)
+@click.option("--temperature", default=300.0, show_default=True)
+@click.option("--measure-steps", default=0, show_default=True, help="Time a short run of this many steps.")
+@json_option
+def production_cmd(structure, model, type_map, out_dir, time_ns, temperature, measure_steps, as_json) -> None:
+    """Write the LAMMPS production input for STRUCTURE with MODEL; optionally measure its cost."""
+    from ase.io import read
+
+    from seiflow.analysis.production import ProductionMaker, measure_speed
+
+    atoms, names = read(structure), type_map.split(",")
+    inputs = ProductionMaker(time_ns=time_ns, temperature=temperature).make(atoms, model, names, out_dir)
+    result: dict[str, Any] = inputs.model_dump()
+    if measure_steps:
+        est = measure_speed(atoms, model, names, Path(out_dir) / "timing", n_steps=measure_steps)
+        result["cost"] = {**est.model_dump(), "hours": est.us_per_step_atom * inputs.n_atoms * inputs.n_steps / 3.6e9}
+    emit(result, as_json)
