@@ -83,6 +83,7 @@ def run_with_custodian(
     monitor_freq: int = 3,
 ) -> RunOutcome:
     """Run ``jobs`` under custodian in ``directory``; failures come back as ``ok=False``, not exceptions."""
+    directory = Path(directory).resolve()
     manager = Custodian(
         list(handlers),
         list(jobs),
