@@ -3,7 +3,7 @@
 g_ab(r) is averaged over frames and normalised to 1 for an ideal gas at the frame's densities:
 ``g_ab(r) = V * n_ab(r) / (N_a * N_b * V_shell)`` with ``n_ab`` the number of directed a->b pairs in the
 shell (LAMMPS ``compute rdf`` and ``ase.geometry.rdf.get_rdf`` convention, so g_ab = g_ba). Neighbour pairs
-come from ASE's cell-list neighbour search (``ase.neighborlist.neighbor_list``).
+come from pymatgen's compiled periodic search (see :mod:`seiflow.analysis.neighbours`).
 
 Agreement score (per pair, in [0, 1])::
 
