@@ -1,0 +1,1 @@
+"""Convergence: per-round ratios of accurate/candidate/failed frames and the stop decision."""

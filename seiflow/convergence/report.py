@@ -1,0 +1,63 @@
+"""Round reports: judge the criteria, decide stop/continue, store and query them in ``rounds``."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from seiflow.constants import ROUNDS_COLLECTION
+from seiflow.convergence.base import Criterion
+from seiflow.convergence.criteria import criteria_from_config
+from seiflow.schemas.campaign import ConvergenceConfig
+from seiflow.schemas.round import RoundReport, SelectionResult
+
+
+def judge(
+    campaign: str,
+    round_index: int,
+    selection: SelectionResult,
+    config: ConvergenceConfig,
+    history: list[RoundReport] | None = None,
+    metrics: dict[str, float] | None = None,
+    criteria: list[Criterion] | None = None,
+) -> RoundReport:
+    """This round's report: converged when every criterion holds; stop also at the round cap."""
+    report = RoundReport(campaign=campaign, round=round_index, selection=selection, metrics=metrics or {})
+    past = [r for r in (history or []) if r.round < round_index]
+    chain = [*sorted(past, key=lambda r: r.round), report]
+    criteria = criteria if criteria is not None else criteria_from_config(config)
+    report.criteria = [c.check(chain) for c in criteria]
+    report.converged = bool(report.criteria) and all(c.satisfied for c in report.criteria)
+    if report.converged:
+        report.stop, report.stop_reason = True, "converged"
+    elif round_index + 1 >= config.max_rounds:
+        report.stop, report.stop_reason = True, f"round cap {config.max_rounds} hit, not converged"
+    elif selection.n_selected == 0 and selection.n_candidate == 0 and selection.n_frames == 0:
+        report.stop, report.stop_reason = True, "no frames explored (all explorations failed)"
+    return report
+
+
+class RoundStore:
+    """The ``rounds`` collection: one document per (campaign, round)."""
+
+    def __init__(self, db: Database | None = None):
+        if db is None:
+            from seiflow.store import get_database
+
+            db = get_database()
+        self.coll = db[ROUNDS_COLLECTION]
+        self.coll.create_index([("campaign", ASCENDING), ("round", ASCENDING)], unique=True)
+
+    def put(self, report: RoundReport) -> None:
+        """Insert or replace a round's report (a rerun of the round overwrites it)."""
+        doc = report.model_dump(mode="json")
+        self.coll.replace_one({"campaign": report.campaign, "round": report.round}, doc, upsert=True)
+
+    def get(self, campaign: str, round_index: int) -> RoundReport | None:
+        doc = self.coll.find_one({"campaign": campaign, "round": round_index}, {"_id": 0})
+        return RoundReport.model_validate(doc) if doc else None
+
+    def history(self, campaign: str) -> list[RoundReport]:
+        """All rounds of a campaign, oldest first."""
+        docs = self.coll.find({"campaign": campaign}, {"_id": 0}).sort("round", ASCENDING)
+        return [RoundReport.model_validate(d) for d in docs]

@@ -1,0 +1,69 @@
+"""Each convergence criterion on hand-made round statistics with known answers; the rounds store."""
+
+from __future__ import annotations
+
+from seiflow.convergence.criteria import (
+    AccurateRatio,
+    MetricAbove,
+    MetricBelow,
+    criteria_from_config,
+)
+from seiflow.convergence.report import RoundStore, judge
+from seiflow.schemas.campaign import ConvergenceConfig
+from seiflow.schemas.round import FrameId, RoundReport, SelectionResult
+
+
+def sel(ratio: float, n: int = 100) -> SelectionResult:
+    acc = round(ratio * n)
+    return SelectionResult(
+        n_frames=n, n_accurate=acc, n_candidate=n - acc, accurate_ratio=acc / n,
+        candidate_ratio=(n - acc) / n if n else 0.0, f_trust_lo_used=0.1,
+        selected=[FrameId(task_id="t", step=10, max_devi_f=0.2)] if acc < n else [],
+    )
+
+
+def rep(i: int, ratio: float, **metrics) -> RoundReport:
+    return RoundReport(campaign="c", round=i, selection=sel(ratio), metrics=metrics)
+
+
+def test_accurate_ratio_last_k_rounds():
+    crit = AccurateRatio(threshold=0.99, rounds=2)
+    assert not crit.check([rep(0, 0.5), rep(1, 0.995)]).satisfied
+    assert crit.check([rep(0, 0.5), rep(1, 0.99), rep(2, 1.0)]).satisfied
+    assert not crit.check([rep(0, 1.0)]).satisfied  # only one round so far
+    assert not AccurateRatio(0.99, 1).check([RoundReport(campaign="c", round=0, selection=sel(0, n=0))]).satisfied
+
+
+def test_metric_targets():
+    assert MetricBelow("force_rmse_mev_a", 50).check([rep(0, 1, force_rmse_mev_a=46.2)]).satisfied
+    assert not MetricBelow("force_rmse_mev_a", 40).check([rep(0, 1, force_rmse_mev_a=46.2)]).satisfied
+    assert not MetricBelow("force_rmse_mev_a", 40).check([rep(0, 1)]).satisfied  # not measured
+    assert MetricAbove("rdf_agreement", 0.9).check([rep(0, 1, rdf_agreement=0.95)]).satisfied
+    assert not MetricAbove("rdf_agreement", 0.9).check([rep(0, 1, rdf_agreement=0.8)]).satisfied
+
+
+def test_criteria_from_config():
+    names = [c.name for c in criteria_from_config(ConvergenceConfig(force_rmse_mev_a=50, rdf_agreement=0.9))]
+    assert names == ["accurate_ratio", "force_rmse_mev_a", "rdf_agreement"]
+
+
+def test_judge_converged_not_converged_and_cap():
+    cfg = ConvergenceConfig(accurate_ratio=0.99, rounds_in_a_row=2, max_rounds=4, force_rmse_mev_a=50)
+    r1 = judge("c", 1, sel(1.0), cfg, [rep(0, 0.995)], {"force_rmse_mev_a": 40})
+    assert r1.converged and r1.stop and r1.stop_reason == "converged"
+    r1 = judge("c", 1, sel(1.0), cfg, [rep(0, 0.995)], {"force_rmse_mev_a": 60})
+    assert not r1.converged and not r1.stop
+    r3 = judge("c", 3, sel(0.5), cfg, [rep(0, 0.5), rep(1, 0.6), rep(2, 0.7)], {})
+    assert not r3.converged and r3.stop and "not converged" in r3.stop_reason
+
+
+def test_round_store_roundtrip(seiflow_env):
+    store = RoundStore()
+    cfg = ConvergenceConfig(accurate_ratio=0.9)
+    for i, ratio in enumerate([0.5, 0.95]):
+        store.put(judge("camp", i, sel(ratio), cfg, store.history("camp")))
+    store.put(judge("camp", 1, sel(0.95), cfg, store.history("camp")))  # a rerun replaces
+    history = store.history("camp")
+    assert [(r.round, r.converged) for r in history] == [(0, False), (1, True)]
+    assert store.get("camp", 0).selection.accurate_ratio == 0.5
+    assert store.get("other", 0) is None
