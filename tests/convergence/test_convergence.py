@@ -16,7 +16,7 @@ from seiflow.schemas.round import FrameId, RoundReport, SelectionResult
 def sel(ratio: float, n: int = 100) -> SelectionResult:
     acc = round(ratio * n)
     return SelectionResult(
-        n_frames=n, n_accurate=acc, n_candidate=n - acc, accurate_ratio=acc / n,
+        n_frames=n, n_accurate=acc, n_candidate=n - acc, accurate_ratio=acc / n if n else 0.0,
         candidate_ratio=(n - acc) / n if n else 0.0, f_trust_lo_used=0.1,
         selected=[FrameId(task_id="t", step=10, max_devi_f=0.2)] if acc < n else [],
     )
