@@ -75,8 +75,10 @@ def _pack_checkpoint(run_dir: Path) -> Path:
     """The newest checkpoint (index file + its data files) as ``checkpoint.tar.gz``."""
     step = run.checkpoint_step(run_dir)
     out = run_dir / "checkpoint.tar.gz"
+    index = run_dir / "checkpoint.latest"
+    index.write_text(f'model_checkpoint_path: "model.ckpt-{step}"\n')
     with tarfile.open(out, "w:gz") as tar:
-        tar.add(run_dir / "checkpoint", arcname="checkpoint")
+        tar.add(index, arcname="checkpoint")
         for path in run_dir.glob(f"model.ckpt-{step}*"):
             tar.add(path, arcname=path.name)
     return out
@@ -145,7 +147,7 @@ def train_model(
         doc.metrics, parity = run.read_test_details(prefix)
         files["parity"] = run_dir / "test" / "parity.json"
         files["parity"].write_text(parity.model_dump_json())
-    doc.timings_s = {k: round(v, 2) for k, v in timings.items()}
+    doc.timings_s = {k: float(f"{v:.2f}") for k, v in timings.items()}  # `round` is a parameter here
     ModelStore().put(doc, files)
     return TrainOutput(
         model_id=doc.model_id, campaign=campaign, round=round, index=index, seed=seed,

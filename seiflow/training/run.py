@@ -23,7 +23,7 @@ EV_A3_TO_MPA = 160217.66208  # 1 eV/Å^3 in MPa
 BACKEND_FLAGS = {"tensorflow": "--tf", "pytorch": "--pt"}
 MODEL_SUFFIX = {"tensorflow": ".pb", "pytorch": ".pth"}
 THREAD_VARS = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")
-_STEP = re.compile(r'model_checkpoint_path:\s*"?[^"\n]*?-(\d+)(?:\.pt)?"?')
+_STEP = re.compile(r"model\.ckpt-(\d+)\.(?:meta|pt)")
 
 
 class TrainingError(SeiflowError):
@@ -64,20 +64,25 @@ def run_dp(backend: str, args: list[str], cwd: Path, log_name: str) -> float:
 
 
 def checkpoint_step(run_dir: Path) -> int | None:
-    """The step of the newest checkpoint in ``run_dir`` (from its ``checkpoint`` index), or None."""
-    index = Path(run_dir) / "checkpoint"
-    if not index.is_file():
-        return None
-    match = _STEP.search(index.read_text())
-    return int(match.group(1)) if match else None
+    """The step of the newest complete checkpoint in ``run_dir`` (TF: .index, .meta and data; PT: .pt)."""
+    run_dir = Path(run_dir)
+    steps = [
+        int(m.group(1))
+        for path in run_dir.glob("model.ckpt-*")
+        if (m := _STEP.fullmatch(path.name))
+        and (
+            path.suffix == ".pt"
+            or all((run_dir / f"model.ckpt-{m.group(1)}{ext}").exists() for ext in (".index", ".meta"))
+            and any(run_dir.glob(f"model.ckpt-{m.group(1)}.data-*"))
+        )
+    ]
+    return max(steps) if steps else None
 
 
 def restart_path(run_dir: Path, backend: str) -> str:
-    """The checkpoint argument for ``--restart``: the newest numbered checkpoint, not the symlinks."""
-    if backend == "pytorch":
-        text = (Path(run_dir) / "checkpoint").read_text().strip()
-        return text.split()[-1].strip('"')
-    return f"model.ckpt-{checkpoint_step(run_dir)}"
+    """The ``--restart`` argument: the newest numbered checkpoint (not the symlinks, not the index)."""
+    step = checkpoint_step(run_dir)
+    return f"model.ckpt-{step}.pt" if backend == "pytorch" else f"model.ckpt-{step}"
 
 
 def train(

@@ -53,7 +53,10 @@ def test_prepare_data_rejects_non_system(tmp_path):
 
 def test_checkpoint_step_and_metrics_parsing(tmp_path):
     assert checkpoint_step(tmp_path) is None
-    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-30"\n')
+    for step in (20, 30):
+        for ext in (".index", ".meta", ".data-00000-of-00001"):
+            (tmp_path / f"model.ckpt-{step}{ext}").write_text("x")
+    (tmp_path / "model.ckpt-40.index").write_text("x")  # killed while saving: incomplete
     assert checkpoint_step(tmp_path) == 30
     prefix = tmp_path / "detail"
     np.savetxt(prefix.with_suffix(".e_peratom.out"), [[1.0, 1.001], [2.0, 1.999]])
