@@ -1,0 +1,147 @@
+"""Exploration jobs: one LAMMPS task per job (category ``lammps``), run, parse, keep only selectable frames.
+
+A crashed run (lost atoms, a bad model file) gives a ``failed`` result with its reason; the flow goes on.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from jobflow import Flow, Maker, job
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
+
+from seiflow.errors import InputError
+from seiflow.exploration.deviation import energy_deviation, read_dump, read_model_devi, to_structure
+from seiflow.exploration.inputs import DUMP_FILE, MODEL_DEVI_FILE, write_inputs
+from seiflow.exploration.run import LammpsRunner
+from seiflow.exploration.tasks import make_tasks
+from seiflow.schemas.campaign import ExplorationConfig, SelectionConfig
+from seiflow.schemas.exploration import ExplorationResult, ExplorationTask, TaskStatus
+from seiflow.selection.selector import selector_from_config
+from seiflow.selection.trust_levels import FrameClass
+
+LAMMPS_CATEGORY = "lammps"
+
+
+class ExplorationOutput(BaseModel):
+    """One task's result document and the structures of its kept frames (for selection/labelling)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    result: ExplorationResult
+    structures: list[Structure] = Field(default_factory=list)
+
+
+def resolve_models(models: list[str | Path], dest_dir: Path) -> list[Path]:
+    """Model files from local paths, or fetched by model id from the model store into ``dest_dir``."""
+    paths = []
+    for item in models:
+        path = Path(item)
+        if path.is_file():
+            paths.append(path.resolve())
+            continue
+        from seiflow.models.store import ModelStore
+
+        paths.append(ModelStore().fetch(str(item), dest_dir))
+    return paths
+
+
+def _keep_mask(result: ExplorationResult, selection: SelectionConfig, type_map: list[str]) -> np.ndarray:
+    """Frames that may be selected: candidates under the selector's keep floor."""
+    selector = selector_from_config(selection.model_copy(update={"fps": False}), type_map)
+    classes = selector.trust.classify(result.deviation, f_lo=selector.keep_floor())
+    return classes == FrameClass.CANDIDATE
+
+
+def run_task(
+    task: ExplorationTask,
+    structure: Structure,
+    model_files: list[Path],
+    type_map: list[str],
+    run_dir: Path,
+    selection: SelectionConfig,
+    runner: LammpsRunner | None = None,
+    max_kept: int | None = None,
+    keep_dump: bool = False,
+) -> ExplorationOutput:
+    """Write inputs, run LAMMPS, parse deviations, keep the selectable frames, delete the dump."""
+    runner = runner or LammpsRunner()
+    write_inputs(task, structure, type_map, model_files, run_dir, relative=selection.relative)
+    outcome = runner.run(run_dir)
+    base = {"task": task, "run_dir": str(run_dir), "wall_time_s": outcome.wall_time_s}
+    devi_path = run_dir / MODEL_DEVI_FILE
+    if outcome.returncode != 0 or not devi_path.is_file():
+        reason = outcome.reason or f"{MODEL_DEVI_FILE} was not written"
+        return ExplorationOutput(result=ExplorationResult(status=TaskStatus.FAILED, reason=reason, **base))
+    deviation = read_model_devi(devi_path)
+    frames = read_dump(run_dir / DUMP_FILE)
+    if selection.e_trust_lo is not None:
+        atoms = [frames[s] for s in deviation.steps]
+        deviation.devi_e = energy_deviation(model_files, atoms).tolist()
+    result = ExplorationResult(
+        status=TaskStatus.COMPLETED, n_frames=deviation.n_frames, deviation=deviation, **base
+    )
+    keep = np.flatnonzero(_keep_mask(result, selection, type_map))
+    keep = keep[np.argsort(-deviation.array("max_devi_f")[keep], kind="stable")][:max_kept]
+    steps = sorted(deviation.steps[i] for i in keep if deviation.steps[i] in frames)
+    result.kept_steps = steps
+    if not keep_dump:
+        (run_dir / DUMP_FILE).unlink(missing_ok=True)
+    return ExplorationOutput(
+        result=result, structures=[to_structure(frames[s], task.task_id, s) for s in steps]
+    )
+
+
+@job(output_schema=ExplorationOutput, data="structures")
+def explore(
+    task: ExplorationTask,
+    structure: Structure,
+    models: list[str],
+    type_map: list[str],
+    selection: SelectionConfig,
+    work_dir: str | None = None,
+    max_kept: int | None = None,
+) -> ExplorationOutput:
+    """Run one exploration task; models are local paths or model ids in the model store."""
+    run_dir = Path(work_dir or ".").resolve() / task.task_id
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # a rerun starts clean: LAMMPS appends to nothing stale
+    run_dir.mkdir(parents=True)
+    try:
+        model_files = resolve_models(models, run_dir / "models")
+    except InputError as exc:
+        result = ExplorationResult(
+            task=task, status=TaskStatus.FAILED, reason=f"models: {exc.one_line()}", run_dir=str(run_dir)
+        )
+        return ExplorationOutput(result=result)
+    return run_task(task, structure, model_files, type_map, run_dir, selection, max_kept=max_kept)
+
+
+@dataclass
+class ExplorationMaker(Maker):
+    """The exploration grid of a round: one ``explore`` job per task, each in category ``lammps``."""
+
+    name: str = "exploration"
+    config: ExplorationConfig = field(default_factory=ExplorationConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    work_dir: str | None = None
+    max_kept_factor: int = 4  # keep at most this many times max_candidates frames per task
+
+    def make(
+        self, seeds: dict[str, Structure], models: list[str], type_map: list[str], round_index: int = 0
+    ) -> Flow:
+        """A flow of exploration jobs over ``seeds``; its output is the list of task outputs."""
+        jobs = []
+        for task in make_tasks(list(seeds), self.config, round_index):
+            j = explore(
+                task, seeds[task.seed_name], [str(m) for m in models], type_map, self.selection,
+                work_dir=self.work_dir, max_kept=self.max_kept_factor * self.selection.max_candidates,
+            )
+            j.name = f"explore {task.task_id}"
+            j.update_config({"manager_config": {"_category": LAMMPS_CATEGORY}})
+            jobs.append(j)
+        return Flow(jobs, output=[j.output for j in jobs], name=f"{self.name} r{round_index}")
