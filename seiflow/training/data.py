@@ -32,17 +32,27 @@ class TrainingDataSpec(BaseModel):
     systems: list[str] = Field(default_factory=list, description="deepmd/npy system folders.")
 
 
-def _export(spec: TrainingDataSpec, dest: Path, type_map: list[str]) -> tuple[list[Path], list[str]]:
-    """All systems for ``spec`` copied/exported under ``dest``, and the frame ids in export order."""
-    if spec.query is not None:
-        from seiflow.dataset.frames import FrameStore
+def _export_frames(query: dict[str, Any], dest: Path, type_map: list[str]) -> dict[Path, list[str]]:
+    """Frames matching ``query`` exported under ``dest``; each system's frame ids in its frame order."""
+    from seiflow.dataset.convert import formula_of
+    from seiflow.dataset.export import export_deepmd
+    from seiflow.dataset.frames import FrameStore
 
-        frames = FrameStore()
-        systems = frames.export_deepmd(dest, type_map=type_map, **spec.query)
-        return [Path(s) for s in systems], [str(i) for i in frames.ids(**spec.query)]
+    frames = [f for f in FrameStore().find(**query) if f.energy is not None and f.forces is not None]
+    ids: dict[str, list[str]] = {}
+    for frame in frames:  # the grouping export_deepmd uses: composition, split by virial presence
+        key = formula_of(frame.species) + ("" if frame.virial is not None else "_novirial")
+        ids.setdefault(key, []).append(frame.content_hash())
+    return {Path(path): ids[Path(path).name] for path in export_deepmd(frames, dest, type_map)}
+
+
+def _export(spec: TrainingDataSpec, dest: Path, type_map: list[str]) -> dict[Path, list[str]]:
+    """All systems for ``spec`` exported/copied under ``dest``, each with its frame ids."""
+    if spec.query is not None:
+        return _export_frames(spec.query, dest, type_map)
     if not spec.systems:
         raise InputError("training data: neither a frame query nor systems given", "pass one of them")
-    systems, ids = [], []
+    systems = {}
     for n, src in enumerate(spec.systems):
         src = Path(src)
         if not (src / "type.raw").is_file():
@@ -50,9 +60,8 @@ def _export(spec: TrainingDataSpec, dest: Path, type_map: list[str]) -> tuple[li
         target = dest / f"{n:03d}_{src.name}"
         shutil.copytree(src, target)
         nframes = sum(np.load(s / "box.npy").reshape(-1, 9).shape[0] for s in target.glob("set.*"))
-        systems.append(target)
-        ids += [f"{src.name}#{i}" for i in range(nframes)]
-    return systems, ids
+        systems[target] = [f"{src.name}#{i}" for i in range(nframes)]
+    return systems
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -76,10 +85,12 @@ def prepare_data(
         shutil.rmtree(data_dir)
     raw = data_dir / "raw"
     raw.mkdir(parents=True)
-    systems, ids = _export(spec, raw, type_map)
+    systems = _export(spec, raw, type_map)
+    if not systems:
+        raise InputError(f"no labelled frames match the training query {spec.query}", "label frames first")
     rng = np.random.default_rng(seed)
-    train_ids, test_ids, offset = [], [], 0
-    for system in systems:
+    train_ids, test_ids = [], []
+    for system, sys_ids in systems.items():
         data = dpdata.LabeledSystem(str(system), fmt="deepmd/npy", type_map=type_map)
         n = data.get_nframes()
         held = _split(n, validation_fraction, rng)
@@ -87,10 +98,8 @@ def prepare_data(
         data.sub_system(keep).to("deepmd/npy", str(data_dir / "train" / system.name))
         if held.size:
             data.sub_system(held).to("deepmd/npy", str(data_dir / "test" / system.name))
-        sys_ids = ids[offset : offset + n] if len(ids) >= offset + n else [f"{system.name}#{i}" for i in range(n)]
         train_ids += [sys_ids[i] for i in keep]
         test_ids += [sys_ids[i] for i in held]
-        offset += n
     shutil.rmtree(raw)
     digest = hashlib.sha256(json.dumps(sorted(train_ids)).encode()).hexdigest()
     small = len(train_ids) <= MAX_INLINE_IDS

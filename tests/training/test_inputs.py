@@ -67,3 +67,24 @@ def test_checkpoint_step_and_metrics_parsing(tmp_path):
     assert metrics.rmse_f_mev_a == pytest.approx(100 / np.sqrt(3))
     assert metrics.rmse_v_mpa == pytest.approx(1e-3 * EV_A3_TO_MPA)
     assert metrics.n_test_frames == 2 and len(parity.force) == 3
+
+
+def test_prepare_data_from_frame_store(seiflow_env, tmp_path, licl_system):
+    from seiflow.dataset.frames import FrameStore
+    from seiflow.dataset.importers import frames_from_file
+    from seiflow.schemas.frame import Provenance, Reference
+    from seiflow.training.data import TrainingDataSpec
+
+    frames = frames_from_file(
+        licl_system, "deepmd/npy", Reference(calculator="chgnet"),
+        Provenance(campaign="licl", round=0, source="reference_md"),
+    )
+    ids = [fid for fid, _ in FrameStore().add_many(frames)]
+    spec = TrainingDataSpec(query={"campaign": "licl", "max_round": 0})
+    record = prepare_data(spec, tmp_path / "data", TYPE_MAP, 0.1, seed=1)
+    assert (record.n_train_frames, record.n_test_frames) == (27, 3)
+    assert sorted(record.frame_ids + record.test_frame_ids) == sorted(ids)
+    (system,) = train_systems(tmp_path / "data")
+    assert (system / "type_map.raw").read_text().split() == TYPE_MAP
+    with pytest.raises(InputError, match="no labelled frames"):
+        prepare_data(TrainingDataSpec(query={"campaign": "none"}), tmp_path / "d2", TYPE_MAP, 0.1, 1)
