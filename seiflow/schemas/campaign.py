@@ -69,6 +69,9 @@ class StructuresConfig(_Section):
 
     bulks: list[str] = Field(default_factory=lambda: ["Li", "Li3InCl6", "In", "LiCl"])
     relax: bool = Field(True, description="Relax bulks with the reference calculator before matching.")
+    lattice_constants: dict[str, float] = Field(
+        default_factory=dict, description="Fixed conventional a (Å) per phase, used instead of relaxing it."
+    )
     interface: InterfaceConfig | None = Field(default_factory=InterfaceConfig)
     perturb: PerturbConfig = Field(default_factory=PerturbConfig)
     min_distance: float = Field(1.5, gt=0, description="Smallest allowed interatomic distance, Å.")

@@ -6,8 +6,10 @@ The interface match depends on the lattice constants (Li(100) matches Li3InCl6 a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,7 +140,8 @@ def relax_bulk(
 
     from seiflow.labelling.calculators import get_calculator
 
-    calculator = get_calculator(calculator_name)
+    with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints its banner; keep stdout for --json
+        calculator = get_calculator(calculator_name)
     primitive = SpacegroupAnalyzer(structure, symprec=0.01).get_primitive_standard_structure()
     atoms = AseAtomsAdaptor.get_atoms(primitive)
     atoms.set_constraint(FixSymmetry(atoms, symprec=0.01))
@@ -168,3 +171,36 @@ def describe_bulk(structure: Structure) -> dict:
         "angles": [round(x, 3) for x in conventional.lattice.angles],
         "density": round(float(structure.density), 4),
     }
+
+
+def prepare_bulks(
+    names: list[str],
+    relax: bool = True,
+    calculator_name: str = "chgnet",
+    lattice_constants: dict[str, float] | None = None,
+    material_ids: dict[str, str] | None = None,
+) -> tuple[dict[str, Structure], dict[str, str]]:
+    """Bulks by name, each relaxed, scaled to a fixed lattice constant, or left as loaded.
+
+    Returns the structures and, per phase, how it was prepared (``bundled+relaxed:chgnet``, ...).
+    """
+    lattice_constants = lattice_constants or {}
+    unknown = sorted(set(lattice_constants) - set(names))
+    if unknown:
+        raise InputError(
+            f"structures.lattice_constants names {', '.join(unknown)}, not among the bulks",
+            "list the phase in structures.bulks or drop it from lattice_constants",
+        )
+    bulks: dict[str, Structure] = {}
+    sources: dict[str, str] = {}
+    for name in names:
+        structure, source = get_bulk(name, (material_ids or {}).get(name))
+        if name in lattice_constants:
+            structure = set_lattice_constant(structure, lattice_constants[name])
+            source += f"+a={lattice_constants[name]}"
+        elif relax:
+            structure = relax_bulk(structure, calculator_name)
+            source += f"+relaxed:{calculator_name}"
+        bulks[name] = structure
+        sources[name] = source
+    return bulks, sources

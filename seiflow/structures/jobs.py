@@ -1,0 +1,97 @@
+"""The first job of a campaign: relaxed bulks, the interface and its report, perturbed seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobflow import Maker, job
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from seiflow.labelling.calculators import LOCAL_REFERENCES
+from seiflow.schemas.campaign import Campaign, StructuresConfig
+from seiflow.structures.bulk import describe_bulk, prepare_bulks
+from seiflow.structures.checks import check_structure
+from seiflow.structures.interface import build_interface
+from seiflow.structures.perturb import perturb
+
+
+class StructuresDocument(BaseModel):
+    """Output of ``prepare_structures``: every structure the campaign starts from."""
+
+    bulks: dict[str, Structure] = Field(..., description="Bulk phases by name, as used for matching.")
+    bulk_sources: dict[str, str] = Field(..., description="How each bulk was obtained and prepared.")
+    bulk_info: dict[str, dict[str, Any]] = Field(..., description="Formula, space group, lattice.")
+    relax_calculator: str | None = Field(None, description="Calculator that relaxed the bulks.")
+    interface: Structure | None = Field(None, description="The interface (site property interface_label).")
+    interface_report: dict[str, Any] | None = Field(None, description="InterfaceReport mapping.")
+    perturbed: dict[str, list[Structure]] = Field(
+        default_factory=dict, description="Perturbed copies per seed name ('interface' or a bulk)."
+    )
+    type_map: list[str]
+
+
+def relax_calculator_for(reference: str) -> str:
+    """The local calculator that relaxes bulks: the reference itself if local, else CHGNet."""
+    return reference if reference in LOCAL_REFERENCES else "chgnet"
+
+
+@job(output_schema=StructuresDocument)
+def prepare_structures(
+    structures: StructuresConfig | dict, type_map: list[str], calculator_name: str = "chgnet"
+) -> StructuresDocument:
+    """Prepare bulks, build and check the interface, and make perturbed seeds."""
+    cfg = StructuresConfig.model_validate(structures)
+    bulks, sources = prepare_bulks(
+        cfg.bulks, cfg.relax, calculator_name, cfg.lattice_constants
+    )
+    seeds: dict[str, Structure] = dict(bulks)
+    interface = report = None
+    if cfg.interface is not None:
+        result = build_interface(cfg.interface, bulks)
+        interface, report = result.structure, result.report
+        seeds = {"interface": interface, **seeds}
+    for structure in seeds.values():
+        check_structure(structure, type_map, cfg.min_distance)
+    p = cfg.perturb
+    perturbed = {
+        name: perturb(structure, p.n_copies, p.cell_strain, p.displacement, p.seed)
+        for name, structure in seeds.items()
+    }
+    return StructuresDocument(
+        bulks=bulks,
+        bulk_sources=sources,
+        bulk_info={name: describe_bulk(s) for name, s in bulks.items()},
+        relax_calculator=calculator_name if cfg.relax else None,
+        interface=interface,
+        interface_report=report,
+        perturbed=perturbed,
+        type_map=list(type_map),
+    )
+
+
+@dataclass
+class PrepareStructuresMaker(Maker):
+    """Make the campaign's structures job.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    calculator_name
+        Local calculator that relaxes the bulks; None: the campaign's reference if it is local,
+        else CHGNet.
+    """
+
+    name: str = "prepare structures"
+    calculator_name: str | None = None
+
+    def make(self, campaign: Campaign):
+        """A job whose output is a ``StructuresDocument`` for ``campaign``."""
+        calculator = self.calculator_name or relax_calculator_for(campaign.labelling.reference)
+        new_job = prepare_structures(
+            campaign.structures.model_dump(mode="json"), list(campaign.system.type_map), calculator
+        )
+        new_job.name = self.name
+        return new_job
