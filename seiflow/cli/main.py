@@ -12,6 +12,7 @@ from seiflow.cli.campaign import validate
 from seiflow.cli.control import demo_cmd, run_cmd, status_cmd, submit_cmd
 from seiflow.cli.db import db_group
 from seiflow.cli.frames import frames_group
+from seiflow.cli.models import models_group
 from seiflow.cli.structures import structures_group
 from seiflow.cli.workers import workers_cmd
 from seiflow.errors import SeiflowError
@@ -31,6 +32,7 @@ def cli(config: str | None) -> None:
 
 cli.add_command(db_group)
 cli.add_command(frames_group)
+cli.add_command(models_group)
 cli.add_command(structures_group)
 cli.add_command(validate)
 cli.add_command(workers_cmd)
