@@ -12,6 +12,7 @@ from seiflow.errors import InputError
 from seiflow.schemas.campaign import Campaign, campaign_from_dict, load_campaign
 from seiflow.structures.bulk import BULKS, prepare_bulks
 from seiflow.structures.checks import check_structure, write_structure
+from seiflow.structures.interface import LABEL
 from seiflow.structures.jobs import relax_calculator_for
 from seiflow.structures.perturb import perturb
 from seiflow.structures.scale import ScaleUpTarget, scale_up
@@ -63,17 +64,22 @@ def _with_common(func):
 
 def _read(path: str) -> Structure:
     """A structure from any file pymatgen or ASE reads (POSCAR, CIF, extxyz, LAMMPS data, ...)."""
-    try:
-        return Structure.from_file(path)
-    except Exception:  # pymatgen raises many types for files it does not know; try ASE
-        pass
+    if not path.endswith((".extxyz", ".xyz")):
+        try:
+            return Structure.from_file(path)
+        except Exception:  # pymatgen raises many types for files it does not know; try ASE
+            pass
     try:
         from ase.io import read
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        return AseAtomsAdaptor.get_structure(read(path))
+        atoms = read(path)
+        structure = AseAtomsAdaptor.get_structure(atoms)
     except Exception as exc:
         raise InputError(f"cannot read {path}: {exc}", "give a POSCAR, CIF or extxyz file") from None
+    if LABEL in atoms.arrays:  # extxyz written by seiflow keeps which atoms are electrolyte
+        structure.add_site_property(LABEL, [str(x) for x in atoms.arrays[LABEL]])
+    return structure
 
 
 @click.group("structures")

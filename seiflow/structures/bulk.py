@@ -150,6 +150,7 @@ def relax_bulk(
     converged = optimizer.run(fmax=fmax, steps=steps)
     if not converged:
         log.warning("relaxation of %s stopped after %d steps", structure.formula, steps)
+    atoms.set_constraint()
     relaxed = AseAtomsAdaptor.get_structure(atoms)
     if not np.all(np.isfinite(relaxed.lattice.matrix)) or relaxed.volume < 0.3 * primitive.volume:
         raise InputError(

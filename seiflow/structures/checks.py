@@ -82,7 +82,7 @@ def check_structure(
     if charge is not None and abs(charge) > 1e-6:
         raise InputError(
             f"the electrolyte part {electrolyte.formula} is not charge balanced (charge {charge:+g})",
-            "use whole formula units (stoichiometric film layers)",
+            "use whole formula units; for an interface use seiflow's extxyz, which marks the film",
         )
     return CheckReport(
         natoms=len(structure),
