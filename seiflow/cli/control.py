@@ -72,15 +72,13 @@ def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: fl
               "rounds": outcome.status["round"], "frames": outcome.status["frames"],
               "metrics": outcome.status["metrics"], "report_html": None, "report_json": None}
     if report:
-        try:
-            from seiflow.analysis.report import write_report
-        except ImportError:
-            write_report = None
-        if write_report is not None:
-            out_dir = settings.resolved_work_dir() / name / "report"
-            written = write_report(name, out_dir)
-            result["report_html"] = str(written["html"])
-            result["report_json"] = str(written["json"])
+        from seiflow.analysis.report import write_report
+        from seiflow.store import get_database
+
+        out_dir = settings.resolved_work_dir() / name / "report"
+        written = write_report(get_database(settings), name, out_dir)
+        result["report_html"] = str(written["html"])
+        result["report_json"] = str(written["json"])
     text = (f"campaign {name}: {outcome.state} after {result['seconds']:.0f} s, round {result['rounds']}, "
             f"{result['frames']} frames" + (f"\nreport: {result['report_html']}" if result["report_html"] else ""))
     emit(result, as_json, text)

@@ -91,8 +91,9 @@ class LabelMaker(Maker, ABC):
 def provenances_for(
     structures: list[Any], provenance: Provenance | list | dict | None, source: str = "labelling"
 ) -> list[Provenance]:
-    """One Provenance per structure: a list is used as is; a single one is copied, with
-    ``frame_index`` set to the position in the list when it is not given."""
+    """One Provenance per structure: a list is used as is; a single one is copied, completed by
+    the structure's own ``properties["provenance"]`` (e.g. the exploration task and step) where it
+    leaves a field unset, and ``frame_index`` falls back to the position in the list."""
     if isinstance(provenance, list):
         if len(provenance) != len(structures):
             from seiflow.errors import InputError
@@ -104,8 +105,11 @@ def provenances_for(
         return [Provenance.model_validate(p) for p in provenance]
     base = Provenance.model_validate(provenance) if provenance is not None else Provenance(source=source)
     out = []
-    for i, _ in enumerate(structures):
-        p = base.model_copy(deep=True)
+    for i, structure in enumerate(structures):
+        own = (getattr(structure, "properties", None) or {}).get("provenance") or {}
+        p = base.model_copy(
+            update={k: v for k, v in own.items() if getattr(base, k, None) is None}, deep=True
+        )
         if p.frame_index is None:
             p.frame_index = i
         out.append(p)

@@ -1,0 +1,42 @@
+"""A whole (tiny) campaign through FireWorks workers on the real server: it grows round by round and stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
+from seiflow.controller import registry
+from seiflow.controller.flows import campaign_flow
+from seiflow.controller.runner import run_locally
+from seiflow.controller.submit import submit
+from seiflow.schemas.campaign import load_campaign
+from seiflow.store import get_database, get_launchpad
+
+TINY = Path(__file__).with_name("tiny_campaign.yaml")
+
+
+@pytest.mark.slow
+def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
+    campaign = load_campaign(TINY)
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    submitted = submit(campaign, campaign_flow(campaign), lp)
+    assert submitted["n_jobs"] == 1  # the start job adds the rest as it runs
+    lines = []
+    outcome = run_locally(seiflow_env.settings, "tiny", n_workers=2, timeout_s=1500, poll_s=2,
+                          progress=lines.append)
+    db = get_database()
+    assert outcome.state in registry.FINISHED, (outcome, lines)
+    fws = list(lp.fireworks.find({}, {"state": 1, "name": 1}))
+    assert {fw["state"] for fw in fws} == {"COMPLETED"}, fws
+    rounds = list(db[ROUNDS_COLLECTION].find({"campaign": "tiny"}).sort("round", 1))
+    assert [r["round"] for r in rounds] == [1, 2][: len(rounds)] and rounds
+    assert db[MODELS_COLLECTION].count_documents({"campaign": "tiny"}) == 2 * len(rounds)
+    frames = db.frames.count_documents({"provenance.campaign": "tiny"})
+    assert frames >= 6
+    doc = registry.get(db, "tiny")
+    assert doc["state"] == outcome.state
+    # every firework ran exactly once
+    assert all(len(fw.get("launches", [])) <= 1 for fw in lp.fireworks.find({}, {"launches": 1}))
