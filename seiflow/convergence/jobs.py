@@ -20,6 +20,10 @@ def check_convergence(
     metrics: dict[str, float] | None = None,
 ) -> RoundReport:
     """Judge this round against the stored history and store its report in ``rounds``."""
+    if not isinstance(selection, SelectionResult):
+        selection = SelectionResult.model_validate(selection)
+    if not isinstance(config, ConvergenceConfig):
+        config = ConvergenceConfig.model_validate(config)
     store = RoundStore()
     report = judge(campaign, round_index, selection, config, store.history(campaign), metrics)
     store.put(report)

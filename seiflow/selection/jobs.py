@@ -28,6 +28,8 @@ def select_from_outputs(
     model_path: str | None = None,
 ) -> SelectionOutput:
     """Select among exploration outputs (documents or their serialised dicts)."""
+    if not isinstance(config, SelectionConfig):
+        config = SelectionConfig.model_validate(config)
     parsed = [o if isinstance(o, ExplorationOutput) else ExplorationOutput.model_validate(o) for o in outputs]
     structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for o in parsed for s in o.structures]
     selector = selector_from_config(config, type_map, model_path)
