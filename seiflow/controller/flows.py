@@ -12,10 +12,12 @@ from typing import Any
 
 from jobflow import Flow, Job, Response, job
 from pydantic import BaseModel
+from pymatgen.core import Structure
 
 from seiflow.controller import registry
-from seiflow.controller.seeds import PreparedStructures, prepare_structures
+from seiflow.controller.seeds import as_structure, exploration_seeds
 from seiflow.convergence.report import RoundStore, judge
+from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
 from seiflow.labelling.base import LabelMaker, LabelOutput
 from seiflow.labelling.md import reference_md_flow
@@ -23,6 +25,7 @@ from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.round import SelectionResult
 from seiflow.selection.jobs import selection_job
 from seiflow.store import get_database
+from seiflow.structures.jobs import StructuresDocument, prepare_structures, relax_calculator_for
 from seiflow.training.data import TrainingDataSpec
 from seiflow.training.flows import EnsembleTrainMaker
 
@@ -64,33 +67,35 @@ def start(campaign: dict) -> Response:
     """Register the campaign, prepare its structures, add the reference labelling and round 0's close."""
     c = Campaign.model_validate(campaign)
     registry.ensure(get_database(), c)
-    prepared = prepare_structures(c)
-    md_structures = dict(prepared.bulks)
-    if c.labelling.md.include_interface and prepared.interface is not None:
-        md_structures["interface"] = prepared.interface
+    calculator = relax_calculator_for(c.labelling.reference)
+    doc: StructuresDocument = prepare_structures.original(
+        c.structures.model_dump(mode="json"), list(c.system.type_map), calculator
+    )
+    unknown = [n for n in c.exploration.seeds if n not in ("perturbed", "interface") and n not in doc.bulks]
+    if unknown or ("interface" in c.exploration.seeds and doc.interface is None):
+        raise InputError(
+            f"exploration.seeds names {unknown or ['interface']}, which the campaign does not build",
+            "use 'interface' (with structures.interface set), names from structures.bulks, or 'perturbed'",
+        )
+    md_structures = dict(doc.bulks)
+    if c.labelling.md.include_interface and doc.interface is not None:
+        md_structures["interface"] = doc.interface
     md = reference_md_flow(
-        md_structures, c.labelling.md, calculator=_md_calculator(c), campaign=c.name,
-        max_force=c.labelling.max_force, bulks=tuple(prepared.bulks),
+        md_structures, c.labelling.md, calculator=calculator, campaign=c.name,
+        max_force=c.labelling.max_force, bulks=tuple(doc.bulks),
     )
-    closing = _light(
-        close_round(campaign, 0, prepared.model_dump(mode="json"), labels=md.output),
-        f"{c.name} close r0",
-    )
-    return Response(output=prepared.report, addition=Flow([md, closing], name=f"{c.name} initial data"))
+    seeds = exploration_seeds(doc, list(c.exploration.seeds))
+    closing = _light(close_round(campaign, 0, seeds, labels=md.output), f"{c.name} close r0")
+    return Response(output=doc, addition=Flow([md, closing], name=f"{c.name} initial data"))
 
 
-def _md_calculator(c: Campaign) -> str:
-    """Reference MD runs locally with CHGNet/SevenNet; VASP/CP2K campaigns use atomate2's AIMD instead."""
-    return c.labelling.reference if c.labelling.reference in ("chgnet", "sevennet") else "chgnet"
-
-
-def round_flow(c: Campaign, r: int, prepared: PreparedStructures, prev_models: list[str] | None) -> Flow:
+def round_flow(c: Campaign, r: int, seeds: dict[str, Structure], prev_models: list[str] | None) -> Flow:
     """Round ``r``: train the ensemble, explore with it, select, label, then close the round."""
     data = TrainingDataSpec(query={"campaign": c.name})
     init = prev_models if (r > 1 and c.training.next_round_init != "scratch") else None
     ensemble = EnsembleTrainMaker.from_campaign(c).make(data, c.name, r, prev_model_ids=init)
     exploration = ExplorationMaker(config=c.exploration, selection=c.selection).make(
-        prepared.seeds, ensemble.output, list(c.system.type_map), round_index=r
+        seeds, ensemble.output, list(c.system.type_map), round_index=r
     )
     selection = selection_job(exploration.output, c.selection, list(c.system.type_map))
     selection.name = f"{c.name} select r{r}"
@@ -100,7 +105,7 @@ def round_flow(c: Campaign, r: int, prepared: PreparedStructures, prev_models: l
     labelling.name = f"{c.name} label r{r}"
     metrics = [j.output.metrics for j in ensemble.jobs]
     closing = _light(
-        close_round(c.model_dump(mode="json"), r, prepared.model_dump(mode="json"),
+        close_round(c.model_dump(mode="json"), r, seeds,
                     labels=[labelling.output], selection=selection.output.result,
                     models=ensemble.output, metrics=metrics),
         f"{c.name} close r{r}",
@@ -124,7 +129,7 @@ def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, 
 def close_round(
     campaign: dict,
     r: int,
-    prepared: dict,
+    seeds: dict,
     labels: list | None = None,
     selection: dict | SelectionResult | None = None,
     models: list[str] | None = None,
@@ -133,7 +138,7 @@ def close_round(
     """Judge round ``r`` (r > 0), store its report, and add round r+1 unless the campaign stops."""
     c = Campaign.model_validate(campaign)
     db = get_database()
-    prep = PreparedStructures.model_validate(prepared)
+    seeds = {name: as_structure(s) for name, s in seeds.items()}
     n_labelled = sum(LabelOutput.model_validate(x).n_new for x in labels or [] if x)
     summary: dict[str, Any] = {"campaign": c.name, "round": r, "n_labelled": n_labelled}
     if r > 0:
@@ -148,4 +153,4 @@ def close_round(
             registry.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
             return Response(output=summary)
     registry.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
-    return Response(output=summary, addition=round_flow(c, r + 1, prep, models))
+    return Response(output=summary, addition=round_flow(c, r + 1, seeds, models))
