@@ -15,6 +15,7 @@ from seiflow.cli.frames import frames_group
 from seiflow.cli.models import models_group
 from seiflow.cli.structures import structures_group
 from seiflow.cli.workers import workers_cmd
+from seiflow.convergence.cli import rounds_command
 from seiflow.errors import SeiflowError
 
 
@@ -38,6 +39,7 @@ cli.add_command(validate)
 cli.add_command(workers_cmd)
 cli.add_command(report)
 cli.add_command(analyze_group)
+cli.add_command(rounds_command)
 for _command in (submit_cmd, status_cmd, run_cmd, demo_cmd):
     cli.add_command(_command)
 

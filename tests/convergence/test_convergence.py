@@ -67,3 +67,18 @@ def test_round_store_roundtrip(seiflow_env):
     assert [(r.round, r.converged) for r in history] == [(0, False), (1, True)]
     assert store.get("camp", 0).selection.accurate_ratio == 0.5
     assert store.get("other", 0) is None
+
+
+def test_rounds_cli_json(seiflow_env):
+    import json
+
+    from click.testing import CliRunner
+
+    from seiflow.cli.main import cli
+
+    RoundStore().put(judge("camp", 0, sel(0.99), ConvergenceConfig()))
+    res = CliRunner().invoke(cli, ["rounds", "camp", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["converged"] is True and data["rounds"][0]["accurate_ratio"] == 0.99
+    assert set(data["rounds"][0]) >= {"round", "n_frames", "candidate_ratio", "n_selected", "stop_reason"}
