@@ -138,7 +138,7 @@ class ExplorationMaker(Maker):
         jobs = []
         for task in make_tasks(list(seeds), self.config, round_index):
             j = explore(
-                task, seeds[task.seed_name], [str(m) for m in models], type_map, self.selection,
+                task, seeds[task.seed_name], models, type_map, self.selection,
                 work_dir=self.work_dir, max_kept=self.max_kept_factor * self.selection.max_candidates,
             )
             j.name = f"explore {task.task_id}"
