@@ -16,6 +16,7 @@ from pymatgen.core import Structure
 
 from seiflow.controller import registry
 from seiflow.controller.seeds import as_structure, exploration_seeds
+from seiflow.controller.submit import tag_jobs
 from seiflow.convergence.report import RoundStore, judge
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
@@ -51,8 +52,11 @@ def label_maker_for(campaign: Campaign) -> LabelMaker:
 
 
 def _light(j: Job, name: str, category: str = LIGHT) -> Job:
+    """Name a controller job and set its category for itself only: jobflow would otherwise pass
+    the category (and the whole manager config) on to every job the controller adds."""
     j.name = name
-    j.update_config({"manager_config": {"_category": category}})
+    j.update_config({"manager_config": {"_category": category}}, dynamic=False)
+    j.config.pass_manager_config = False
     return j
 
 
@@ -86,7 +90,9 @@ def start(campaign: dict) -> Response:
     )
     seeds = exploration_seeds(doc, list(c.exploration.seeds))
     closing = _light(close_round(campaign, 0, seeds, labels=md.output), f"{c.name} close r0")
-    return Response(output=doc, addition=Flow([md, closing], name=f"{c.name} initial data"))
+    addition = Flow([md, closing], name=f"{c.name} initial data")
+    tag_jobs(addition, c.name)
+    return Response(output=doc, addition=addition)
 
 
 def round_flow(c: Campaign, r: int, seeds: dict[str, Structure], prev_models: list[str] | None) -> Flow:
@@ -153,4 +159,6 @@ def close_round(
             registry.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
             return Response(output=summary)
     registry.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
-    return Response(output=summary, addition=round_flow(c, r + 1, seeds, models))
+    addition = round_flow(c, r + 1, seeds, models)
+    tag_jobs(addition, c.name)
+    return Response(output=summary, addition=addition)

@@ -14,8 +14,11 @@ from seiflow.schemas.campaign import Campaign
 from seiflow.store import get_database, get_jobstore, get_launchpad
 
 
-def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = None) -> None:
-    """Put the campaign name (and a default category) into every job's FireWorks spec."""
+def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = "light") -> None:
+    """Put the campaign name (and a default category) into every job's FireWorks spec.
+
+    Jobs without a category get ``category`` (``light`` by default for controller-side work).
+    """
     jobs = flow.jobs if isinstance(flow, Flow) else [flow]
     for job in jobs:
         if isinstance(job, Flow):
@@ -30,7 +33,7 @@ def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = None) -> No
 
 def to_workflow(flow: Flow, campaign: Campaign) -> Workflow:
     """The FireWorks workflow of a campaign flow (no connection details inside)."""
-    tag_jobs(flow, campaign.name, category="light")
+    tag_jobs(flow, campaign.name)
     return flow_to_workflow(
         flow, store=get_jobstore(), name=campaign.name, metadata={"campaign": campaign.name}
     )

@@ -38,5 +38,16 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     assert frames >= 6
     doc = registry.get(db, "tiny")
     assert doc["state"] == outcome.state
+    # the explorations ran with the trained ensemble (they depend on the training jobs)
+    for r in rounds:
+        assert r["selection"]["n_frames"] > 0 and not r["selection"]["failed_tasks"], r["selection"]
+    # each job carries its worker category, also those added at run time
+    categories = {fw["name"]: fw["spec"].get("_category") for fw in lp.fireworks.find({}, {"name": 1, "spec": 1})}
+    expected = {"deepmd train": "train", "explore": "lammps", "select": "light", "label": "dft",
+                "close": "light", "reference md": "dft", "start": "dft"}
+    for name, category in categories.items():
+        want = [c for key, c in expected.items() if key in name]
+        assert want and category == want[0], (name, category)
+    assert all(fw["spec"].get("campaign") == "tiny" for fw in lp.fireworks.find({}, {"spec": 1}))
     # every firework ran exactly once
     assert all(len(fw.get("launches", [])) <= 1 for fw in lp.fireworks.find({}, {"launches": 1}))
