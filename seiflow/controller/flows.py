@@ -119,8 +119,16 @@ def round_flow(c: Campaign, r: int, seeds: dict[str, Structure], prev_models: li
     return Flow([ensemble, exploration, selection, labelling, closing], name=f"{c.name} round {r}")
 
 
+# model test metrics (seiflow.schemas.model) -> convergence criteria names (ConvergenceConfig)
+METRIC_NAMES = {
+    "rmse_e_mev_atom": "energy_rmse_mev_atom",
+    "rmse_f_mev_a": "force_rmse_mev_a",
+    "rmse_v_mpa": "stress_rmse_mpa",
+}
+
+
 def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, float]:
-    """Mean of each numeric test metric over the ensemble's models."""
+    """Mean of each numeric test metric over the ensemble's models, under the criteria's names."""
     values: dict[str, list[float]] = {}
     for m in metrics or []:
         if isinstance(m, BaseModel):
@@ -128,7 +136,7 @@ def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, 
         for key, value in (m or {}).items():
             if isinstance(value, int | float):
                 values.setdefault(key, []).append(float(value))
-    return {k: sum(v) / len(v) for k, v in sorted(values.items())}
+    return {METRIC_NAMES.get(k, k): sum(v) / len(v) for k, v in sorted(values.items())}
 
 
 @job

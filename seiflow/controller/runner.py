@@ -68,10 +68,8 @@ def run_locally(
             if progress and line != last_line:
                 progress(line)
                 last_line = line
-            if status["state"] in registry.FINISHED:
-                break
             if active_jobs(lp, campaign) == 0:
-                break
+                break  # finished (the closing job completed) or stuck (nothing can run)
             if time.monotonic() - start > timeout_s:
                 break
             if workers.alive() < n_workers:

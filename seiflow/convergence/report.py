@@ -21,7 +21,10 @@ def judge(
     metrics: dict[str, float] | None = None,
     criteria: list[Criterion] | None = None,
 ) -> RoundReport:
-    """This round's report: converged when every criterion holds; stop also at the round cap."""
+    """This round's report: converged when every criterion holds; stop also at the round cap.
+
+    Rounds are numbered from 1 (round 0 is the initial data), so round ``max_rounds`` is the last.
+    """
     report = RoundReport(campaign=campaign, round=round_index, selection=selection, metrics=metrics or {})
     past = [r for r in (history or []) if r.round < round_index]
     chain = [*sorted(past, key=lambda r: r.round), report]
@@ -30,7 +33,7 @@ def judge(
     report.converged = bool(report.criteria) and all(c.satisfied for c in report.criteria)
     if report.converged:
         report.stop, report.stop_reason = True, "converged"
-    elif round_index + 1 >= config.max_rounds:
+    elif round_index >= config.max_rounds:  # active-learning rounds are numbered 1..max_rounds
         report.stop, report.stop_reason = True, f"round cap {config.max_rounds} hit, not converged"
     elif selection.n_selected == 0 and selection.n_candidate == 0 and selection.n_frames == 0:
         report.stop, report.stop_reason = True, "no frames explored (all explorations failed)"

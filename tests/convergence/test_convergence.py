@@ -53,8 +53,10 @@ def test_judge_converged_not_converged_and_cap():
     assert r1.converged and r1.stop and r1.stop_reason == "converged"
     r1 = judge("c", 1, sel(1.0), cfg, [rep(0, 0.995)], {"force_rmse_mev_a": 60})
     assert not r1.converged and not r1.stop
-    r3 = judge("c", 3, sel(0.5), cfg, [rep(0, 0.5), rep(1, 0.6), rep(2, 0.7)], {})
-    assert not r3.converged and r3.stop and "not converged" in r3.stop_reason
+    r3 = judge("c", 3, sel(0.5), cfg, [rep(1, 0.5), rep(2, 0.6)], {})
+    assert not r3.converged and not r3.stop  # round 3 of 4
+    r4 = judge("c", 4, sel(0.5), cfg, [rep(1, 0.5), rep(2, 0.6), rep(3, 0.7)], {})
+    assert not r4.converged and r4.stop and "not converged" in r4.stop_reason
 
 
 def test_round_store_roundtrip(seiflow_env):
