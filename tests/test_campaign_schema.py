@@ -62,3 +62,10 @@ def test_not_a_mapping_and_bad_yaml(tmp_path):
         load_campaign(bad)
     with pytest.raises(InputError, match="does not exist"):
         load_campaign(tmp_path / "missing.yaml")
+
+
+def test_workflows_readme_is_generated_from_the_schema():
+    from seiflow.schemas.docs import campaign_reference
+
+    readme = (WORKFLOWS / "README.md").read_text()
+    assert readme == campaign_reference(), "run: python -m seiflow.schemas.docs > workflows/README.md"

@@ -56,7 +56,9 @@ def run_locally(
     recovered = recover_lost_runs(lp, campaign)
     if recovered and progress:
         progress(f"re-running {len(recovered)} jobs left running by a previous run: {recovered}")
-    workers = LocalWorkers(settings, settings.resolved_work_dir() / campaign / "workers", n=n_workers)
+    workers = LocalWorkers(
+        settings, settings.resolved_work_dir() / campaign / "workers", n=n_workers, campaign=campaign
+    )
     start = time.monotonic()
     last_line = ""
     try:

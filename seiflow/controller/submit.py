@@ -39,11 +39,22 @@ def to_workflow(flow: Flow, campaign: Campaign) -> Workflow:
     )
 
 
+def ensure_initialised(lp: LaunchPad) -> bool:
+    """Initialise a LaunchPad database that was never reset (a fresh server); never touches data."""
+    if lp.fw_id_assigner.count_documents({}) > 0:
+        return False
+    if lp.fireworks.count_documents({}) or lp.workflows.count_documents({}):
+        return False  # someone else's data without an id counter: leave it to `lpad reset`
+    lp.reset("", require_password=False)
+    return True
+
+
 def submit(campaign: Campaign, flow: Flow, lp: LaunchPad | None = None) -> dict[str, Any]:
     """Add the campaign's workflow to the LaunchPad and register the campaign; returns a summary."""
     lp = lp or get_launchpad()
     db = get_database()
     registry.check_new(db, campaign.name)
+    ensure_initialised(lp)
     wf = to_workflow(flow, campaign)
     id_map = lp.add_wf(wf)
     fw_ids = sorted(id_map.values())

@@ -6,6 +6,7 @@ does the same on one machine, with each worker's settings pointing at the same s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -31,10 +32,13 @@ def write_launchpad_file(settings: Settings, directory: Path) -> Path:
     return path
 
 
-def write_fworker_file(directory: Path, name: str, categories: list[str]) -> Path:
-    """A my_fworker.yaml taking ``categories``."""
+def write_fworker_file(
+    directory: Path, name: str, categories: list[str], query: dict | None = None
+) -> Path:
+    """A my_fworker.yaml taking ``categories`` (and only fireworks matching ``query``)."""
     path = directory / f"fworker_{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "category": categories, "query": "{}", "env": {}}))
+    config = {"name": name, "category": categories, "query": json.dumps(query or {}), "env": {}}
+    path.write_text(yaml.safe_dump(config))
     return path
 
 
@@ -58,6 +62,7 @@ class LocalWorkers:
     categories: list[str] = field(default_factory=lambda: list(ALL_CATEGORIES))
     sleep_s: int = 2
     threads_per_worker: int = 1
+    campaign: str | None = None  # set: take only this campaign's jobs
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def start(self) -> None:
@@ -76,7 +81,8 @@ class LocalWorkers:
         for i in range(len(self.procs), self.n):
             wdir = self.root / f"worker{i}"
             wdir.mkdir(exist_ok=True)
-            fw_file = write_fworker_file(wdir, f"local{i}", self.categories)
+            query = {"spec.campaign": self.campaign} if self.campaign else None
+            fw_file = write_fworker_file(wdir, f"local{i}", self.categories, query)
             log = open(wdir / "rlaunch.log", "ab")  # noqa: SIM115 - owned by the child
             cmd = [
                 sys.executable, "-m", "fireworks.scripts.rlaunch_run",

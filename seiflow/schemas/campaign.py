@@ -37,20 +37,20 @@ class InterfaceConfig(_Section):
     """A lattice-matched interface built with pymatgen's Zur-McGill ``CoherentInterfaceBuilder``."""
 
     substrate: str = Field("Li", description="Bulk phase name of the substrate (the anode).")
-    substrate_miller: tuple[int, int, int] = (1, 1, 0)
+    substrate_miller: tuple[int, int, int] = Field((1, 1, 0), description="Miller index of the substrate surface.")
     film: str = Field("Li3InCl6", description="Bulk phase name of the film (the electrolyte).")
-    film_miller: tuple[int, int, int] = (0, 0, 1)
+    film_miller: tuple[int, int, int] = Field((0, 0, 1), description="Miller index of the film surface.")
     termination_species: str | None = Field(
         "Cl", description="Species of the film layer that faces the substrate; None: any."
     )
-    substrate_layers: int = Field(6, ge=1)
-    film_layers: int = Field(2, ge=1)
+    substrate_layers: int = Field(6, ge=1, description="Substrate slab thickness in layers.")
+    film_layers: int = Field(2, ge=1, description="Film slab thickness in layers.")
     gap: float = Field(2.0, gt=0, description="Substrate-film distance, Å.")
     vacuum: float = Field(0.0, ge=0, description="Vacuum above the film, Å; 0 = periodic sandwich.")
     max_area: float = Field(200.0, gt=0, description="Largest matched in-plane area, Å².")
-    max_length_tol: float = Field(0.03, gt=0)
-    max_angle_tol: float = Field(0.01, gt=0)
-    max_area_ratio_tol: float = Field(0.09, gt=0)
+    max_length_tol: float = Field(0.03, gt=0, description="ZSL lattice-vector length tolerance.")
+    max_angle_tol: float = Field(0.01, gt=0, description="ZSL angle tolerance.")
+    max_area_ratio_tol: float = Field(0.09, gt=0, description="ZSL area-ratio tolerance.")
     max_atoms: int = Field(400, ge=2, description="Atom budget: lowest-strain match within it.")
     max_strain: float = Field(0.02, gt=0, description="Largest accepted von Mises strain (fraction).")
 
@@ -58,16 +58,19 @@ class InterfaceConfig(_Section):
 class PerturbConfig(_Section):
     """Perturbed copies of seed structures for exploration."""
 
-    n_copies: int = Field(2, ge=0)
+    n_copies: int = Field(2, ge=0, description="Perturbed copies per seed.")
     cell_strain: float = Field(0.03, ge=0, lt=0.5, description="Max |strain| per cell component.")
     displacement: float = Field(0.05, ge=0, lt=1.0, description="Gaussian sigma of atom moves, Å.")
-    seed: int = 0
+    seed: int = Field(0, description="Random seed: the same seed gives the same copies.")
 
 
 class StructuresConfig(_Section):
     """Bulk phases and the interface the campaign starts from."""
 
-    bulks: list[str] = Field(default_factory=lambda: ["Li", "Li3InCl6", "In", "LiCl"])
+    bulks: list[str] = Field(
+        default_factory=lambda: ["Li", "Li3InCl6", "In", "LiCl"],
+        description="Bundled bulk phases (seiflow structures list) labelled by reference MD.",
+    )
     relax: bool = Field(True, description="Relax bulks with the reference calculator before matching.")
     lattice_constants: dict[str, float] = Field(
         default_factory=dict, description="Fixed conventional a (Å) per phase, used instead of relaxing it."
@@ -80,21 +83,23 @@ class StructuresConfig(_Section):
 class ReferenceMDConfig(_Section):
     """Reference (AIMD or stand-in) NVT runs that seed the dataset."""
 
-    temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0])
-    steps: int = Field(40, ge=1)
-    timestep_fs: float = Field(1.0, gt=0)
+    temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0], description="K.")
+    steps: int = Field(40, ge=1, description="MD steps per structure and temperature.")
+    timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
     sample_every: int = Field(4, ge=1, description="Keep every n-th step as a labelled frame.")
-    include_interface: bool = True
+    include_interface: bool = Field(True, description="Also run reference MD of the interface.")
     bulk_supercell_atoms: int = Field(60, ge=1, description="Bulks are repeated to at least this size.")
 
 
 class LabellingConfig(_Section):
     """Which reference labels frames, and how suspicious labels are flagged."""
 
-    reference: Literal["chgnet", "sevennet", "vasp", "cp2k"] = "chgnet"
+    reference: Literal["chgnet", "sevennet", "vasp", "cp2k"] = Field(
+        "chgnet", description="Who labels frames: local CHGNet/SevenNet (stand-ins for DFT), VASP or CP2K."
+    )
     md: ReferenceMDConfig = Field(default_factory=ReferenceMDConfig)
     max_force: float = Field(50.0, gt=0, description="Frames with max |F| above this (eV/Å) are flagged.")
-    vasp_preset: Literal["study_pbe"] = "study_pbe"
+    vasp_preset: Literal["study_pbe"] = Field("study_pbe", description="VASP settings preset.")
 
 
 class LossConfig(_Section):
@@ -111,37 +116,43 @@ class LossConfig(_Section):
 class TrainingConfig(_Section):
     """The DeePMD ensemble."""
 
-    backend: Literal["tensorflow", "pytorch"] = "tensorflow"
-    numb_models: int = Field(4, ge=1)
-    descriptor: Literal["se_e2_a"] = "se_e2_a"
-    rcut: float = Field(6.0, gt=0)
-    rcut_smth: float = Field(0.5, ge=0)
-    sel: list[int] | Literal["auto"] = "auto"
-    descriptor_neurons: list[int] = Field(default_factory=lambda: [10, 20, 40])
-    axis_neuron: int = Field(4, ge=1)
-    fitting_neurons: list[int] = Field(default_factory=lambda: [60, 60, 60])
-    numb_steps: int = Field(2000, ge=1)
+    backend: Literal["tensorflow", "pytorch"] = Field(
+        "tensorflow", description="DeePMD-kit backend (TensorFlow is the CPU default here)."
+    )
+    numb_models: int = Field(4, ge=1, description="Ensemble size (different seeds).")
+    descriptor: Literal["se_e2_a"] = Field("se_e2_a", description="DeePMD descriptor type.")
+    rcut: float = Field(6.0, gt=0, description="Cut-off radius, Å.")
+    rcut_smth: float = Field(0.5, ge=0, description="Where the smoothing starts, Å.")
+    sel: list[int] | Literal["auto"] = Field(
+        "auto", description="Max neighbours per type, or auto (from the data)."
+    )
+    descriptor_neurons: list[int] = Field(default_factory=lambda: [10, 20, 40], description="Embedding net.")
+    axis_neuron: int = Field(4, ge=1, description="Axis neurons of se_e2_a.")
+    fitting_neurons: list[int] = Field(default_factory=lambda: [60, 60, 60], description="Fitting net.")
+    numb_steps: int = Field(2000, ge=1, description="Training steps in round 1.")
     numb_steps_next: int = Field(1000, ge=1, description="Steps for rounds after the first.")
-    next_round_init: Literal["init_frz_model", "restart", "scratch"] = "init_frz_model"
-    start_lr: float = Field(1e-3, gt=0)
-    stop_lr: float = Field(3.5e-8, gt=0)
-    decay_steps: int = Field(500, ge=1)
+    next_round_init: Literal["init_frz_model", "restart", "scratch"] = Field(
+        "init_frz_model", description="How later rounds start: from the last frozen model, its checkpoint, or anew."
+    )
+    start_lr: float = Field(1e-3, gt=0, description="Initial learning rate.")
+    stop_lr: float = Field(3.5e-8, gt=0, description="Final learning rate.")
+    decay_steps: int = Field(500, ge=1, description="Learning-rate decay interval, steps.")
     loss: LossConfig = Field(default_factory=LossConfig)
-    validation_fraction: float = Field(0.1, ge=0, lt=1)
-    compress: bool = True
-    seed: int = 1
+    validation_fraction: float = Field(0.1, ge=0, lt=1, description="Held out for dp test.")
+    compress: bool = Field(True, description="Compress frozen models (faster LAMMPS).")
+    seed: int = Field(1, description="Seed of model 0; model i uses seed + i.")
 
 
 class ExplorationConfig(_Section):
     """LAMMPS runs with the ensemble that look for configurations the models disagree on."""
 
-    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"])
-    temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0])
+    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt"], description="MD ensembles.")
+    temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0], description="K.")
     pressures: list[float] = Field(default_factory=lambda: [1.0], description="bar, NPT only")
-    nsteps: int = Field(2000, ge=1)
+    nsteps: int = Field(2000, ge=1, description="LAMMPS steps per task in round 1.")
     nsteps_growth: float = Field(1.5, ge=1.0, description="nsteps multiplier per round.")
-    timestep_fs: float = Field(1.0, gt=0)
-    out_freq: int = Field(20, ge=1)
+    timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
+    out_freq: int = Field(20, ge=1, description="Deviation and dump interval, steps.")
     seeds: list[str] = Field(
         default_factory=lambda: ["interface"],
         description="'interface', bulk names, or 'perturbed' for perturbed copies.",
@@ -155,15 +166,15 @@ class SelectionConfig(_Section):
     f_trust_hi: float = Field(0.30, gt=0, description="eV/Å; above: failed.")
     relative: float | None = Field(None, gt=0, description="Relative force deviation level, if set.")
     e_trust_lo: float | None = Field(None, ge=0, description="eV/atom energy deviation levels.")
-    e_trust_hi: float | None = Field(None, gt=0)
+    e_trust_hi: float | None = Field(None, gt=0, description="Upper energy deviation level.")
     v_trust_lo: float | None = Field(None, ge=0, description="eV/atom virial deviation levels.")
-    v_trust_hi: float | None = Field(None, gt=0)
+    v_trust_hi: float | None = Field(None, gt=0, description="Upper virial deviation level.")
     max_candidates: int = Field(50, ge=1, description="Per-round cap on frames sent to labelling.")
     min_distance: float = Field(1.0, gt=0, description="Geometry filter, Å.")
     max_skew: float = Field(0.5, gt=0, description="Largest |xy|,|xz|,|yz| over the box length.")
     max_length_ratio: float = Field(5.0, gt=1, description="Largest longest/shortest box length.")
     fps: bool = Field(True, description="Farthest-point sampling on descriptors among candidates.")
-    adaptive_lower: bool = False
+    adaptive_lower: bool = Field(False, description="Lower the force level adaptively (DP-GEN2).")
     adaptive_rate: float = Field(
         0.05, gt=0, le=1, description="Adaptive lower level: fraction of frames made candidates."
     )
@@ -180,13 +191,13 @@ class SelectionConfig(_Section):
 class ConvergenceConfig(_Section):
     """When the campaign stops."""
 
-    accurate_ratio: float = Field(0.99, gt=0, le=1)
-    rounds_in_a_row: int = Field(1, ge=1)
-    max_rounds: int = Field(5, ge=1)
-    energy_rmse_mev_atom: float | None = Field(None, gt=0)
-    force_rmse_mev_a: float | None = Field(None, gt=0)
-    stress_rmse_mpa: float | None = Field(None, gt=0)
-    rdf_agreement: float | None = Field(None, gt=0, le=1)
+    accurate_ratio: float = Field(0.99, gt=0, le=1, description="Explored frames below f_trust_lo.")
+    rounds_in_a_row: int = Field(1, ge=1, description="Rounds the ratio must hold for.")
+    max_rounds: int = Field(5, ge=1, description="Round cap (stops as not converged).")
+    energy_rmse_mev_atom: float | None = Field(None, gt=0, description="Test energy RMSE target.")
+    force_rmse_mev_a: float | None = Field(None, gt=0, description="Test force RMSE target.")
+    stress_rmse_mpa: float | None = Field(None, gt=0, description="Test stress RMSE target.")
+    rdf_agreement: float | None = Field(None, gt=0, le=1, description="RDF agreement target.")
 
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -195,8 +206,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 class Campaign(_Section):
     """A whole active-learning campaign."""
 
-    name: str
-    description: str = ""
+    name: str = Field(..., description="Campaign name (letters, digits, _ - .); unique in the store.")
+    description: str = Field("", description="Free text.")
     system: SystemConfig
     structures: StructuresConfig = Field(default_factory=StructuresConfig)
     labelling: LabellingConfig = Field(default_factory=LabellingConfig)
