@@ -71,6 +71,14 @@ class ModelStore:
                     self.fs.delete(ObjectId(file_id))
         return doc
 
+    def find(self, campaign: str, round: int, index: int) -> ModelDoc | None:
+        """The stored model ``index`` of ``round`` of ``campaign``, if training it already finished."""
+        raw = self.collection.find_one(
+            {"campaign": campaign, "round": round, "index": index}, {"_id": 0},
+            sort=[("created_at", -1)],
+        )
+        return ModelDoc.model_validate(raw) if raw else None
+
     def get(self, model_id: str) -> ModelDoc:
         """The document of ``model_id``."""
         raw = self.collection.find_one({"model_id": model_id}, {"_id": 0})

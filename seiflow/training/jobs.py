@@ -119,7 +119,18 @@ def train_model(
     save_freq: int = 100,
     disp_freq: int = 100,
 ) -> TrainOutput:
-    """Train (or resume), freeze, compress, test and store one model of the ensemble."""
+    """Train (or resume), freeze, compress, test and store one model of the ensemble.
+
+    Idempotent: when this model is already in the store (a worker died after storing it), the
+    stored model is returned and nothing is trained again.
+    """
+    done = ModelStore().find(campaign, round, index)
+    if done is not None:
+        return TrainOutput(
+            model_id=done.model_id, campaign=campaign, round=round, index=index, seed=done.seed,
+            start_step=done.start_step, numb_steps=done.numb_steps, metrics=done.metrics,
+            run_dir=str(run_dir_for(campaign, round, index)),
+        )
     backend = config.backend
     run_dir = run_dir_for(campaign, round, index)
     run_dir.mkdir(parents=True, exist_ok=True)
