@@ -51,10 +51,21 @@ def latest_metrics(db: Database, campaign: str) -> dict[str, Any] | None:
 
 
 def round_summaries(db: Database, campaign: str) -> list[dict[str, Any]]:
-    """Per-round statistics stored by selection/convergence (ratios, candidates), oldest first."""
-    fields = {"_id": 0, "round": 1, "ratios": 1, "n_candidates": 1, "n_selected": 1, "converged": 1,
-              "n_frames": 1, "n_labelled": 1}
-    return list(db[ROUNDS_COLLECTION].find({"campaign": campaign}, fields).sort("round", 1))
+    """Per-round statistics from the ``rounds`` collection (RoundReport documents), oldest first."""
+    fields = {"_id": 0, "round": 1, "selection": 1, "converged": 1, "stop_reason": 1, "metrics": 1}
+    out = []
+    for doc in db[ROUNDS_COLLECTION].find({"campaign": campaign}, fields).sort("round", 1):
+        sel = doc.get("selection") or {}
+        out.append({
+            "round": doc["round"],
+            "n_frames": sel.get("n_frames", 0),
+            "ratios": {k: sel.get(f"{k}_ratio") for k in ("accurate", "candidate", "failed")},
+            "n_selected": len(sel.get("selected") or []),
+            "converged": doc.get("converged", False),
+            "stop_reason": doc.get("stop_reason"),
+            "metrics": doc.get("metrics") or {},
+        })
+    return out
 
 
 def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from seiflow.cli.main import cli
 from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
 from seiflow.controller import registry
 from seiflow.controller.flows import campaign_flow
@@ -50,5 +53,14 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
         want = [c for key, c in expected.items() if key in name]
         assert want and category == want[0], (name, category)
     assert all(fw["spec"].get("campaign") == "tiny" for fw in lp.fireworks.find({}, {"spec": 1}))
+    # what `seiflow status tiny --json` reports
+    result = CliRunner().invoke(cli, ["status", "tiny", "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert status["state"] == "not_converged" and status["round"] == 2
+    assert [r["round"] for r in status["rounds"]] == [1, 2]
+    assert 0 <= status["rounds"][0]["ratios"]["accurate"] <= 1
+    assert status["metrics"]["rmse_f_mev_a"] > 0 and status["frames"] == frames
+    assert status["jobs"]["COMPLETED"]["train"] == 4 and status["last_error"] is None
     # every firework ran exactly once
     assert all(len(fw.get("launches", [])) <= 1 for fw in lp.fireworks.find({}, {"launches": 1}))
