@@ -80,6 +80,17 @@ def embedded_store(root: Path | None = None) -> Iterator[Path]:
                 os.environ["SEIFLOW_CONFIG"] = old
 
 
+def use_database(work: Path, name: str) -> None:
+    """Point the LaunchPad of ``embedded_store``'s settings at database ``name`` (a fresh one per phase)."""
+    from seiflow import store
+
+    lp_file = work / "launchpad.yaml"
+    config = yaml.safe_load(lp_file.read_text())
+    config["name"] = name
+    lp_file.write_text(yaml.safe_dump(config))
+    store.reset_connections()
+
+
 class Timer:
     """``with Timer() as t: ...; t.s`` is the elapsed wall time in seconds."""
 
