@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
+import pymongo
 import yaml
 from fireworks import LaunchPad
 from jobflow import JobStore
 from maggma.stores import GridFSStore, MongoStore
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConfigurationError, PyMongoError
 
 from seiflow.constants import (
     EMBEDDED_HOST,
@@ -28,19 +30,29 @@ from seiflow.constants import (
 )
 from seiflow.db import embedded
 from seiflow.errors import InputError, StoreUnreachableError
+from seiflow.retry import retry_call
 from seiflow.settings import Settings, launchpad_file, load_settings
 
 _LOCK = threading.Lock()
 _LAUNCHPADS: dict[str, LaunchPad] = {}
 PASSWORD_ENV = "SEIFLOW_DB_PASSWORD"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", EMBEDDED_HOST}
+CHECK_S = 10.0  # how long the reachability check of a command waits (issue 11: fail fast, clearly)
+_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the ``user:password@`` part of any MongoDB URI removed (for messages and logs)."""
+    return _CREDENTIALS.sub(r"\1", str(text))
 
 
 def launchpad_config(settings: Settings) -> dict[str, Any]:
     """The LaunchPad's settings as FireWorks reads them (embedded default when no file is set)."""
     path = launchpad_file(settings)
     if path is None:
-        return {"host": settings.embedded.host, "port": settings.embedded.port, "name": "seiflow"}
+        wait_ms = int(settings.db_wait_s * 1000)  # issue 11: outage tolerance, as below
+        return {"host": settings.embedded.host, "port": settings.embedded.port, "name": "seiflow",
+                "mongoclient_kwargs": {"serverSelectionTimeoutMS": wait_ms}}
     if not path.is_file():
         raise InputError(f"launchpad_file {path} does not exist", "create it or fix launchpad_file")
     try:
@@ -51,6 +63,11 @@ def launchpad_config(settings: Settings) -> dict[str, Any]:
         raise InputError(f"{path} has no database 'name'", "add 'name: <database>' to it")
     if data.get("username") and not data.get("password") and os.environ.get(PASSWORD_ENV):
         data["password"] = os.environ[PASSWORD_ENV]  # keep passwords out of files
+    # issue 11: wait out a short server outage (pymongo waits for server selection, then retries once);
+    # workers get this through the launchpad.yaml written for them
+    kwargs = dict(data.get("mongoclient_kwargs") or {})
+    kwargs.setdefault("serverSelectionTimeoutMS", int(settings.db_wait_s * 1000))
+    data["mongoclient_kwargs"] = kwargs
     return data
 
 
@@ -82,7 +99,8 @@ def describe(config: dict[str, Any]) -> str:
         scheme, _, rest = host.partition("://")
         rest = rest.rsplit("@", 1)[-1]
         return f"{scheme}://{rest.split('/')[0]}/{config.get('name')}"
-    return f"mongodb://{config.get('host', 'localhost')}:{config.get('port', 27017)}/{config.get('name')}"
+    host = redact(config.get("host", "localhost")).removeprefix("mongodb://").split("/")[0]
+    return f"mongodb://{host}:{config.get('port', 27017)}/{config.get('name')}"
 
 
 def get_launchpad(settings: Settings | None = None, check: bool = True) -> LaunchPad:
@@ -92,24 +110,49 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
     key = json.dumps(config, sort_keys=True, default=str)
     with _LOCK:
         lp = _LAUNCHPADS.get(key)
+        known = lp is not None  # it answered before: an outage is waited out, not reported at once
         if lp is None:
             if is_embedded(settings, config) and settings.embedded.auto_start:
                 ensure_server(settings)
             kwargs = dict(config.get("mongoclient_kwargs") or {})
-            kwargs.setdefault("serverSelectionTimeoutMS", 10_000)
-            lp = LaunchPad.from_dict({**config, "mongoclient_kwargs": kwargs, "strm_lvl": "WARNING"})
+            try:
+                lp = LaunchPad.from_dict({**config, "mongoclient_kwargs": kwargs, "strm_lvl": "WARNING"})
+            except (PyMongoError, ValueError, OSError) as exc:  # bad URI, SRV lookup, TLS files
+                raise StoreUnreachableError(
+                    f"cannot connect to the LaunchPad at {describe(config)}: {_reason(exc)}",
+                    "fix launchpad.yaml host/port/uri_mode/mongoclient_kwargs",
+                ) from None
             _LAUNCHPADS[key] = lp
     if check:
         try:
-            lp.connection.admin.command("ping")
+            _ping(lp, settings.db_wait_s if known else 0.0)
         except PyMongoError as exc:
             with _LOCK:
                 _LAUNCHPADS.pop(key, None)
             raise StoreUnreachableError(
-                f"cannot reach the LaunchPad at {describe(config)}: {type(exc).__name__}",
+                f"cannot reach the LaunchPad at {describe(config)}: {_reason(exc)}",
                 "start it (seiflow db start) or fix launchpad.yaml host/port/credentials",
             ) from None
     return lp
+
+
+def _ping(lp: LaunchPad, retry_s: float) -> None:
+    """Ping within CHECK_S (fail fast on a first connection); retry transient errors for ``retry_s``."""
+
+    def ping() -> None:
+        with pymongo.timeout(CHECK_S):
+            lp.connection.admin.command("ping")
+
+    retry_call(ping, deadline_s=retry_s) if retry_s else ping()
+
+
+def _reason(exc: Exception) -> str:
+    """The error type, plus pymongo's text for auth/config errors (never holding a password)."""
+    name = type(exc).__name__
+    if getattr(exc, "code", None) == 18 or isinstance(exc, ConfigurationError):  # 18: AuthenticationFailed
+        first = redact(str(exc)).split(", full error")[0].splitlines()[0][:200]
+        return f"{name}: {first}"
+    return name
 
 
 def get_database(settings: Settings | None = None) -> Database:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fireworks import LaunchPad
@@ -12,10 +16,13 @@ from fireworks import LaunchPad
 from seiflow.controller import registry
 from seiflow.controller.status import campaign_status
 from seiflow.controller.workers import LocalWorkers
+from seiflow.errors import InputError
+from seiflow.retry import retry_call
 from seiflow.settings import Settings
 from seiflow.store import get_database, get_launchpad
 
 ACTIVE_STATES = ("READY", "RESERVED", "RUNNING", "WAITING")
+PIDS_FILE = "runner.json"  # issue 11: this runner's pid and its workers', to clean up after a SIGKILL
 
 
 @dataclass
@@ -41,6 +48,78 @@ def recover_lost_runs(lp: LaunchPad, campaign: str) -> list[int]:
     return lost
 
 
+def check_writable(directory: Path) -> None:
+    """A clear one-line error when the launch directory cannot be created or written (full disk too)."""
+    probe = directory / ".seiflow-write-probe"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as fh:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the launch directory {directory}: {exc.strerror or exc}",
+            "free disk space or set work_dir (SEIFLOW_WORK_DIR) to a writable folder",
+        ) from None
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def stop_orphans(root: Path) -> list[int]:
+    """Kill the workers of a previous runner that died (SIGKILL) without stopping them.
+
+    Their jobs are then lost and re-run by :func:`recover_lost_runs`, never run twice at once.
+    Refuses when that runner is still alive (one runner per campaign).
+    """
+    try:
+        info = json.loads((root / PIDS_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    if info.get("runner") not in (None, os.getpid()) and _alive(int(info["runner"])):
+        raise InputError(
+            f"another seiflow run (pid {info['runner']}) is running this campaign",
+            "wait for it, or stop it before starting a new run",
+        )
+    killed = []
+    for pid in info.get("workers", []):
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if _alive(pid) and (not cmdline.exists() or b"rlaunch" in cmdline.read_bytes()):
+            os.killpg(pid, signal.SIGKILL)
+            killed.append(pid)
+    return killed
+
+
+def _record_pids(root: Path, workers: LocalWorkers) -> None:
+    pids = {"runner": os.getpid(), "workers": [p.pid for p in workers.procs]}
+    (root / PIDS_FILE).write_text(json.dumps(pids))
+
+
+def recover_dead_workers(lp: LaunchPad, campaign: str, workers: LocalWorkers) -> list[int]:
+    """Re-run the fireworks left RUNNING by workers of ours that died (their launch dirs tell whose)."""
+    def wdir(proc) -> str:
+        return str(Path(proc.args[proc.args.index("-w") + 1]).parent) + os.sep
+
+    dead = {wdir(p) for p in workers.procs if p.poll() is not None}
+    live = {wdir(p) for p in workers.procs if p.poll() is None}
+    lost = []
+    for fw in lp.fireworks.find({"spec.campaign": campaign, "state": "RUNNING"}, {"fw_id": 1, "launches": 1}):
+        launch = lp.launches.find_one({"launch_id": (fw.get("launches") or [None])[-1]}, {"launch_dir": 1})
+        where = str((launch or {}).get("launch_dir", ""))
+        if any(where.startswith(d) for d in dead) and not any(where.startswith(d) for d in live):
+            lp.rerun_fw(fw["fw_id"])
+            lost.append(fw["fw_id"])
+    return lost
+
+
 def run_locally(
     settings: Settings,
     campaign: str,
@@ -53,35 +132,43 @@ def run_locally(
     lp = get_launchpad(settings)
     db = get_database(settings)
     registry.get(db, campaign)
+    root = settings.resolved_work_dir() / campaign / "workers"
+    check_writable(root)
+    stop_orphans(root)
     recovered = recover_lost_runs(lp, campaign)
     if recovered and progress:
         progress(f"re-running {len(recovered)} jobs left running by a previous run: {recovered}")
-    workers = LocalWorkers(
-        settings, settings.resolved_work_dir() / campaign / "workers", n=n_workers, campaign=campaign
-    )
+    workers = LocalWorkers(settings, root, n=n_workers, campaign=campaign)
     start = time.monotonic()
     last_line = ""
+    # issue 11: the store may go away for a while; polls wait for it (with backoff) instead of ending the run
+    wait = {"deadline_s": max(settings.db_wait_s, 300.0)}
     try:
         workers.start()
+        _record_pids(root, workers)
         while True:
             time.sleep(poll_s)
-            status = campaign_status(lp, db, campaign)
+            status = retry_call(campaign_status, lp, db, campaign, **wait)
             line = _progress_line(status)
             if progress and line != last_line:
                 progress(line)
                 last_line = line
-            if active_jobs(lp, campaign) == 0:
+            if retry_call(active_jobs, lp, campaign, **wait) == 0:
                 break  # finished (the closing job completed) or stuck (nothing can run)
             if time.monotonic() - start > timeout_s:
                 break
-            if workers.alive() < n_workers:
+            if workers.alive() < n_workers:  # a worker died (killed, or the store went away too long)
+                lost = retry_call(recover_dead_workers, lp, campaign, workers, **wait)
+                if lost and progress:
+                    progress(f"a worker died; re-running its jobs {lost}")
                 workers.start()
+                _record_pids(root, workers)
     finally:
         workers.stop()
-    status = campaign_status(lp, db, campaign)
+    status = retry_call(campaign_status, lp, db, campaign, **wait)
     state = status["state"]
     if state not in registry.FINISHED:
-        state = "failed" if active_jobs(lp, campaign) == 0 else "timeout"
+        state = "failed" if retry_call(active_jobs, lp, campaign, **wait) == 0 else "timeout"
     return RunOutcome(campaign, state, time.monotonic() - start, status)
 
 
