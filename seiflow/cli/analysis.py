@@ -8,27 +8,9 @@ from typing import Any
 
 import click
 
+from seiflow.analysis.trajectory import read_frames
 from seiflow.cli.common import emit, json_option, settings_from
 from seiflow.errors import InputError
-
-
-def read_frames(path: str, every: int = 1, type_map: str | None = None) -> list:
-    """Frames of a trajectory ASE can read (extxyz, LAMMPS dump, traj...); ``type_map`` names LAMMPS types."""
-    from ase.io import read
-
-    try:
-        frames = read(path, index=f"::{max(every, 1)}")
-    except Exception as exc:  # noqa: BLE001 - ASE raises many types for unreadable files
-        raise InputError(f"cannot read trajectory {path}: {exc}", "pass a file ASE can read") from exc
-    frames = frames if isinstance(frames, list) else [frames]
-    if type_map:
-        names = type_map.split(",")
-        for atoms in frames:
-            types = atoms.get_array("type") if "type" in atoms.arrays else atoms.numbers
-            if types.max() > len(names):
-                raise InputError(f"type {types.max()} beyond --type-map {type_map}", "list every type")
-            atoms.set_chemical_symbols([names[t - 1] for t in types])
-    return frames
 
 
 def _write(result: dict[str, Any], out: str | None) -> dict[str, Any]:
@@ -46,11 +28,14 @@ def _write(result: dict[str, Any], out: str | None) -> dict[str, Any]:
 @click.pass_context
 def report(ctx: click.Context, campaign: str, out_dir: str, extra: tuple[str, ...], as_json: bool) -> None:
     """Write CAMPAIGN's report (self-contained HTML + JSON); works on running campaigns too."""
+    from seiflow.analysis.jobs import report_extra
     from seiflow.analysis.report import write_report
     from seiflow.store import get_database
 
-    attached = {Path(p).stem: json.loads(Path(p).read_text()) for p in extra}
-    result = write_report(get_database(settings_from(ctx)), campaign, out_dir, attached)
+    db = get_database(settings_from(ctx))
+    attached = report_extra(campaign, db)  # the campaign's closing analysis, when it has run
+    attached.update({Path(p).stem: json.loads(Path(p).read_text()) for p in extra})
+    result = write_report(db, campaign, out_dir, attached)
     emit(result, as_json, f"{result['html']}\n{result['json']}")
 
 

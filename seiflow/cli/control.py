@@ -72,11 +72,13 @@ def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: fl
               "rounds": outcome.status["round"], "frames": outcome.status["frames"],
               "metrics": outcome.status["metrics"], "report_html": None, "report_json": None}
     if report:
+        from seiflow.analysis.jobs import report_extra
         from seiflow.analysis.report import write_report
         from seiflow.store import get_database
 
+        db = get_database(settings)
         out_dir = settings.resolved_work_dir() / name / "report"
-        written = write_report(get_database(settings), name, out_dir)
+        written = write_report(db, name, out_dir, extra=report_extra(name, db))
         result["report_html"] = str(written["html"])
         result["report_json"] = str(written["json"])
     text = (f"campaign {name}: {outcome.state} after {result['seconds']:.0f} s, round {result['rounds']}, "

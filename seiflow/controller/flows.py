@@ -4,6 +4,7 @@
 each ``close_round(r)`` judges round r and, unless it stops, adds round r+1:
 train (ensemble) -> explore (grid) -> select -> label -> close_round(r+1).
 Rounds are added with ``Response(addition=...)``, so ``lpad get_wflows`` shows the campaign growing.
+When the campaign stops, ``analyse_campaign`` (NNP MD, mechanism, RDFs, production cost) closes it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from jobflow import Flow, Job, Response, job
 from pydantic import BaseModel
 from pymatgen.core import Structure
 
+from seiflow.analysis.jobs import analyse_campaign
 from seiflow.controller import registry
 from seiflow.controller.seeds import as_structure, exploration_seeds
 from seiflow.controller.submit import tag_jobs
@@ -31,6 +33,7 @@ from seiflow.training.data import TrainingDataSpec
 from seiflow.training.flows import EnsembleTrainMaker
 
 LIGHT = "light"
+LAMMPS = "lammps"
 DFT = "dft"
 
 
@@ -165,7 +168,9 @@ def close_round(
         if report.stop:
             state = registry.CampaignState.CONVERGED if report.converged else registry.CampaignState.NOT_CONVERGED
             registry.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
-            return Response(output=summary)
+            closing = _light(analyse_campaign(campaign, seeds, models), f"{c.name} analysis", LAMMPS)
+            tag_jobs(closing, c.name)
+            return Response(output=summary, addition=Flow([closing], name=f"{c.name} analysis"))
     registry.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
     addition = round_flow(c, r + 1, seeds, models)
     tag_jobs(addition, c.name)

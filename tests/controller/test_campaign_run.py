@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from seiflow.analysis.jobs import report_extra
+from seiflow.analysis.report import write_report
 from seiflow.cli.main import cli
 from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
 from seiflow.controller import registry
@@ -47,7 +49,7 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
         assert r["selection"]["n_frames"] > 0 and not r["selection"]["failed_tasks"], r["selection"]
     # each job carries its worker category, also those added at run time
     categories = {fw["name"]: fw["spec"].get("_category") for fw in lp.fireworks.find({}, {"name": 1, "spec": 1})}
-    expected = {"deepmd train": "train", "explore": "lammps", "select": "light", "label": "dft",
+    expected = {"analysis": "lammps", "deepmd train": "train", "explore": "lammps", "select": "light", "label": "dft",
                 "close": "light", "reference md": "dft", "start": "dft"}
     for name, category in categories.items():
         want = [c for key, c in expected.items() if key in name]
@@ -62,5 +64,12 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     assert 0 <= status["rounds"][0]["ratios"]["accurate"] <= 1
     assert status["metrics"]["rmse_f_mev_a"] > 0 and status["frames"] == frames
     assert status["jobs"]["COMPLETED"]["train"] == 4 and status["last_error"] is None
+    # the closing analysis ran NNP MD with the final model and compared RDFs with the reference MD
+    analysis = db["analyses"].find_one({"campaign": "tiny"})
+    assert analysis["n_frames"] >= 10 and analysis["mechanism"]
+    assert 0 < analysis["rdf"]["overall"] <= 1 and analysis["cost"]["hours"] > 0
+    written = write_report(db, "tiny", seiflow_env.root / "report", extra=report_extra("tiny", db))
+    html = Path(written["html"]).read_text()
+    assert "Partial RDFs" in written["figures"] and "NNP MD of the LiCl" in html
     # every firework ran exactly once
     assert all(len(fw.get("launches", [])) <= 1 for fw in lp.fireworks.find({}, {"launches": 1}))
