@@ -1,0 +1,45 @@
+"""Smoke runs of the benchmarks at their smallest settings, so the scripts do not rot (not timed tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _run(script: str, *args: str, timeout: float = 120) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DP_INTRA_OP_PARALLELISM_THREADS": "1",
+           "DP_INTER_OP_PARALLELISM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("SEIFLOW_CONFIG", None)  # the scripts start their own server
+    proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=BENCH.parent, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _last_line(out: str) -> str:
+    return out.strip().splitlines()[-1]
+
+
+def test_data_bench_smallest():
+    out = _run("bench_data.py", "--frames", "20", "--chunk", "10")
+    assert "largest frame document" in out
+    assert _last_line(out).startswith("ratio: ")
+
+
+def test_orchestration_bench_smallest():
+    out = _run("bench_orchestration.py", "--jobs", "3", "--workers", "1", "--rounds", "2", "--width", "1",
+               "--timeout", "90")
+    assert "duplicates: 0" in out
+    assert _last_line(out).startswith("ratio: ")
+
+
+@pytest.mark.parametrize("script", ["bench_md.py", "bench_label_efficiency.py"])
+def test_training_benches_parse_their_arguments(script):
+    """These train DeePMD models (minutes); here only their command line is checked."""
+    assert "usage:" in _run(script, "--help")
