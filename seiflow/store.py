@@ -46,6 +46,15 @@ def redact(text: str) -> str:
     return _CREDENTIALS.sub(r"\1", str(text))
 
 
+class _LaunchPad(LaunchPad):
+    """FireWorks' LaunchPad whose repr (used in tracebacks and assertion messages) hides the password."""
+
+    def __repr__(self) -> str:
+        return f"LaunchPad({describe(self.to_dict())})"
+
+    __str__ = __repr__
+
+
 def launchpad_config(settings: Settings) -> dict[str, Any]:
     """The LaunchPad's settings as FireWorks reads them (embedded default when no file is set)."""
     path = launchpad_file(settings)
@@ -117,10 +126,13 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
             kwargs = dict(config.get("mongoclient_kwargs") or {})
             try:
                 lp = LaunchPad.from_dict({**config, "mongoclient_kwargs": kwargs, "strm_lvl": "WARNING"})
+                lp.__class__ = _LaunchPad  # from_dict always builds a plain LaunchPad
             except (PyMongoError, ValueError, OSError) as exc:  # bad URI, SRV lookup, TLS files
+                no_password = config.get("username") and not config.get("password")
                 raise StoreUnreachableError(
                     f"cannot connect to the LaunchPad at {describe(config)}: {_reason(exc)}",
-                    "fix launchpad.yaml host/port/uri_mode/mongoclient_kwargs",
+                    f"set {PASSWORD_ENV} (or password in launchpad.yaml)" if no_password
+                    else "fix launchpad.yaml host/port/uri_mode/mongoclient_kwargs",
                 ) from None
             _LAUNCHPADS[key] = lp
     if check:
