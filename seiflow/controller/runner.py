@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -63,7 +64,8 @@ def check_writable(directory: Path) -> None:
             "free disk space or set work_dir (SEIFLOW_WORK_DIR) to a writable folder",
         ) from None
     finally:
-        probe.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
