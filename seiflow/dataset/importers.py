@@ -102,13 +102,17 @@ def frames_from_file(
         raise InputError(f"{path} does not exist", "give the path of an output file")
     reference = reference or Reference(calculator=FORMATS[fmt], settings={"imported": True})
     provenance = provenance or Provenance(source="import", origin=path.name)
-    try:
-        systems = _systems(path, fmt)
-    except (ValueError, KeyError, IndexError, OSError) as exc:
-        raise InputError(f"dpdata could not read {path} as {fmt}: {exc}", "check --fmt") from None
     frames: list[LabelledFrame] = []
-    for system in systems:
-        frames += frames_from_system(system, reference, provenance, start=len(frames))
+    try:
+        for system in _systems(path, fmt):
+            frames += frames_from_system(system, reference, provenance, start=len(frames))
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - dpdata raises many types on malformed files (issue 11 fuzzing)
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"dpdata could not read {path} as {fmt}: {first}", "check the file and --fmt") from None
+    if not frames:  # issue 11: an empty dataset is bad input, not a silent success
+        raise InputError(f"{path} holds no labelled frames as {fmt}", "check the file and --fmt")
     if fmt == "vasp/outcar":
         steps = _outcar_steps(path)
         if steps > len(frames):

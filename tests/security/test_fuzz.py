@@ -1,0 +1,130 @@
+"""Fuzzing the campaign loader and the structure importers: only InputError may escape (hypothesis)."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import warnings
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seiflow.dataset.importers import frames_from_file
+from seiflow.errors import InputError
+from seiflow.schemas.campaign import Campaign, campaign_from_dict, load_campaign
+
+TINY = yaml.safe_load((Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml").read_text())
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+                    st.text(max_size=12), st.sampled_from(["Li", "Xx", "In", "", "chgnet", "scratch"]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+def _paths(node: dict, prefix: tuple = ()) -> list[tuple]:
+    out = []
+    for key, value in node.items():
+        out.append((*prefix, key))
+        if isinstance(value, dict):
+            out += _paths(value, (*prefix, key))
+    return out
+
+
+PATHS = _paths(TINY)
+
+
+@st.composite
+def mutated_campaigns(draw) -> object:
+    """The tiny campaign with a few fields replaced, deleted or added; sometimes not a mapping at all."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(values)
+    data = yaml.safe_load(yaml.safe_dump(TINY))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(PATHS))
+        node = data
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            node[path[-1]] = draw(values)
+        elif action == "delete":
+            node.pop(path[-1], None)
+        else:
+            node[draw(st.text(min_size=1, max_size=8))] = draw(values)
+    return data
+
+
+@FUZZ
+@given(mutated_campaigns())
+def test_campaign_from_dict_raises_only_input_error(data):
+    try:
+        campaign = campaign_from_dict(data)
+    except InputError as exc:
+        assert "\n" not in exc.one_line()
+        return
+    assert isinstance(campaign, Campaign)
+
+
+YAML_TEXT = st.one_of(
+    st.text(max_size=200),
+    mutated_campaigns().map(lambda d: yaml.safe_dump(d)),
+    st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
+)
+
+
+@FUZZ
+@given(YAML_TEXT)
+def test_load_campaign_raises_only_input_error(text):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        with contextlib.suppress(InputError):
+            load_campaign(path)
+
+
+numbers = st.one_of(st.floats(-50, 50, allow_nan=False).map(lambda x: f"{x:.4f}"),
+                    st.sampled_from(["nan", "inf", "x", "", "1e400", "-0"]))
+species = st.sampled_from(["Li", "Cl", "In", "Xx", "H", "li", "0"])
+
+
+@st.composite
+def extxyz_texts(draw) -> str:
+    """Mostly-valid extended-XYZ frames with energies/forces, then perturbed (counts, fields, noise)."""
+    frames = []
+    for _ in range(draw(st.integers(0, 3))):
+        n = draw(st.integers(0, 4))
+        claimed = draw(st.one_of(st.just(n), st.integers(-1, 6)))
+        lattice = " ".join(draw(numbers) for _ in range(9))
+        header = (f'Lattice="{lattice}" Properties=species:S:1:pos:R:3:forces:R:3 '
+                  f"energy={draw(numbers)} pbc=\"T T T\"")
+        if draw(st.booleans()):
+            header = draw(st.text(max_size=60))
+        lines = [str(claimed), header]
+        for _ in range(n):
+            cols = [draw(species)] + [draw(numbers) for _ in range(draw(st.sampled_from([6, 6, 6, 3, 7])))]
+            lines.append(" ".join(cols))
+        frames.append("\n".join(lines))
+    text = "\n".join(frames) + "\n"
+    if draw(st.integers(0, 7)) == 0:
+        text += draw(st.text(max_size=40))
+    return text
+
+
+@FUZZ
+@given(extxyz_texts())
+def test_extxyz_importer_raises_only_input_error(text):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "frames.extxyz"
+        path.write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                frames = frames_from_file(path, "extxyz")
+            except InputError:
+                return
+        assert frames and all(len(f.species) == len(f.positions) for f in frames)
