@@ -41,10 +41,26 @@ def active_jobs(lp: LaunchPad, campaign: str) -> int:
     return lp.fireworks.count_documents({"spec.campaign": campaign, "state": {"$in": list(ACTIVE_STATES)}})
 
 
+def unlock_if_stale(lp: LaunchPad, fw_id: int, wait_s: float = 15.0) -> bool:
+    """Free the workflow lock a dead worker left behind (killed inside FireWorks' complete_launch).
+
+    FireWorks would otherwise wait WFLOCK_EXPIRATION_SECS (5 min) in rerun_fw and then fail. A live
+    worker holds the lock for well under a second, so one still held after ``wait_s`` is stale.
+    """
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if lp.workflows.count_documents({"nodes": fw_id, "locked": True}) == 0:
+            return False
+        time.sleep(0.5)
+    lp.workflows.update_one({"nodes": fw_id}, {"$unset": {"locked": True}})
+    return True
+
+
 def recover_lost_runs(lp: LaunchPad, campaign: str) -> list[int]:
     """Re-run fireworks left RUNNING by workers that died (call only when no worker of ours runs)."""
     lost = [fw["fw_id"] for fw in lp.fireworks.find({"spec.campaign": campaign, "state": "RUNNING"}, {"fw_id": 1})]
     for fw_id in lost:
+        unlock_if_stale(lp, fw_id)
         lp.rerun_fw(fw_id)
     return lost
 
@@ -117,6 +133,7 @@ def recover_dead_workers(lp: LaunchPad, campaign: str, workers: LocalWorkers) ->
         launch = lp.launches.find_one({"launch_id": (fw.get("launches") or [None])[-1]}, {"launch_dir": 1})
         where = str((launch or {}).get("launch_dir", ""))
         if any(where.startswith(d) for d in dead) and not any(where.startswith(d) for d in live):
+            unlock_if_stale(lp, fw["fw_id"])
             lp.rerun_fw(fw["fw_id"])
             lost.append(fw["fw_id"])
     return lost
