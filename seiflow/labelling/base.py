@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from seiflow.dataset.frames import FrameStore
 
+DFT_CATEGORY = "dft"  # FireWorks category of every labelling job (reference MD included)
 DEFAULT_MAX_FORCE = 50.0  # eV/Å; frames above are flagged, not trained on
 DEFAULT_ENERGY_WINDOW = 5.0  # eV/atom away from the batch median (same composition) is an outlier
 

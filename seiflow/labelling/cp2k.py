@@ -13,16 +13,15 @@ import copy
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from custodian.cp2k.jobs import Cp2kJob
 from custodian.custodian import ErrorHandler
-from jobflow import Job, job
 from pymatgen.io.cp2k.outputs import Cp2kOutput
 
 from seiflow.dataset.convert import structure_arrays
-from seiflow.labelling.base import LabelMaker, LabelOutput, pending, provenances_for, store_results
+from seiflow.labelling.folders import FolderLabelMaker
 from seiflow.labelling.handlers import (
     CP2K_VALIDATORS,
     RunOutcome,
@@ -30,7 +29,6 @@ from seiflow.labelling.handlers import (
     run_with_custodian,
 )
 from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
-from seiflow.labelling.vasp import DFT_CATEGORY
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
@@ -133,7 +131,7 @@ class Cp2kInputGenerator:
 
 
 @dataclass
-class Cp2kLabelMaker(LabelMaker):
+class Cp2kLabelMaker(FolderLabelMaker):
     """Static CP2K single points of candidate structures, stored as LabelledFrames (one per structure).
 
     Parameters
@@ -154,30 +152,21 @@ class Cp2kLabelMaker(LabelMaker):
         FireWorks category of the job.
     """
 
+    code: ClassVar[str] = "CP2K"
+    folder_prefix: ClassVar[str] = "cp2k"
+    parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError, KeyError, IndexError)
+
     name: str = "cp2k label"
     preset: Cp2kPreset = STUDY_CP2K
     cp2k_cmd: str = "cp2k.psmp"
     handlers: tuple[ErrorHandler, ...] | None = None
     max_errors: int = 5
     polling_time_step: float = 10.0
-    category: str = DFT_CATEGORY
 
     @property
     def reference(self) -> Reference:
         """CP2K with the preset's settings."""
         return Reference(calculator="cp2k", settings=self.preset.reference_settings())
-
-    def make(
-        self,
-        structures: list[Structure],
-        provenance: Provenance | list[Provenance] | dict | list[dict] | None = None,
-    ) -> Job:
-        """One job that labels each not-yet-labelled structure in its own folder and stores the frames."""
-        provs = [p.model_dump(mode="json") for p in provenances_for(structures, provenance)]
-        label_job = label_with_cp2k(self, list(structures), provs)
-        label_job.name = self.name
-        label_job.update_config({"manager_config": {"_category": self.category}})
-        return label_job
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the input for ``structure`` in ``directory`` and run CP2K there under custodian."""
@@ -190,33 +179,11 @@ class Cp2kLabelMaker(LabelMaker):
             polling_time_step=self.polling_time_step, monitor_freq=1,
         )
 
-
-@job(output_schema=LabelOutput)
-def label_with_cp2k(
-    maker: Cp2kLabelMaker, structures: list[Structure], provenances: list[dict[str, Any]]
-) -> LabelOutput:
-    """Label ``structures`` with CP2K (skipping stored ones); failures are recorded, not raised."""
-    from seiflow.dataset.frames import FrameStore
-
-    store = FrameStore()
-    reference = maker.reference
-    provs = [Provenance.model_validate(p) for p in provenances]
-    todo, done = pending(structures, reference, store)
-    frames: list[LabelledFrame] = []
-    failures: list[tuple[Any, Provenance, str]] = []
-    for i in todo:
-        run_dir = Path.cwd() / f"cp2k_{i:04d}"
-        outcome = maker.run_one(structures[i], run_dir)
-        if not outcome.ok:
-            failures.append((structures[i], provs[i], outcome.reason or "unknown failure"))
-            continue
-        try:
-            frames.append(frame_from_cp2k_dir(run_dir, structures[i], reference, provs[i]))
-        except (ValueError, KeyError, IndexError) as exc:
-            failures.append((structures[i], provs[i], f"unreadable CP2K output: {exc}"))
-    return store_results(
-        store, reference, frames, failures, done, maker.max_force, maker.energy_window
-    )
+    def parse(
+        self, directory: Path, structure: Structure, reference: Reference, provenance: Provenance
+    ) -> LabelledFrame:
+        """The single point of the run: eV, eV/Å, virial in eV."""
+        return frame_from_cp2k_dir(directory, structure, reference, provenance)
 
 
 def frame_from_cp2k_dir(

@@ -18,7 +18,14 @@ import numpy as np
 from jobflow import Job, job
 
 from seiflow.dataset.convert import structure_arrays
-from seiflow.labelling.base import LabelMaker, LabelOutput, pending, provenances_for, store_results
+from seiflow.labelling.base import (
+    DFT_CATEGORY,
+    LabelMaker,
+    LabelOutput,
+    pending,
+    provenances_for,
+    store_results,
+)
 from seiflow.labelling.calculators import calculator_settings, get_calculator
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
@@ -28,7 +35,6 @@ if TYPE_CHECKING:
 
     from seiflow.dataset.frames import FrameStore
 
-DFT_CATEGORY = "dft"
 
 
 def local_reference(calculator: str) -> Reference:

@@ -23,11 +23,12 @@ from seiflow.dataset.convert import structure_arrays
 from seiflow.labelling.base import (
     DEFAULT_ENERGY_WINDOW,
     DEFAULT_MAX_FORCE,
+    DFT_CATEGORY,
     LabelOutput,
     store_results,
 )
 from seiflow.labelling.calculators import get_calculator
-from seiflow.labelling.local import DFT_CATEGORY, local_reference
+from seiflow.labelling.local import local_reference
 from seiflow.schemas.frame import LabelledFrame, Provenance
 
 if TYPE_CHECKING:

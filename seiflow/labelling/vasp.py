@@ -12,7 +12,7 @@ import copy
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from atomate2 import SETTINGS as ATOMATE2_SETTINGS
@@ -20,12 +20,13 @@ from atomate2.vasp.files import write_vasp_input_set
 from atomate2.vasp.jobs.md import MDMaker
 from custodian.custodian import ErrorHandler
 from custodian.vasp.jobs import VaspJob
-from jobflow import Flow, Job, Maker, job
+from jobflow import Flow, Maker
 
 from seiflow.dataset.convert import structure_arrays
 from seiflow.dataset.importers import frames_from_file
 from seiflow.errors import InputError
-from seiflow.labelling.base import LabelMaker, LabelOutput, pending, provenances_for, store_results
+from seiflow.labelling.base import DFT_CATEGORY
+from seiflow.labelling.folders import FolderLabelMaker
 from seiflow.labelling.handlers import (
     VASP_HANDLERS,
     VASP_VALIDATORS,
@@ -38,12 +39,11 @@ from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-DFT_CATEGORY = "dft"  # FireWorks category of every DFT labelling job
 MATCH_TOLERANCE = 1e-3  # Å; parsed sites are matched back to the candidate's order
 
 
 @dataclass
-class VaspLabelMaker(LabelMaker):
+class VaspLabelMaker(FolderLabelMaker):
     """Static VASP single points of candidate structures, stored as LabelledFrames (one per structure).
 
     Parameters
@@ -66,6 +66,10 @@ class VaspLabelMaker(LabelMaker):
         FireWorks category of the job.
     """
 
+    code: ClassVar[str] = "VASP"
+    folder_prefix: ClassVar[str] = "vasp"
+    parse_errors: ClassVar[tuple[type[Exception], ...]] = (InputError, ValueError)
+
     name: str = "vasp label"
     preset: VaspPreset = STUDY_VASP
     vasp_cmd: str = ATOMATE2_SETTINGS.VASP_CMD
@@ -73,24 +77,11 @@ class VaspLabelMaker(LabelMaker):
     max_errors: int = 5
     potcar_spec: bool = False
     polling_time_step: float = 10.0
-    category: str = DFT_CATEGORY
 
     @property
     def reference(self) -> Reference:
         """VASP with the preset's settings."""
         return Reference(calculator="vasp", settings=self.preset.reference_settings())
-
-    def make(
-        self,
-        structures: list[Structure],
-        provenance: Provenance | list[Provenance] | dict | list[dict] | None = None,
-    ) -> Job:
-        """One job that labels each not-yet-labelled structure in its own folder and stores the frames."""
-        provs = [p.model_dump(mode="json") for p in provenances_for(structures, provenance)]
-        label_job = label_with_vasp(self, list(structures), provs)
-        label_job.name = self.name
-        label_job.update_config({"manager_config": {"_category": self.category}})
-        return label_job
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write inputs for ``structure`` in ``directory`` and run VASP there under custodian."""
@@ -109,33 +100,11 @@ class VaspLabelMaker(LabelMaker):
             monitor_freq=1,
         )
 
-
-@job(output_schema=LabelOutput)
-def label_with_vasp(
-    maker: VaspLabelMaker, structures: list[Structure], provenances: list[dict[str, Any]]
-) -> LabelOutput:
-    """Label ``structures`` with VASP (skipping stored ones); failures are recorded, not raised."""
-    from seiflow.dataset.frames import FrameStore
-
-    store = FrameStore()
-    reference = maker.reference
-    provs = [Provenance.model_validate(p) for p in provenances]
-    todo, done = pending(structures, reference, store)
-    frames: list[LabelledFrame] = []
-    failures: list[tuple[Any, Provenance, str]] = []
-    for i in todo:
-        run_dir = Path.cwd() / f"vasp_{i:04d}"
-        outcome = maker.run_one(structures[i], run_dir)
-        if not outcome.ok:
-            failures.append((structures[i], provs[i], outcome.reason or "unknown failure"))
-            continue
-        try:
-            frames.append(frame_from_vasp_dir(run_dir, structures[i], reference, provs[i]))
-        except (InputError, ValueError) as exc:
-            failures.append((structures[i], provs[i], f"unreadable VASP output: {exc}"))
-    return store_results(
-        store, reference, frames, failures, done, maker.max_force, maker.energy_window
-    )
+    def parse(
+        self, directory: Path, structure: Structure, reference: Reference, provenance: Provenance
+    ) -> LabelledFrame:
+        """The last ionic step of the run, in the candidate's site order."""
+        return frame_from_vasp_dir(directory, structure, reference, provenance)
 
 
 def match_order(species: list[str], positions: np.ndarray, cell: np.ndarray, frame: LabelledFrame) -> np.ndarray:

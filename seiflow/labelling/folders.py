@@ -1,0 +1,87 @@
+"""Labelling with an external DFT code: one folder per structure, run under custodian, then parsed.
+
+VASP and CP2K share everything but writing/running (``run_one``) and parsing (``parse``): stored
+structures are skipped, a run custodian cannot repair or an unreadable output is recorded as a
+failure with its reason, and the round goes on.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from jobflow import Job, job
+
+from seiflow.labelling.base import (
+    DFT_CATEGORY,
+    LabelMaker,
+    LabelOutput,
+    pending,
+    provenances_for,
+    store_results,
+)
+from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from seiflow.labelling.handlers import RunOutcome
+
+@dataclass
+class FolderLabelMaker(LabelMaker):
+    """Base of makers that label each structure in its own folder with an external code."""
+
+    code: ClassVar[str] = "DFT"  # name in messages
+    folder_prefix: ClassVar[str] = "run"
+    parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
+    category: str = DFT_CATEGORY
+
+    def make(
+        self,
+        structures: list[Structure],
+        provenance: Provenance | list[Provenance] | dict | list[dict] | None = None,
+    ) -> Job:
+        """One job that labels each not-yet-labelled structure in its own folder and stores the frames."""
+        provs = [p.model_dump(mode="json") for p in provenances_for(structures, provenance)]
+        label_job = label_in_folders(self, list(structures), provs)
+        label_job.name = self.name
+        label_job.update_config({"manager_config": {"_category": self.category}})
+        return label_job
+
+    @abstractmethod
+    def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
+        """Write the inputs for ``structure`` in ``directory`` and run the code there."""
+
+    @abstractmethod
+    def parse(
+        self, directory: Path, structure: Structure, reference: Reference, provenance: Provenance
+    ) -> LabelledFrame:
+        """The labelled frame of a finished run in ``directory``."""
+
+
+@job(output_schema=LabelOutput)
+def label_in_folders(
+    maker: FolderLabelMaker, structures: list[Structure], provenances: list[dict[str, Any]]
+) -> LabelOutput:
+    """Label ``structures`` with ``maker``'s code (skipping stored ones); failures are recorded, not raised."""
+    from seiflow.dataset.frames import FrameStore
+
+    store = FrameStore()
+    reference = maker.reference
+    provs = [Provenance.model_validate(p) for p in provenances]
+    todo, done = pending(structures, reference, store)
+    frames: list[LabelledFrame] = []
+    failures: list[tuple[Any, Provenance, str]] = []
+    for i in todo:
+        run_dir = Path.cwd() / f"{maker.folder_prefix}_{i:04d}"
+        outcome = maker.run_one(structures[i], run_dir)
+        if not outcome.ok:
+            failures.append((structures[i], provs[i], outcome.reason or "unknown failure"))
+            continue
+        try:
+            frames.append(maker.parse(run_dir, structures[i], reference, provs[i]))
+        except maker.parse_errors as exc:
+            failures.append((structures[i], provs[i], f"unreadable {maker.code} output: {exc}"))
+    return store_results(store, reference, frames, failures, done, maker.max_force, maker.energy_window)
