@@ -20,7 +20,7 @@ def test_shipped_campaigns_validate(path):
 
 
 def test_minimal_campaign_gets_defaults():
-    c = campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "Cl"]}})
+    c = campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "In", "Cl"]}})
     assert c.training.numb_models == 4 and c.training.backend == "tensorflow"
     assert c.convergence.accurate_ratio == 0.99
     assert c.structures.interface.substrate_miller == (1, 1, 0)
@@ -34,7 +34,7 @@ def test_minimal_campaign_gets_defaults():
         ({"name": "m", "system": {"type_map": ["Li"], "typemap": []}}, "system.typemap: unknown key"),
         ({"name": "m", "system": {"type_map": ["Qq"]}}, "unknown element 'Qq'"),
         ({"name": "m", "system": {"type_map": ["Li", "Li"]}}, "lists an element twice"),
-        ({"name": "../x", "system": {"type_map": ["Li"]}}, "name: Value error"),
+        ({"name": "../x", "system": {"type_map": ["Li"]}}, "name: use 1-64 letters"),
         (
             {"name": "m", "system": {"type_map": ["Li"]}, "labelling": {"reference": "dft"}},
             "labelling.reference: Input should be 'chgnet', 'sevennet', 'vasp' or 'cp2k' (got 'dft')",
@@ -69,3 +69,22 @@ def test_workflows_readme_is_generated_from_the_schema():
 
     readme = (WORKFLOWS / "README.md").read_text()
     assert readme == campaign_reference(), "run: python -m seiflow.schemas.docs > workflows/README.md"
+
+
+@pytest.mark.parametrize(
+    ("structures", "expected"),
+    [
+        ({"bulks": ["LiCl"], "interface": None}, None),
+        ({"bulks": ["Li3InCl6"], "interface": None}, "lacks In needed by structures.bulks: Li3InCl6"),
+        ({"bulks": ["LiCl"]}, "lacks In needed by structures.interface.film: Li3InCl6"),
+        ({"bulks": ["NaCl"], "interface": None}, "structures.bulks: NaCl is not a known phase"),
+    ],
+)
+def test_type_map_must_cover_the_phases(structures, expected):
+    data = {"name": "m", "system": {"type_map": ["Li", "Cl"]}, "structures": structures}
+    if expected is None:
+        assert campaign_from_dict(data).structures.bulks == ["LiCl"]
+        return
+    with pytest.raises(InputError) as exc:
+        campaign_from_dict(data)
+    assert expected in exc.value.message

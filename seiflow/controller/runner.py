@@ -117,7 +117,7 @@ def stop_orphans(root: Path) -> list[int]:
 
 
 def _record_pids(root: Path, workers: LocalWorkers) -> None:
-    pids = {"runner": os.getpid(), "workers": [p.pid for p in workers.procs]}
+    pids = {"runner": os.getpid(), "workers": [p.pid for p in workers.procs.values()]}
     (root / PIDS_FILE).write_text(json.dumps(pids))
 
 
@@ -126,8 +126,8 @@ def recover_dead_workers(lp: LaunchPad, campaign: str, workers: LocalWorkers) ->
     def wdir(proc) -> str:
         return str(Path(proc.args[proc.args.index("-w") + 1]).parent) + os.sep
 
-    dead = {wdir(p) for p in workers.procs if p.poll() is not None}
-    live = {wdir(p) for p in workers.procs if p.poll() is None}
+    dead = {wdir(p) for p in workers.procs.values() if p.poll() is not None}
+    live = {wdir(p) for p in workers.procs.values() if p.poll() is None}
     lost = []
     for fw in lp.fireworks.find({"spec.campaign": campaign, "state": "RUNNING"}, {"fw_id": 1, "launches": 1}):
         launch = lp.launches.find_one({"launch_id": (fw.get("launches") or [None])[-1]}, {"launch_dir": 1})

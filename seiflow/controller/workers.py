@@ -63,7 +63,7 @@ class LocalWorkers:
     sleep_s: int = 2
     threads_per_worker: int = 1
     campaign: str | None = None  # set: take only this campaign's jobs
-    procs: list[subprocess.Popen] = field(default_factory=list)
+    procs: dict[int, subprocess.Popen] = field(default_factory=dict)  # worker index -> process
 
     def start(self) -> None:
         """Start the workers (idempotent: only missing or dead ones are started)."""
@@ -77,8 +77,8 @@ class LocalWorkers:
             env[key] = str(self.threads_per_worker)
         env["DP_INTER_OP_PARALLELISM_THREADS"] = "1"
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        self.procs = [p for p in self.procs if p.poll() is None]
-        for i in range(len(self.procs), self.n):
+        dead_or_missing = [i for i in range(self.n) if i not in self.procs or self.procs[i].poll() is not None]
+        for i in dead_or_missing:  # a replacement keeps the dead worker's name and folder
             wdir = self.root / f"worker{i}"
             wdir.mkdir(exist_ok=True)
             query = {"spec.campaign": self.campaign} if self.campaign else None
@@ -89,21 +89,20 @@ class LocalWorkers:
                 "-l", str(lp_file), "-w", str(fw_file),
                 "rapidfire", "--nlaunches", "infinite", "--sleep", str(self.sleep_s),
             ]
-            self.procs.append(
-                subprocess.Popen(cmd, cwd=wdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+            self.procs[i] = subprocess.Popen(
+                cmd, cwd=wdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
             log.close()
 
     def alive(self) -> int:
-        return sum(p.poll() is None for p in self.procs)
+        return sum(p.poll() is None for p in self.procs.values())
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the workers (call when no job is running)."""
-        for p in self.procs:
+        for p in self.procs.values():
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs:
+        for p in self.procs.values():
             try:
                 p.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:

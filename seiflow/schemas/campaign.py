@@ -216,6 +216,31 @@ class Campaign(_Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
 
+    @model_validator(mode="after")
+    def _phases_known_and_typed(self) -> Campaign:
+        """Every phase the campaign builds is bundled, and its elements are in ``system.type_map``."""
+        from pymatgen.core import Composition
+
+        from seiflow.structures.bulk import BULKS
+
+        names = {f"structures.bulks: {n}": n for n in self.structures.bulks}
+        if self.structures.interface is not None:
+            names[f"structures.interface.substrate: {self.structures.interface.substrate}"] = (
+                self.structures.interface.substrate
+            )
+            names[f"structures.interface.film: {self.structures.interface.film}"] = self.structures.interface.film
+        for where, name in names.items():
+            if name not in BULKS:
+                raise ValueError(f"{where} is not a known phase; use one of {', '.join(BULKS)}")
+            missing = sorted(
+                {el.symbol for el in Composition(BULKS[name].formula)} - set(self.system.type_map)
+            )
+            if missing:
+                raise ValueError(
+                    f"system.type_map {self.system.type_map} lacks {', '.join(missing)} needed by {where}"
+                )
+        return self
+
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
@@ -227,8 +252,8 @@ class Campaign(_Section):
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
-        loc = ".".join(str(x) for x in item["loc"]) or "(top level)"
-        msg = item["msg"]
+        loc = ".".join(str(x) for x in item["loc"]) or "campaign"
+        msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             msg = "unknown key"
         elif item["type"] == "literal_error":

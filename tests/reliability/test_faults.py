@@ -58,7 +58,7 @@ def kill_worker_of(lp, workers: LocalWorkers, fw_id: int) -> bool:
     if fw["state"] != "RUNNING":
         return False
     launch_dir = lp.launches.find_one({"launch_id": fw["launches"][-1]})["launch_dir"]
-    for proc in workers.procs:
+    for proc in workers.procs.values():
         wdir = str(Path(proc.args[proc.args.index("-w") + 1]).parent) + os.sep
         if launch_dir.startswith(wdir) and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -109,4 +109,4 @@ def test_cli_interface_scale_up_perturb_and_errors(tmp_path):
     bad.write_text("name: b\nsystem: {type_map: [Li, In, Cl]}\nstructures: {interface: {film: Li2O}, relax: false}\n")
     res = runner.invoke(cli, ["structures", "interface", str(bad), "--out", str(tmp_path / "x"), "--json"])
     assert res.exit_code != 0 and not (tmp_path / "x").exists()
-    assert "unknown bulk phase 'Li2O'" in str(res.exception)
+    assert "Li2O is not a known phase" in str(res.exception)
