@@ -11,6 +11,7 @@ import click
 from seiflow.analysis.trajectory import read_frames
 from seiflow.cli.common import emit, json_option, settings_from
 from seiflow.errors import InputError
+from seiflow.models.check import MODEL_SUFFIXES, check_model_file
 
 
 def _write(result: dict[str, Any], out: str | None) -> dict[str, Any]:
@@ -132,10 +133,10 @@ def elastic_cmd(structure, calculator, strain, relax_ions, out, as_json) -> None
 
     from seiflow.analysis.elastic import elastic_constants
 
-    if calculator.endswith(".pb"):
+    if calculator.endswith(MODEL_SUFFIXES):
         from deepmd.calculator import DP
 
-        calc = DP(model=calculator)
+        calc = DP(model=str(check_model_file(calculator)))
     else:
         from seiflow.labelling.calculators import get_calculator
 
@@ -160,6 +161,7 @@ def production_cmd(structure, model, type_map, out_dir, time_ns, temperature, me
 
     from seiflow.analysis.production import ProductionMaker, measure_speed
 
+    check_model_file(model)
     atoms, names = read(structure), type_map.split(",")
     inputs = ProductionMaker(time_ns=time_ns, temperature=temperature).make(atoms, model, names, out_dir)
     result: dict[str, Any] = inputs.model_dump()

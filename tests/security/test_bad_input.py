@@ -98,3 +98,17 @@ def test_unreachable_launchpad(seiflow_env, tmp_path, capsys):
     code, out, err = _cli(["--config", str(settings), "status"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "cannot reach the LaunchPad at mongodb://127.0.0.1:9/x" in err and "(fix: " in err
+
+
+def test_a_model_file_that_is_not_a_model_is_refused(seiflow_env, tmp_path, capsys):
+    fake = tmp_path / "model.pb"
+    fake.write_text("not a model\n")
+    poscar = tmp_path / "LiCl.cif"
+    from seiflow.structures.bulk import load_bulk
+
+    load_bulk("LiCl").to(filename=str(poscar))
+    _assert_rejected(["analyze", "production", str(poscar), str(fake), "--type-map", "Li,Cl",
+                      "--out", str(tmp_path / "prod")], capsys, "is not a DeePMD model", "seiflow models get")
+    assert not (tmp_path / "prod").exists()
+    _assert_rejected(["analyze", "elastic", str(poscar), "--calculator", str(tmp_path / "missing.pb")],
+                     capsys, "does not exist")

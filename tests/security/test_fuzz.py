@@ -128,3 +128,26 @@ def test_extxyz_importer_raises_only_input_error(text):
             except InputError:
                 return
         assert frames and all(len(f.species) == len(f.positions) for f in frames)
+
+
+structure_texts = st.one_of(
+    st.text(max_size=300),
+    st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+    extxyz_texts(),
+    st.builds(lambda a, n, body: f"fuzz\n{a}\n{a} 0 0\n0 {a} 0\n0 0 {a}\nLi Cl\n{n} {n}\nDirect\n{body}",
+              numbers, st.integers(-1, 3), st.text(max_size=80)),
+)
+
+
+@FUZZ
+@given(structure_texts, st.sampled_from(["POSCAR", "s.cif", "s.extxyz", "s.xyz"]))
+def test_structure_reader_raises_only_input_error(text, name):
+    from seiflow.cli.structures import _read
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.suppress(InputError):
+                _read(str(path))
