@@ -11,4 +11,4 @@ eval "$(bash scripts/slurm.sh start)"
 export OMP_NUM_THREADS=1 DP_INTRA_OP_PARALLELISM_THREADS=1 DP_INTER_OP_PARALLELISM_THREADS=1
 export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff check seiflow tests bench
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q --durations=30 "$@"
