@@ -100,6 +100,19 @@ def list_cmd(as_json: bool) -> None:
     emit({"phases": phases}, as_json, text)
 
 
+def _write_and_emit(campaign, result, out_dir: str, stem: str, sources: dict, as_json: bool,
+                    describe) -> None:
+    """Check and write a built structure, then print its report (``describe`` makes the text line)."""
+    files = write_structure(
+        result.structure, out_dir, campaign.system.type_map, stem, campaign.structures.min_distance
+    )
+    rep = result.report
+    emit(
+        {"report": rep, "files": {k: str(v) for k, v in files.items()}, "bulk_sources": sources},
+        as_json, f"{describe(rep)}; wrote {files['poscar']}",
+    )
+
+
 @structures_group.command("interface")
 @_with_common
 def interface_cmd(
@@ -111,17 +124,11 @@ def interface_cmd(
     campaign = _campaign(campaign_file)
     bulks, sources = _bulks(campaign, relax, lattice)
     result = build_interface(campaign.structures.interface, bulks)
-    files = write_structure(
-        result.structure, out_dir, campaign.system.type_map, "interface",
-        campaign.structures.min_distance,
-    )
-    rep = result.report
-    emit(
-        {"report": rep, "files": {k: str(v) for k, v in files.items()}, "bulk_sources": sources},
-        as_json,
-        f"{rep['natoms']} atoms, area {rep['area']} Å², von Mises strain "
+    _write_and_emit(
+        campaign, result, out_dir, "interface", sources, as_json,
+        lambda rep: f"{rep['natoms']} atoms, area {rep['area']} Å², von Mises strain "
         f"{rep['von_mises_strain']:.2%}, {'/'.join(rep['termination']['film_facing'])} facing "
-        f"{'/'.join(rep['termination']['substrate_facing'])}; wrote {files['poscar']}",
+        f"{'/'.join(rep['termination']['substrate_facing'])}",
     )
 
 
@@ -139,17 +146,11 @@ def scale_up_cmd(
     bulks, sources = _bulks(campaign, relax, lattice)
     target = ScaleUpTarget(substrate_atoms=substrate_atoms, film_formula_units=film_fu)
     result = scale_up(campaign.structures.interface, bulks, target, repeat or None)
-    files = write_structure(
-        result.structure, out_dir, campaign.system.type_map, "scaled",
-        campaign.structures.min_distance,
-    )
-    rep = result.report
-    emit(
-        {"report": rep, "files": {k: str(v) for k, v in files.items()}, "bulk_sources": sources},
-        as_json,
-        f"{rep['natoms']} atoms ({rep['repeat'][0]}x{rep['repeat'][1]}, {rep['substrate_layers']}"
-        f" + {rep['film_layers']} layers): {rep['achieved']} vs target {rep['target']};"
-        f" wrote {files['poscar']}",
+    _write_and_emit(
+        campaign, result, out_dir, "scaled", sources, as_json,
+        lambda rep: f"{rep['natoms']} atoms ({rep['repeat'][0]}x{rep['repeat'][1]}, "
+        f"{rep['substrate_layers']} + {rep['film_layers']} layers): {rep['achieved']} vs target "
+        f"{rep['target']}",
     )
 
 
