@@ -23,7 +23,7 @@ from typing import Any
 import gridfs
 from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from seiflow.constants import ARRAYS_BUCKET, FRAMES_COLLECTION
 from seiflow.dataset import arrays
@@ -35,6 +35,8 @@ from seiflow.schemas.frame import (
     Provenance,
     Reference,
 )
+
+DUPLICATE_KEY = 11000  # MongoDB error code of a duplicate _id
 
 # Query/grouping names -> document paths.
 FIELDS = {
@@ -90,7 +92,12 @@ class FrameStore:
             self.collection.insert_one(doc)
             return frame_id, True
         except DuplicateKeyError:
-            pass
+            return self._resolve_duplicate(frame, frame_id, doc, uploaded)
+
+    def _resolve_duplicate(
+        self, frame: LabelledFrame, frame_id: str, doc: dict[str, Any], uploaded: list
+    ) -> tuple[str, bool]:
+        """After a duplicate key: replace a failed record with a labelled frame, else drop the copy."""
         replaced = None
         if frame.status != FrameStatus.FAILED:
             replaced = self.collection.find_one_and_replace(
@@ -102,9 +109,34 @@ class FrameStore:
         self._delete_files(arrays.gridfs_ids(replaced))
         return frame_id, True
 
-    def add_many(self, frames: Iterable[LabelledFrame]) -> list[tuple[str, bool]]:
-        """:meth:`add` each frame; returns their ``(frame_id, inserted)`` in order."""
-        return [self.add(frame) for frame in frames]
+    def add_many(self, frames: Iterable[LabelledFrame], batch: int = 500) -> list[tuple[str, bool]]:
+        """:meth:`add` each frame, written ``batch`` at a time; returns ``(frame_id, inserted)`` in order."""
+        results: list[tuple[str, bool]] = []
+        chunk: list[LabelledFrame] = []
+        for frame in frames:
+            chunk.append(frame)
+            if len(chunk) >= batch:
+                results += self._insert_batch(chunk)
+                chunk = []
+        return results + (self._insert_batch(chunk) if chunk else [])
+
+    def _insert_batch(self, frames: list[LabelledFrame]) -> list[tuple[str, bool]]:
+        ids = [frame.content_hash() for frame in frames]
+        uploads: list[list] = [[] for _ in frames]
+        docs = [self._to_doc(f, i, up) for f, i, up in zip(frames, ids, uploads, strict=True)]
+        duplicates: set[int] = set()
+        try:
+            self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", []):
+                if error.get("code") != DUPLICATE_KEY:
+                    raise
+                duplicates.add(error["index"])
+        return [
+            self._resolve_duplicate(frames[k], ids[k], docs[k], uploads[k]) if k in duplicates
+            else (ids[k], True)
+            for k in range(len(frames))
+        ]
 
     def record_failure(
         self, structure: Any, reference: Reference, provenance: Provenance, reason: str

@@ -122,3 +122,20 @@ def test_export_deepmd_one_system_per_composition(seiflow_env, tmp_path):
     first = by_id[[i for i in exported if by_id[i].natoms == 3][0]]
     np.testing.assert_allclose(system["energies"][0], first.energy)
     assert system["virials"].shape == (3, 3, 3)
+
+
+def test_add_many_batches_and_dedupes_like_add(seiflow_env):
+    """Batched writes: duplicates inside a batch and against the store count once; a failed
+    record is replaced by its labelled frame."""
+    from seiflow.dataset.frames import FrameStore
+    from seiflow.schemas.frame import FrameStatus
+
+    store = FrameStore()
+    frames = [make_frame(seed=i) for i in range(7)]
+    failed = make_frame(seed=7).model_copy(update={"status": FrameStatus.FAILED, "energy": None, "reason": "x"})
+    store.add(failed)
+    store.add(frames[0])
+    result = store.add_many([*frames, frames[3], make_frame(seed=7)], batch=4)
+    assert [inserted for _, inserted in result] == [False, True, True, True, True, True, True, False, True]
+    assert store.count() == 8 and store.count(status=None) == 8
+    assert store.get(result[-1][0]).status == FrameStatus.LABELLED
