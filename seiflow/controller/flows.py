@@ -22,7 +22,7 @@ from seiflow.controller.submit import tag_jobs
 from seiflow.convergence.report import RoundStore, judge
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
-from seiflow.labelling.base import LabelMaker, LabelOutput
+from seiflow.labelling.base import DFT_CATEGORY, LabelMaker, LabelOutput
 from seiflow.labelling.md import reference_md_flow
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.round import SelectionResult
@@ -34,7 +34,6 @@ from seiflow.training.flows import EnsembleTrainMaker
 
 LIGHT = "light"
 LAMMPS = "lammps"
-DFT = "dft"
 
 
 def label_maker_for(campaign: Campaign) -> LabelMaker:
@@ -54,7 +53,7 @@ def label_maker_for(campaign: Campaign) -> LabelMaker:
     return Cp2kLabelMaker(**common)
 
 
-def _light(j: Job, name: str, category: str = LIGHT) -> Job:
+def _controller_job(j: Job, name: str, category: str = LIGHT) -> Job:
     """Name a controller job and set its category for itself only: jobflow would otherwise pass
     the category (and the whole manager config) on to every job the controller adds."""
     j.name = name
@@ -65,7 +64,7 @@ def _light(j: Job, name: str, category: str = LIGHT) -> Job:
 
 def campaign_flow(campaign: Campaign) -> Flow:
     """The flow submitted for a campaign: one ``start`` job that adds everything else."""
-    first = _light(start(campaign.model_dump(mode="json")), f"{campaign.name} start", DFT)
+    first = _controller_job(start(campaign.model_dump(mode="json")), f"{campaign.name} start", DFT_CATEGORY)
     return Flow([first], name=campaign.name)
 
 
@@ -92,7 +91,7 @@ def start(campaign: dict) -> Response:
         max_force=c.labelling.max_force, bulks=tuple(doc.bulks),
     )
     seeds = exploration_seeds(doc, list(c.exploration.seeds))
-    closing = _light(close_round(campaign, 0, seeds, labels=md.output), f"{c.name} close r0")
+    closing = _controller_job(close_round(campaign, 0, seeds, labels=md.output), f"{c.name} close r0")
     addition = Flow([md, closing], name=f"{c.name} initial data")
     tag_jobs(addition, c.name)
     return Response(output=doc, addition=addition)
@@ -113,7 +112,7 @@ def round_flow(c: Campaign, r: int, seeds: dict[str, Structure], prev_models: li
     )
     labelling.name = f"{c.name} label r{r}"
     metrics = [j.output.metrics for j in ensemble.jobs]
-    closing = _light(
+    closing = _controller_job(
         close_round(c.model_dump(mode="json"), r, seeds,
                     labels=[labelling.output], selection=selection.output.result,
                     models=ensemble.output, metrics=metrics),
@@ -168,7 +167,7 @@ def close_round(
         if report.stop:
             state = registry.CampaignState.CONVERGED if report.converged else registry.CampaignState.NOT_CONVERGED
             registry.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
-            closing = _light(analyse_campaign(campaign, seeds, models), f"{c.name} analysis", LAMMPS)
+            closing = _controller_job(analyse_campaign(campaign, seeds, models), f"{c.name} analysis", LAMMPS)
             tag_jobs(closing, c.name)
             return Response(output=summary, addition=Flow([closing], name=f"{c.name} analysis"))
     registry.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
