@@ -66,7 +66,7 @@ def describe_reference(settings: list[dict[str, Any]], configured: str | None) -
 
 def _frames_section(db: Database, campaign: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     coll = db[FRAMES_COLLECTION]
-    match = {"provenance.campaign": campaign}
+    match = {"campaigns": campaign}  # labelled for the campaign or reused by it
 
     def group(path: str) -> dict[str, int]:
         rows = coll.aggregate([{"$match": match}, {"$group": {"_id": f"${path}", "n": {"$sum": 1}}}])

@@ -80,7 +80,7 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "n_jobs": sum(sum(c.values()) for c in jobs.values()),
         "rounds": round_summaries(db, name),
         "metrics": latest_metrics(db, name),
-        "frames": db["frames"].count_documents({"provenance.campaign": name}),
+        "frames": db["frames"].count_documents({"campaigns": name}),
         "last_error": last_error(lp, name),
     }
 

@@ -75,7 +75,7 @@ class FrameStore:
         self._ensure_indexes()
 
     def _ensure_indexes(self) -> None:
-        for path in ("provenance.campaign", "provenance.round", "formula", "status"):
+        for path in ("campaigns", "provenance.campaign", "provenance.round", "formula", "status"):
             self.collection.create_index([(path, ASCENDING)])
 
     # -- writing ------------------------------------------------------------------------------
@@ -105,6 +105,7 @@ class FrameStore:
             )
         if replaced is None:
             self._delete_files(uploaded)
+            self.tag_campaign([frame_id], frame.provenance.campaign)
             return frame_id, False
         self._delete_files(arrays.gridfs_ids(replaced))
         return frame_id, True
@@ -137,6 +138,13 @@ class FrameStore:
             else (ids[k], True)
             for k in range(len(frames))
         ]
+
+    def tag_campaign(self, frame_ids: list[str], campaign: str | None) -> None:
+        """Count stored frames as ``campaign``'s too (a structure labelled once serves every campaign)."""
+        if campaign and frame_ids:
+            self.collection.update_many(
+                {"_id": {"$in": list(frame_ids)}}, {"$addToSet": {"campaigns": campaign}}
+            )
 
     def record_failure(
         self, structure: Any, reference: Reference, provenance: Provenance, reason: str
@@ -172,6 +180,7 @@ class FrameStore:
             "arrays": encoded,
             "reference": frame.reference.model_dump(mode="json"),
             "provenance": frame.provenance.model_dump(mode="json"),
+            "campaigns": [frame.provenance.campaign] if frame.provenance.campaign else [],
             "status": frame.status.value,
             "reason": frame.reason,
             "created_at": frame.created_at,
@@ -218,7 +227,7 @@ class FrameStore:
         """The MongoDB filter for these criteria (None means any; ``status=None`` means all)."""
         q: dict[str, Any] = {}
         if campaign is not None:
-            q["provenance.campaign"] = campaign
+            q["campaigns"] = campaign  # labelled for it, or labelled earlier and reused by it
         if round is not None:
             q["provenance.round"] = int(round)
         elif max_round is not None:

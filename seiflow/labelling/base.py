@@ -124,11 +124,13 @@ def frame_id_of(structure: Any, reference: Reference) -> str:
 
 
 def pending(
-    structures: list[Any], reference: Reference, store: FrameStore
+    structures: list[Any], reference: Reference, store: FrameStore,
+    provenances: list[Provenance] | None = None,
 ) -> tuple[list[int], list[str]]:
     """Indices of structures not yet labelled with ``reference``, and the ids already stored.
 
-    Failed records do not count as stored: a failed structure may be tried again.
+    Failed records do not count as stored: a failed structure may be tried again. Stored ones are
+    counted as the campaign's (from ``provenances``) so that campaign trains on them too.
     """
     todo, done = [], []
     for i, structure in enumerate(structures):
@@ -137,6 +139,9 @@ def pending(
             done.append(frame_id)
         else:
             todo.append(i)
+    campaigns = {p.campaign for p in provenances or [] if p.campaign}
+    for campaign in campaigns:
+        store.tag_campaign(done, campaign)
     return todo, done
 
 

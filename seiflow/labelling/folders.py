@@ -71,7 +71,7 @@ def label_in_folders(
     store = FrameStore()
     reference = maker.reference
     provs = [Provenance.model_validate(p) for p in provenances]
-    todo, done = pending(structures, reference, store)
+    todo, done = pending(structures, reference, store, provs)
     frames: list[LabelledFrame] = []
     failures: list[tuple[Any, Provenance, str]] = []
     for i in todo:

@@ -82,7 +82,7 @@ def label_structures(
     store = store or FrameStore()
     reference = local_reference(calculator)
     provenances = provenances_for(structures, provenance, source="labelling")
-    todo, done = pending(structures, reference, store)
+    todo, done = pending(structures, reference, store, provenances)
     frames, failures = [], []
     if todo:
         calc = ase_calculator or get_calculator(calculator)

@@ -139,3 +139,24 @@ def test_add_many_batches_and_dedupes_like_add(seiflow_env):
     assert [inserted for _, inserted in result] == [False, True, True, True, True, True, True, False, True]
     assert store.count() == 8 and store.count(status=None) == 8
     assert store.get(result[-1][0]).status == FrameStatus.LABELLED
+
+
+def test_a_frame_labelled_once_serves_every_campaign(seiflow_env):
+    """The same structure and reference is stored once, and each campaign that meets it trains on it."""
+    from pymatgen.core import Lattice, Structure
+
+    from seiflow.dataset.frames import FrameStore
+    from seiflow.labelling.base import pending
+
+    store = FrameStore()
+    first = make_frame(seed=11)
+    store.add(first)
+    again = first.model_copy(update={"provenance": Provenance(campaign="c2", round=0, source="import")})
+    assert store.add(again) == (first.content_hash(), False)
+    assert store.count(campaign="c1") == store.count(campaign="c2") == 1
+
+    structure = Structure(Lattice(first.cell), first.species, first.positions, coords_are_cartesian=True)
+    todo, done = pending([structure], REF, store, [Provenance(campaign="c3", source="exploration")])
+    assert (todo, done) == ([], [first.content_hash()])
+    assert store.ids(campaign="c3") == [first.content_hash()]
+    assert store.count() == 1
