@@ -1,9 +1,17 @@
-"""Export labelled frames to DeePMD's deepmd/npy format through dpdata, one system per composition."""
+"""Export labelled frames to DeePMD's deepmd/npy format through dpdata, one system per composition.
+
+Frames are grouped by composition (split by virial presence), each group's arrays are stacked as raw
+float64 bytes, frames are put in id order and atoms in type order with one fancy index per distinct
+species order, and each system is written with a single dpdata ``to("deepmd/npy")``. :func:`export_documents` does this
+straight from stored frame documents (no :class:`LabelledFrame` per document), :func:`export_deepmd`
+from frames; both write the same files.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import dpdata
 import numpy as np
@@ -12,38 +20,163 @@ from seiflow.dataset.convert import formula_of
 from seiflow.errors import InputError
 from seiflow.schemas.frame import LabelledFrame
 
+F8 = np.dtype("<f8")
+
+
+class _Species:
+    """What export needs to know about one species list: formula, type order, types in that order."""
+
+    __slots__ = ("formula", "order", "types")
+
+    def __init__(self, species: list[str], type_map: list[str] | None):
+        self.formula = formula_of(species)
+        self.order: np.ndarray | None = None
+        self.types: np.ndarray | None = None
+        if type_map is not None:
+            self.resolve(species, type_map)
+
+    def resolve(self, species: list[str], type_map: list[str]) -> None:
+        index = {name: i for i, name in enumerate(type_map)}
+        try:
+            types = np.array([index[s] for s in species], dtype=int)
+        except KeyError:
+            missing = sorted(set(species) - set(type_map))
+            raise InputError(
+                f"frame species {missing} are not in type_map {type_map}", "add them to system.type_map"
+            ) from None
+        self.order = np.argsort(types, kind="stable")
+        self.types = types[self.order]
+
 
 def _sorted_by_type(frame: LabelledFrame, type_map: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Atom order sorted by type (stable), and the type index of each atom in that order."""
-    try:
-        types = np.array([type_map.index(s) for s in frame.species], dtype=int)
-    except ValueError:
-        missing = sorted(set(frame.species) - set(type_map))
-        raise InputError(
-            f"frame species {missing} are not in type_map {type_map}", "add them to system.type_map"
-        ) from None
-    order = np.argsort(types, kind="stable")
-    return order, types[order]
+    info = _Species(list(frame.species), type_map)
+    return info.order, info.types
 
 
-def system_from_frames(frames: list[LabelledFrame], type_map: list[str]) -> dpdata.LabeledSystem:
-    """One dpdata ``LabeledSystem`` from frames of the same composition (atoms sorted by type)."""
-    order, types = _sorted_by_type(frames[0], type_map)
+class _Group:
+    """Frames of one system (composition, virial or not), as raw float64 bytes in export order."""
+
+    def __init__(self, has_virial: bool, pbc: Any):
+        self.has_virial = has_virial
+        self.ids: list[str] = []  # sort keys; empty: keep the order frames were added in
+        self.nopbc = not all(pbc)
+        self.kinds: list[_Species] = []
+        self.energies: list[float] = []
+        self.cells: list[bytes] = []
+        self.coords: list[bytes] = []
+        self.forces: list[bytes] = []
+        self.virials: list[bytes] = []
+
+    def add(self, kind: _Species, energy: float, cell: bytes, coords: bytes, forces: bytes,
+            virial: bytes | None, frame_id: str | None = None) -> None:
+        if frame_id is not None:
+            self.ids.append(frame_id)
+        self.kinds.append(kind)
+        self.energies.append(float(energy))
+        self.cells.append(cell)
+        self.coords.append(coords)
+        self.forces.append(forces)
+        if self.has_virial:
+            self.virials.append(virial)
+
+
+def _stack(parts: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
+    """The parts as one float64 array of ``shape`` (the list is emptied to free its memory early)."""
+    joined = b"".join(parts)
+    parts.clear()
+    return np.frombuffer(joined, dtype=F8).reshape(shape)
+
+
+def _reordered(array: np.ndarray, perm: np.ndarray, kinds: list[_Species]) -> np.ndarray:
+    """``array`` (nframes, natoms, 3) with frame ``perm[i]`` as frame ``i`` and each frame's atoms in
+    its type order (``kinds`` in the new frame order); one new array."""
+    distinct = {id(k): k for k in kinds}
+    if len(distinct) == 1:
+        return array[perm[:, None], kinds[0].order]
+    out = np.empty(array.shape, dtype=array.dtype)
+    which = np.array([id(k) for k in kinds])
+    for key, kind in distinct.items():
+        rows = np.flatnonzero(which == key)
+        out[rows] = array[perm[rows][:, None], kind.order]
+    return out
+
+
+def _system(group: _Group, type_map: list[str]) -> dpdata.LabeledSystem:
+    n = len(group.energies)
+    perm = np.argsort(np.array(group.ids), kind="stable") if group.ids else np.arange(n)
+    kinds = [group.kinds[i] for i in perm]
+    natoms = len(kinds[0].types)
+    types = kinds[0].types  # every species order of a group has the same composition, so the same sorted types
     data = {
         "atom_names": list(type_map),
         "atom_numbs": [int((types == i).sum()) for i in range(len(type_map))],
         "atom_types": types,
         "orig": np.zeros(3),
-        "cells": np.array([f.cell for f in frames], dtype=float),
-        "coords": np.array([np.asarray(f.positions)[_sorted_by_type(f, type_map)[0]] for f in frames]),
-        "energies": np.array([f.energy for f in frames], dtype=float),
-        "forces": np.array([np.asarray(f.forces)[_sorted_by_type(f, type_map)[0]] for f in frames]),
+        "cells": _stack(group.cells, (n, 3, 3))[perm],
+        "coords": _reordered(_stack(group.coords, (n, natoms, 3)), perm, kinds),
+        "energies": np.array(group.energies, dtype=float)[perm],
+        "forces": _reordered(_stack(group.forces, (n, natoms, 3)), perm, kinds),
     }
-    if all(f.virial is not None for f in frames):
-        data["virials"] = np.array([f.virial for f in frames], dtype=float)
-    if not all(frames[0].pbc):
+    if group.has_virial:
+        data["virials"] = _stack(group.virials, (n, 3, 3))[perm]
+    if group.nopbc:
         data["nopbc"] = True
     return dpdata.LabeledSystem(data=data)
+
+
+class _Grouper:
+    """Collects frames into systems; ``type_map`` None: resolved from the frames' elements at the end."""
+
+    def __init__(self, type_map: list[str] | None):
+        self.type_map = list(type_map) if type_map is not None else None
+        self.kinds: dict[tuple[str, ...], _Species] = {}
+        self.groups: dict[str, _Group] = {}
+
+    def kind(self, species: list[str]) -> _Species:
+        key = tuple(species)
+        kind = self.kinds.get(key)
+        if kind is None:
+            kind = self.kinds[key] = _Species(species, self.type_map)
+        return kind
+
+    def add(self, species: list[str], pbc: Any, energy: float, cell: bytes, coords: bytes, forces: bytes,
+            virial: bytes | None, frame_id: str | None = None) -> None:
+        kind = self.kind(species)
+        key = kind.formula + ("" if virial is not None else "_novirial")
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(virial is not None, pbc)
+        group.add(kind, energy, cell, coords, forces, virial, frame_id)
+
+    def write(self, out_dir: Path) -> list[Path]:
+        type_map = self.type_map
+        if type_map is None:
+            type_map = sorted({s for key in self.kinds for s in key})
+            for key, kind in self.kinds.items():
+                kind.resolve(list(key), type_map)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for key in sorted(self.groups):
+            path = out_dir / key
+            _system(self.groups.pop(key), type_map).to("deepmd/npy", str(path))
+            paths.append(path)
+        return paths
+
+
+def _f8_bytes(array: Any) -> bytes:
+    return np.ascontiguousarray(array, dtype=F8).tobytes()
+
+
+def system_from_frames(frames: list[LabelledFrame], type_map: list[str]) -> dpdata.LabeledSystem:
+    """One dpdata ``LabeledSystem`` from frames of the same composition (atoms sorted by type)."""
+    grouper = _Grouper(type_map)
+    has_virial = all(f.virial is not None for f in frames)
+    group = _Group(has_virial, frames[0].pbc)
+    for f in frames:
+        group.add(grouper.kind(f.species), f.energy, _f8_bytes(f.cell), _f8_bytes(f.positions),
+                  _f8_bytes(f.forces), _f8_bytes(f.virial) if has_virial else None)
+    return _system(group, type_map)
 
 
 def export_deepmd(
@@ -54,18 +187,43 @@ def export_deepmd(
     Frames without energy or forces are skipped. A composition whose frames do not all have a
     virial is split: frames without one go to ``<formula>_novirial``.
     """
-    groups: dict[str, list[LabelledFrame]] = {}
-    for frame in frames:
-        if frame.energy is None or frame.forces is None:
+    grouper = _Grouper(type_map)
+    for f in frames:
+        if f.energy is None or f.forces is None:
             continue
-        key = formula_of(frame.species) + ("" if frame.virial is not None else "_novirial")
-        groups.setdefault(key, []).append(frame)
-    if type_map is None:
-        type_map = sorted({s for group in groups.values() for f in group for s in f.species})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for key in sorted(groups):
-        path = out_dir / key
-        system_from_frames(groups[key], type_map).to("deepmd/npy", str(path))
-        paths.append(path)
-    return paths
+        grouper.add(f.species, f.pbc, f.energy, _f8_bytes(f.cell), _f8_bytes(f.positions),
+                    _f8_bytes(f.forces), None if f.virial is None else _f8_bytes(f.virial))
+    return grouper.write(out_dir)
+
+
+def _raw(doc: dict[str, Any] | None, fs) -> bytes | None:
+    """Float64 bytes of an array document written by ``arrays.encode`` (inline or GridFS)."""
+    if doc is None:
+        return None
+    if "data" in doc and doc.get("dtype") == F8.str:
+        return bytes(doc["data"])  # pymongo gives inline binary as bytes already: no copy
+    from seiflow.dataset import arrays
+
+    return _f8_bytes(arrays.decode(doc, fs))
+
+
+def export_documents(
+    docs: Iterable[dict[str, Any]], out_dir: Path, type_map: list[str] | None = None, fs=None
+) -> list[Path]:
+    """:func:`export_deepmd` for stored frame documents (see ``FrameStore._to_doc``), in any order:
+    each system's frames are put in ``_id`` order, the order of ``FrameStore.find``.
+
+    The arrays go from their stored bytes straight into each system's arrays; ``fs`` is the GridFS
+    bucket of arrays stored there.
+    """
+    grouper = _Grouper(type_map)
+    for doc in docs:
+        stored = doc.get("arrays") or {}
+        if doc.get("energy") is None or stored.get("forces") is None:
+            continue
+        grouper.add(
+            doc["species"], doc.get("pbc", (True, True, True)), doc["energy"], _raw(stored["cell"], fs),
+            _raw(stored["positions"], fs), _raw(stored["forces"], fs), _raw(stored.get("virial"), fs),
+            doc["_id"],
+        )
+    return grouper.write(out_dir)

@@ -289,9 +289,12 @@ class FrameStore:
         ``type_map`` fixes the element order shared by all systems (the campaign's
         ``system.type_map``); without it the sorted elements of the exported frames are used.
         """
-        from seiflow.dataset.export import export_deepmd
+        from seiflow.dataset.export import export_documents
 
-        return export_deepmd(self.find(**criteria), Path(out_dir), type_map)
+        # Whole documents, unsorted: a server-side projection or sort costs the embedded server more
+        # than it saves (and a sort holds every matching document); export sorts each system by _id.
+        cursor = self.collection.find(self.query(**criteria))
+        return export_documents(cursor, Path(out_dir), type_map, self.fs)
 
 
 def _sort_key(value: Any) -> tuple:
