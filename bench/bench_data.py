@@ -2,22 +2,27 @@
 vs dpdata writing the same frames straight to disk.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_data.py [--frames 100000] [--chunk 1000]``
-(quick: ``--frames 2000``). Uses a real SecantusDB daemon on a free port (never mongomock). Prints the
-store, export and dpdata times, the largest frame document (BSON bytes) and last the ratio
-seiflow rate / dpdata rate (goal >= 1.0).
+(quick: ``--frames 3000 --chunk 500``). Uses a real SecantusDB daemon on a free port (never mongomock).
+Each chunk of frames is built before any timer starts and then timed on every side in turn, so all
+sides time the same work under the same load and at most one chunk of frames is in memory. Prints the
+store, export and dpdata times, two floors (a raw insert_many of the same documents; np.save of the
+same arrays), the daemon's memory and disk, the largest frame document (BSON bytes) and last the
+ratio seiflow store+export rate / dpdata rate (goal >= 1.0).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import bson
 import dpdata
 import numpy as np
 from _common import Timer, embedded_store, machine, one_thread
+
+from seiflow.constants import EMBEDDED_PID_FILE
 
 TYPE_MAP = ["Li", "In", "Cl"]
 MB = 1024 * 1024
@@ -53,51 +58,73 @@ def frames(template, n: int, chunk: int, seed: int = 0) -> Iterator[list]:
         yield out
 
 
-def bench_seiflow(template, n: int, chunk: int, out: Path) -> tuple[float, float, int]:
-    """Store then export; returns (store_s, export_s, largest document bytes)."""
-    from seiflow.dataset.frames import FrameStore
+class Totals:
+    """Seconds spent by each side, summed over chunks."""
 
-    store = FrameStore()
-    t_store = 0.0
-    for batch in frames(template, n, chunk):  # each chunk is built before its timer starts, as for dpdata
-        with Timer() as t:
-            store.add_many(batch)
-        t_store += t.s
-    with Timer() as t_export:
-        paths = store.export_deepmd(out, TYPE_MAP, campaign="bench")
-    exported = sum(len(np.load(p / "set.000" / "energy.npy")) for p in paths) if paths else 0
-    if exported == 0 or store.count(campaign="bench") != n:
-        raise RuntimeError(f"stored {store.count(campaign='bench')} / exported {exported} of {n} frames")
-    largest = max(len(bson.encode(doc)) for doc in store.collection.find({}))
-    return t_store, t_export.s, largest
+    def __init__(self) -> None:
+        self.store = self.raw_insert = self.dpdata = self.np_save = self.export = 0.0
 
 
-def bench_batched_insert(template, n: int, chunk: int) -> float:
-    """What a batched add_many would cost: the same frame documents through one insert_many per chunk."""
-    from seiflow.dataset.frames import FrameStore
-
-    store = FrameStore()
-    coll = store.db["bench_batched"]
-    total = 0.0
-    for batch in frames(template, n, chunk, seed=1):
-        with Timer() as t:
-            coll.insert_many([store._to_doc(f, f.content_hash(), []) for f in batch], ordered=False)
-        total += t.s
-    return total
-
-
-def bench_dpdata(template, n: int, chunk: int, out: Path) -> float:
-    """The same frames as dpdata LabeledSystems written with to('deepmd/npy'), one folder per chunk."""
+def run_chunks(template, n: int, chunk: int, out: Path, totals: Totals) -> None:
+    """Per chunk, once materialised (untimed): FrameStore.add_many; the same documents through one raw
+    insert_many into a collection without secondary indexes (the server's floor); dpdata writing the
+    chunk as one LabeledSystem; np.save of the chunk's stacked arrays (the disk's floor)."""
     from seiflow.dataset.export import system_from_frames
+    from seiflow.dataset.frames import FrameStore
 
-    total = 0.0
+    store = FrameStore()
+    raw = store.db["bench_raw_insert"]
     for k, batch in enumerate(frames(template, n, chunk)):
         with Timer() as t:
+            store.add_many(batch)
+        totals.store += t.s
+        docs = [store._to_doc(f, f.content_hash(), []) for f in batch]
+        with Timer() as t:
+            raw.insert_many(docs, ordered=False)
+        totals.raw_insert += t.s
+        del docs
+        with Timer() as t:
             system_from_frames(batch, TYPE_MAP).to("deepmd/npy", str(out / f"chunk{k:05d}"), set_size=n)
-        total += t.s
+        totals.dpdata += t.s
+        arrays = {"box": np.array([f.cell for f in batch]), "coord": np.array([f.positions for f in batch]),
+                  "energy": np.array([f.energy for f in batch]), "force": np.array([f.forces for f in batch]),
+                  "virial": np.array([f.virial for f in batch])}
+        folder = out / f"npsave{k:05d}"
+        folder.mkdir()
+        with Timer() as t:
+            for name, array in arrays.items():
+                np.save(folder / name, array.reshape(len(batch), -1))
+        totals.np_save += t.s
     if not isinstance(dpdata.LabeledSystem(str(out / "chunk00000"), fmt="deepmd/npy"), dpdata.LabeledSystem):
         raise RuntimeError("dpdata could not read back its own output")
-    return total
+
+
+def export(n: int, out: Path, totals: Totals) -> int:
+    """Export the stored frames; returns the largest frame document (BSON bytes)."""
+    from seiflow.dataset.frames import FrameStore
+
+    store = FrameStore()
+    with Timer() as t:
+        paths = store.export_deepmd(out, TYPE_MAP, campaign="bench")
+    totals.export = t.s
+    exported = sum(len(np.load(f)) for p in paths for f in p.glob("set.*/energy.npy"))
+    if exported != n or store.count(campaign="bench") != n:
+        raise RuntimeError(f"stored {store.count(campaign='bench')} / exported {exported} of {n} frames")
+    largest = 0
+    for batch in store.collection.find_raw_batches({}):  # each document's BSON length, without decoding
+        view, at = memoryview(batch), 0
+        while at < len(view):
+            size = int.from_bytes(view[at:at + 4], "little")
+            largest, at = max(largest, size), at + size
+    return largest
+
+
+def server_usage(work: Path) -> str:
+    """The SecantusDB daemon's peak memory and its storage folder's size."""
+    pid = json.loads((work / "db" / EMBEDDED_PID_FILE).read_text())["pid"]
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    disk = sum(f.stat().st_size for f in (work / "db").rglob("*") if f.is_file())
+    return f"peak RSS {status['VmHWM'].strip()}, storage {disk / 1e9:.2f} GB"
 
 
 def main() -> None:
@@ -108,20 +135,25 @@ def main() -> None:
     one_thread()
     print(f"machine: {machine()}")
     template = interface_template()
-    print(f"frames: {args.frames} x {len(template)} atoms ({template.composition.formula}), chunk {args.chunk}")
+    n = args.frames
+    print(f"frames: {n} x {len(template)} atoms ({template.composition.formula}), chunk {args.chunk}")
+    totals = Totals()
     with embedded_store() as work, tempfile.TemporaryDirectory() as tmp:
-        t_store, t_export, largest = bench_seiflow(template, args.frames, args.chunk, work / "export")
-        t_batched = bench_batched_insert(template, args.frames, args.chunk)
-        t_dp = bench_dpdata(template, args.frames, args.chunk, Path(tmp))
-    seiflow_s = t_store + t_export
-    print(f"seiflow FrameStore.add_many: {t_store:.2f} s ({args.frames / t_store:.0f} frames/s)")
-    print(f"(same documents via insert_many per chunk: {t_batched:.2f} s, "
-          f"{args.frames / t_batched:.0f} frames/s)")
-    print(f"seiflow export_deepmd: {t_export:.2f} s ({args.frames / t_export:.0f} frames/s)")
-    print(f"dpdata LabeledSystem.to('deepmd/npy'): {t_dp:.2f} s ({args.frames / t_dp:.0f} frames/s)")
+        run_chunks(template, n, args.chunk, Path(tmp), totals)
+        largest = export(n, work / "export", totals)
+        usage = server_usage(work)
+    seiflow_s = totals.store + totals.export
+    print(f"seiflow FrameStore.add_many: {totals.store:.2f} s ({n / totals.store:.0f} frames/s)")
+    print(f"seiflow export_deepmd: {totals.export:.2f} s ({n / totals.export:.0f} frames/s)")
+    print(f"seiflow store+export: {seiflow_s:.2f} s ({n / seiflow_s:.0f} frames/s)")
+    print(f"dpdata LabeledSystem.to('deepmd/npy'): {totals.dpdata:.2f} s ({n / totals.dpdata:.0f} frames/s)")
+    print(f"floor, the same documents via one raw insert_many per chunk (no secondary indexes): "
+          f"{totals.raw_insert:.2f} s ({n / totals.raw_insert:.0f} frames/s)")
+    print(f"floor, np.save of each chunk's stacked arrays: {totals.np_save:.2f} s ({n / totals.np_save:.0f} frames/s)")
+    print(f"SecantusDB daemon: {usage}")
     print(f"largest frame document: {largest} bytes ({largest / MB:.3f} MB; goal < 1 MB: "
           f"{'ok' if largest < MB else 'MISSED'})")
-    print(f"ratio: {t_dp / seiflow_s:.3f} (seiflow store+export rate / dpdata rate; goal >= 1.0)")
+    print(f"ratio: {totals.dpdata / seiflow_s:.3f} (seiflow store+export rate / dpdata rate; goal >= 1.0)")
 
 
 if __name__ == "__main__":
