@@ -160,3 +160,18 @@ def test_a_frame_labelled_once_serves_every_campaign(seiflow_env):
     assert (todo, done) == ([], [first.content_hash()])
     assert store.ids(campaign="c3") == [first.content_hash()]
     assert store.count() == 1
+
+
+def test_batch_content_hash_equals_frame_content_hash():
+    """add_many's per-batch hashing (species and reference parts worked out once) gives the very ids
+    LabelledFrame.content_hash gives, so frames stored before and after it deduplicate."""
+    from seiflow.dataset.frames import _Shared
+
+    other = Reference(calculator="vasp", settings={"encut": 520, "kpts": [2, 2, 1], "a": {"z": 1, "b": 2}})
+    frames = [make_frame(i, n_li=1 + i % 3) for i in range(6)]
+    frames += [f.model_copy(update={"reference": other}) for f in frames[:3]]
+    frames.append(frames[0].model_copy(update={"reference": Reference(calculator="test", settings={"level": 1})}))
+    frames.append(frames[1].model_copy(update={"species": list(reversed(frames[1].species))}))
+    shared = _Shared()
+    assert [shared.content_hash(f) for f in frames] == [f.content_hash() for f in frames]
+    assert len({f.content_hash() for f in frames}) == len(frames) - 1  # the equal reference copy
