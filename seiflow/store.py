@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import threading
@@ -20,6 +21,7 @@ import yaml
 from fireworks import LaunchPad
 from jobflow import JobStore
 from maggma.stores import GridFSStore, MongoStore
+from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import ConfigurationError, PyMongoError
 
@@ -31,10 +33,15 @@ from seiflow.constants import (
 from seiflow.db import embedded
 from seiflow.errors import InputError, StoreUnreachableError
 from seiflow.retry import retry_call
-from seiflow.settings import Settings, launchpad_file, load_settings
+from seiflow.settings import Settings, find_settings_file, launchpad_file, load_settings
 
+_log = logging.getLogger(__name__)
+BLOB_KEY = "blob_uuid"  # the key jobflow's JobStore gives its additional (GridFS) stores
 _LOCK = threading.Lock()
 _LAUNCHPADS: dict[str, LaunchPad] = {}
+# (settings file, launchpad file, SEIFLOW_* variables) stamp -> (settings, LaunchPad config, cache key)
+_RESOLVED: dict[tuple, tuple[Settings, dict[str, Any], str]] = {}
+_INDEXED: set[tuple[str, str, str]] = set()  # (server addresses, database, collection) whose indexes were ensured
 PASSWORD_ENV = "SEIFLOW_DB_PASSWORD"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", EMBEDDED_HOST}
 CHECK_S = 10.0  # how long the reachability check of a command waits (issue 11: fail fast, clearly)
@@ -112,11 +119,52 @@ def describe(config: dict[str, Any]) -> str:
     return f"mongodb://{host}:{config.get('port', 27017)}/{config.get('name')}"
 
 
+def _stamp(path: Path | None) -> tuple | None:
+    """What identifies a file's content cheaply: absolute path, mtime, size, inode (None: no file)."""
+    if path is None:
+        return None
+    path = path.absolute()
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), None)
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _resolve(settings: Settings | None = None) -> tuple[Settings, dict[str, Any], str]:
+    """Settings, LaunchPad config and cache key of the process's store.
+
+    Given no ``settings``, they are read from the settings search order once and then reused for as long
+    as the settings file, the launchpad file and the ``SEIFLOW_*`` variables stay the same (a worker runs
+    many jobs; each job's JobStore connects anew). :func:`reset_connections` forgets them.
+    """
+    if settings is not None:
+        config = launchpad_config(settings)
+        return settings, config, json.dumps(config, sort_keys=True, default=str)
+    path = find_settings_file()
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEIFLOW_")))
+    outer = (_stamp(path), env)
+    with _LOCK:
+        hit = _RESOLVED.get(outer)
+    if hit is not None:
+        lp_stamp = _stamp(launchpad_file(hit[0]))  # ./launchpad.yaml may depend on the working folder
+        with _LOCK:
+            found = _RESOLVED.get((*outer, lp_stamp))
+        if found is not None:
+            return found
+    settings = load_settings(path)
+    lp_stamp = _stamp(launchpad_file(settings))
+    config = launchpad_config(settings)
+    resolved = (settings, config, json.dumps(config, sort_keys=True, default=str))
+    with _LOCK:
+        _RESOLVED[outer] = resolved
+        _RESOLVED[(*outer, lp_stamp)] = resolved
+    return resolved
+
+
 def get_launchpad(settings: Settings | None = None, check: bool = True) -> LaunchPad:
     """A LaunchPad for the configured server (cached per process), starting the embedded one if needed."""
-    settings = settings or load_settings()
-    config = launchpad_config(settings)
-    key = json.dumps(config, sort_keys=True, default=str)
+    settings, config, key = _resolve(settings)
     with _LOCK:
         lp = _LAUNCHPADS.get(key)
         known = lp is not None  # it answered before: an outage is waited out, not reported at once
@@ -169,9 +217,46 @@ def _reason(exc: Exception) -> str:
 
 def get_database(settings: Settings | None = None) -> Database:
     """The database holding seiflow's collections (the LaunchPad's, unless ``database`` is set)."""
-    settings = settings or load_settings()
+    settings = settings or _resolve()[0]
     lp = get_launchpad(settings)
     return lp.connection[settings.database] if settings.database else lp.db
+
+
+def _store_database() -> Database:
+    """:func:`get_database` for a JobStore connecting in a worker (once per job).
+
+    While the process's cached client sees its server as writable (pymongo's topology, no round trip),
+    the reachability ping is skipped: the job's own calls wait for the server for ``db_wait_s``
+    (serverSelectionTimeoutMS) and retryable ones are retried once. A first connection, or a server the
+    client has seen go away, takes the checked path (ping, outages retried for ``db_wait_s``).
+    """
+    settings, _, key = _resolve()
+    with _LOCK:
+        lp = _LAUNCHPADS.get(key)
+    if lp is None or not lp.connection.topology_description.has_writable_server():
+        return get_database(settings)
+    return lp.connection[settings.database] if settings.database else lp.db
+
+
+def _ensure_indexes(db: Database, collection: str, indexes: list) -> None:
+    """Create ``indexes`` on ``db[collection]`` once per process and server (idempotent on the server).
+
+    jobflow finds and replaces outputs by ``uuid``/``index`` (and data blobs by ``blob_uuid``); without an
+    index each lookup scans the whole collection, which grows with every job ever run.
+    """
+    servers = repr(sorted(db.client.topology_description.server_descriptions()))  # addresses only
+    mark = (servers, db.name, collection)
+    with _LOCK:
+        if mark in _INDEXED:
+            return
+    try:
+        for keys in indexes:
+            db[collection].create_index(keys)
+    except PyMongoError as exc:  # e.g. a user without createIndex rights: run without, but say so
+        _log.warning("could not create index on %s.%s: %s", db.name, collection, _reason(exc))
+        return
+    with _LOCK:
+        _INDEXED.add(mark)
 
 
 class SettingsMongoStore(MongoStore):
@@ -185,7 +270,8 @@ class SettingsMongoStore(MongoStore):
 
     def connect(self, force_reset: bool = False):
         if self._coll is None or force_reset:
-            db = get_database()
+            db = _store_database()
+            _ensure_indexes(db, self.collection_name, [[("uuid", ASCENDING), ("index", ASCENDING)]])
             self.database = db.name
             self._coll = db[self.collection_name]
 
@@ -208,7 +294,8 @@ class SettingsGridFSStore(GridFSStore):
         if not self._coll or force_reset:
             import gridfs
 
-            db = get_database()
+            db = _store_database()
+            _ensure_indexes(db, f"{self.collection_name}.files", [f"metadata.{BLOB_KEY}"])
             self.database = db.name
             self._coll = gridfs.GridFS(db, self.collection_name)
             self._files_collection = db[f"{self.collection_name}.files"]
@@ -240,6 +327,8 @@ def reset_connections() -> None:
             with contextlib.suppress(PyMongoError):
                 lp.connection.close()
         _LAUNCHPADS.clear()
+        _RESOLVED.clear()
+        _INDEXED.clear()
 
 
 def settings_file_for(path: Path) -> Path:
