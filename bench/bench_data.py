@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,7 +151,8 @@ def main() -> None:
     print(f"floor, the same documents via one raw insert_many per chunk (no secondary indexes): "
           f"{totals.raw_insert:.2f} s ({n / totals.raw_insert:.0f} frames/s)")
     print(f"floor, np.save of each chunk's stacked arrays: {totals.np_save:.2f} s ({n / totals.np_save:.0f} frames/s)")
-    print(f"SecantusDB daemon: {usage}")
+    client_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"SecantusDB daemon: {usage}; this process: peak RSS {client_mb:.0f} MB")
     print(f"largest frame document: {largest} bytes ({largest / MB:.3f} MB; goal < 1 MB: "
           f"{'ok' if largest < MB else 'MISSED'})")
     print(f"ratio: {totals.dpdata / seiflow_s:.3f} (seiflow store+export rate / dpdata rate; goal >= 1.0)")
