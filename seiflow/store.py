@@ -227,8 +227,9 @@ def _store_database() -> Database:
 
     While the process's cached client sees its server as writable (pymongo's topology, no round trip),
     the reachability ping is skipped: the job's own calls wait for the server for ``db_wait_s``
-    (serverSelectionTimeoutMS) and retryable ones are retried once. A first connection, or a server the
-    client has seen go away, takes the checked path (ping, outages retried for ``db_wait_s``).
+    (serverSelectionTimeoutMS), and the stores' ``update`` retries an outage for ``db_wait_s``. A first
+    connection, or a server the client has seen go away, takes the checked path (ping, outages retried
+    for ``db_wait_s``).
     """
     settings, _, key = _resolve()
     with _LOCK:
@@ -275,6 +276,13 @@ class SettingsMongoStore(MongoStore):
             self.database = db.name
             self._coll = db[self.collection_name]
 
+    def update(self, docs, key=None):
+        """maggma's update (an idempotent upsert), retried while the server is away (``db_wait_s``).
+
+        On a standalone server pymongo does not retry writes, and :meth:`connect` no longer pings per job.
+        """
+        retry_call(super().update, docs, key, deadline_s=_resolve()[0].db_wait_s)
+
     def close(self):
         self._coll = None  # the client is shared by the process; do not close it
 
@@ -303,6 +311,10 @@ class SettingsGridFSStore(GridFSStore):
             self._fs.last_updated_field = f"metadata.{self.last_updated_field}"
             self._fs.key = self.key
             self._chunks_collection = db[f"{self.collection_name}.chunks"]
+
+    def update(self, docs, key=None, additional_metadata=None):
+        """maggma's update, retried like :meth:`SettingsMongoStore.update` (older copies are cleaned up)."""
+        retry_call(super().update, docs, key, additional_metadata, deadline_s=_resolve()[0].db_wait_s)
 
     def close(self):
         self._coll = None
