@@ -1,6 +1,6 @@
 """Benchmark 3: seiflow's flows vs bare FireWorks fireworks doing the same trivial work on the same kind of server.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_orchestration.py [--jobs 1000] [--workers 4]
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_orchestration.py [--jobs 500] [--workers 4]
 [--rounds 5 --width 4]`` (quick: ``--jobs 60 --workers 2 --rounds 3``). A real SecantusDB daemon on a free
 port, a fresh one per phase; workers are ``rlaunch rapidfire`` subprocesses (seiflow's LocalWorkers).
 Bare: one-firework workflows with ``PyTask(operator.add)``. seiflow: ``seiflow.testing.flows.add`` jobs
@@ -123,7 +123,10 @@ def round_latencies(work: Path, rounds: int, width: int, n_workers: int, timeout
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1000)
+    # issue #10 asks 1,000 jobs x 4 workers; on 2 shared cores that does not fit 10 minutes: the server's
+    # time per job grows with the fireworks it holds (FireWorks' checkout and workflow-lock queries scan
+    # the collections on SecantusDB), and bare FireWorks alone took ~8 min for 1,000 (load 4-6)
+    parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--width", type=int, default=4)
