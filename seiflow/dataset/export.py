@@ -1,8 +1,9 @@
 """Export labelled frames to DeePMD's deepmd/npy format through dpdata, one system per composition.
 
-Frames are grouped by composition (split by virial presence), each group's arrays are stacked as raw
-float64 bytes, frames are put in id order and atoms in type order with one fancy index per distinct
-species order, and each system is written with a single dpdata ``to("deepmd/npy")``. :func:`export_documents` does this
+Frames are grouped by composition (split by virial presence), each group's arrays are copied from their
+raw float64 bytes into blocks, then into the system's arrays with frames in id order and atoms in type
+order (one fancy index per block and species order), and each system is written with a single dpdata
+``to("deepmd/npy")``. :func:`export_documents` does this
 straight from stored frame documents (no :class:`LabelledFrame` per document), :func:`export_deepmd`
 from frames; both write the same files.
 """
@@ -54,19 +55,60 @@ def _sorted_by_type(frame: LabelledFrame, type_map: list[str]) -> tuple[np.ndarr
     return info.order, info.types
 
 
-class _Group:
-    """Frames of one system (composition, virial or not), as raw float64 bytes in export order."""
+class _Rows:
+    """Float64 rows of one width, copied into blocks as they come (no per-frame object is kept, so
+    memory is about one copy of the data and is handed back block by block when taken)."""
 
-    def __init__(self, has_virial: bool, pbc: Any):
+    BLOCK = 1024
+
+    def __init__(self, width: int):
+        self.width = width
+        self.blocks: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, raw: bytes) -> None:
+        at = self.n % self.BLOCK
+        if at == 0:
+            self.blocks.append(np.empty((self.BLOCK, self.width), dtype=F8))
+        self.blocks[-1][at] = np.frombuffer(raw, dtype=F8)
+        self.n += 1
+
+    def take(self, dest: np.ndarray, kinds: list[_Species] | None, shape: tuple[int, ...]) -> np.ndarray:
+        """All rows as one array of ``(n, *shape)``, row ``i`` at ``dest[i]``; with ``kinds`` (one per
+        row, in arrival order) rows are ``(natoms, 3)`` and their atoms go in type order."""
+        out = np.empty((self.n, *shape), dtype=F8)
+        start = 0
+        while self.blocks:
+            block = self.blocks.pop(0)
+            stop = min(self.n, start + self.BLOCK)
+            rows = block[: stop - start].reshape(stop - start, *shape)
+            if kinds is None:
+                out[dest[start:stop]] = rows
+            else:
+                here = kinds[start:stop]
+                distinct = {id(k): k for k in here}
+                if len(distinct) == 1:
+                    out[dest[start:stop]] = rows[:, here[0].order]
+                else:
+                    which = np.array([id(k) for k in here])
+                    for key, kind in distinct.items():
+                        mine = np.flatnonzero(which == key)
+                        out[dest[start + mine]] = rows[mine][:, kind.order]
+            start = stop
+        return out
+
+
+class _Group:
+    """Frames of one system (composition, virial or not), in arrival order."""
+
+    def __init__(self, has_virial: bool, pbc: Any, natoms: int):
         self.has_virial = has_virial
-        self.ids: list[str] = []  # sort keys; empty: keep the order frames were added in
         self.nopbc = not all(pbc)
+        self.ids: list[str] = []  # sort keys; empty: keep the order frames were added in
         self.kinds: list[_Species] = []
         self.energies: list[float] = []
-        self.cells: list[bytes] = []
-        self.coords: list[bytes] = []
-        self.forces: list[bytes] = []
-        self.virials: list[bytes] = []
+        self.cells, self.virials = _Rows(9), _Rows(9)
+        self.coords, self.forces = _Rows(3 * natoms), _Rows(3 * natoms)
 
     def add(self, kind: _Species, energy: float, cell: bytes, coords: bytes, forces: bytes,
             virial: bytes | None, frame_id: str | None = None) -> None:
@@ -74,52 +116,32 @@ class _Group:
             self.ids.append(frame_id)
         self.kinds.append(kind)
         self.energies.append(float(energy))
-        self.cells.append(cell)
-        self.coords.append(coords)
-        self.forces.append(forces)
+        self.cells.add(cell)
+        self.coords.add(coords)
+        self.forces.add(forces)
         if self.has_virial:
-            self.virials.append(virial)
-
-
-def _stack(parts: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
-    """The parts as one float64 array of ``shape`` (the list is emptied to free its memory early)."""
-    joined = b"".join(parts)
-    parts.clear()
-    return np.frombuffer(joined, dtype=F8).reshape(shape)
-
-
-def _reordered(array: np.ndarray, perm: np.ndarray, kinds: list[_Species]) -> np.ndarray:
-    """``array`` (nframes, natoms, 3) with frame ``perm[i]`` as frame ``i`` and each frame's atoms in
-    its type order (``kinds`` in the new frame order); one new array."""
-    distinct = {id(k): k for k in kinds}
-    if len(distinct) == 1:
-        return array[perm[:, None], kinds[0].order]
-    out = np.empty(array.shape, dtype=array.dtype)
-    which = np.array([id(k) for k in kinds])
-    for key, kind in distinct.items():
-        rows = np.flatnonzero(which == key)
-        out[rows] = array[perm[rows][:, None], kind.order]
-    return out
+            self.virials.add(virial)
 
 
 def _system(group: _Group, type_map: list[str]) -> dpdata.LabeledSystem:
     n = len(group.energies)
     perm = np.argsort(np.array(group.ids), kind="stable") if group.ids else np.arange(n)
-    kinds = [group.kinds[i] for i in perm]
-    natoms = len(kinds[0].types)
-    types = kinds[0].types  # every species order of a group has the same composition, so the same sorted types
+    dest = np.empty(n, dtype=np.intp)  # where each frame, in arrival order, goes: frame perm[i] to i
+    dest[perm] = np.arange(n)
+    types = group.kinds[0].types  # every species order of a group has the same composition, so the same sorted types
+    natoms = len(types)
     data = {
         "atom_names": list(type_map),
         "atom_numbs": [int((types == i).sum()) for i in range(len(type_map))],
         "atom_types": types,
         "orig": np.zeros(3),
-        "cells": _stack(group.cells, (n, 3, 3))[perm],
-        "coords": _reordered(_stack(group.coords, (n, natoms, 3)), perm, kinds),
+        "cells": group.cells.take(dest, None, (3, 3)),
+        "coords": group.coords.take(dest, group.kinds, (natoms, 3)),
         "energies": np.array(group.energies, dtype=float)[perm],
-        "forces": _reordered(_stack(group.forces, (n, natoms, 3)), perm, kinds),
+        "forces": group.forces.take(dest, group.kinds, (natoms, 3)),
     }
     if group.has_virial:
-        data["virials"] = _stack(group.virials, (n, 3, 3))[perm]
+        data["virials"] = group.virials.take(dest, None, (3, 3))
     if group.nopbc:
         data["nopbc"] = True
     return dpdata.LabeledSystem(data=data)
@@ -146,7 +168,7 @@ class _Grouper:
         key = kind.formula + ("" if virial is not None else "_novirial")
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = _Group(virial is not None, pbc)
+            group = self.groups[key] = _Group(virial is not None, pbc, len(species))
         group.add(kind, energy, cell, coords, forces, virial, frame_id)
 
     def write(self, out_dir: Path) -> list[Path]:
@@ -172,7 +194,7 @@ def system_from_frames(frames: list[LabelledFrame], type_map: list[str]) -> dpda
     """One dpdata ``LabeledSystem`` from frames of the same composition (atoms sorted by type)."""
     grouper = _Grouper(type_map)
     has_virial = all(f.virial is not None for f in frames)
-    group = _Group(has_virial, frames[0].pbc)
+    group = _Group(has_virial, frames[0].pbc, len(frames[0].species))
     for f in frames:
         group.add(grouper.kind(f.species), f.energy, _f8_bytes(f.cell), _f8_bytes(f.positions),
                   _f8_bytes(f.forces), _f8_bytes(f.virial) if has_virial else None)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dpdata
 import numpy as np
+import pytest
 
 from seiflow.constants import ARRAYS_BUCKET
 from seiflow.dataset.export import export_deepmd
@@ -82,7 +83,9 @@ def assert_same_tree(ours: Path, reference: Path) -> None:
             assert (ours / rel).read_bytes() == (reference / rel).read_bytes(), rel
 
 
-def test_store_export_equals_dpdata_array_by_array(seiflow_env, tmp_path):
+@pytest.mark.parametrize("block", [2, 1024])  # frames arrive in blocks; 2: several blocks, mixed orders in one
+def test_store_export_equals_dpdata_array_by_array(seiflow_env, tmp_path, monkeypatch, block):
+    monkeypatch.setattr("seiflow.dataset.export._Rows.BLOCK", block)
     frames = mixed_frames()
     store = FrameStore(inline_array_limit=1024)
     store.add_many(frames)
