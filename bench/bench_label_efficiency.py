@@ -1,53 +1,98 @@
 """Benchmark 1: labels needed to reach a force-RMSE target: seiflow's selection vs random vs DP-GEN's rule.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_label_efficiency.py [--temps 300,600,900]
-[--pool-frames 40] [--models 4] [--batch 4] [--rounds 8] [--steps 400] [--target 0.12]``
-(quick: ``--pool-frames 8 --models 2 --rounds 2 --steps 100``). The pool is CHGNet MD (ASE Langevin) of
-Li32Cl32 at each temperature, the held-out reference set is separate MD runs (other seed); all frames are
-labelled by CHGNet (``seiflow.labelling.calculators``) once, so each strategy only decides which labels
-it "buys". Every strategy starts from the same initial frames and seeds; each round trains tiny DeePMD
-models (``seiflow.training``), measures model 0's force RMSE on the reference set, then picks ``--batch``:
-seiflow = candidates between the trust levels, farthest-point sampling over distance histograms starting
-from the highest deviation (as ``seiflow.selection.Selector``); DP-GEN = the same candidates, random pick;
-random = any unlabelled frame. Prints the learning curves and last labels(seiflow) / labels(random)
-(goal <= 1/3; the line before: labels(seiflow) / labels(DP-GEN rule), goal <= 0.7).
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_label_efficiency.py [--conditions ...] [--models 3]
+[--batch 2] [--rounds 6] [--steps 1000] [--target-factor 0.6] [--cache DIR]``.
+The pool is CHGNet MD (ASE Langevin, 2 fs) of Li32Cl32 under several conditions (``--conditions``
+T:volume:rattle:pool:test): by default most frames at 300 K, a few at 900 K, compressed, expanded and from a
+rattled 1,500 K start, as an exploration pool is dominated by well-sampled configurations; the held-out
+reference set is other MD runs, the same number of frames per condition. Every frame is labelled by CHGNet
+once, so a strategy only decides which labels it "buys". All start from the same ``--initial`` 300 K frames
+(a campaign's reference MD) and seeds. Each round trains small DeePMD models (TF, in worker processes that
+import TF once), measures the models' mean force RMSE on the reference set (every strategy trains ``--models`` per round), then picks up to ``--batch`` frames:
+seiflow = ``seiflow.selection.selector_from_config`` (the campaign's selector: trust levels, geometry
+filters, farthest-point sampling on model 0's DeePMD descriptor from the highest deviation); DP-GEN = every
+frame between the same trust levels, a random pick; random = any unlabelled frame. The target is
+``--target-factor`` x the initial model's RMSE. Prints the learning curves, then labels(seiflow) /
+labels(DP-GEN rule) (goal <= 0.7) and last labels(seiflow) / labels(random) (goal <= 1/3).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
+import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import dpdata
 import numpy as np
 from _common import machine, one_thread
 
 TYPE_MAP = ["Li", "Cl"]
+# Most of the pool near equilibrium (as an exploration's frames are), a few frames from conditions a
+# model trained there has not seen; the reference set covers every condition equally.
+CONDITIONS = "300:1:0:36:6,900:1:0:8:6,600:0.88:0:4:6,600:1.12:0:4:6,1500:1:0.25:4:6"
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "licl_deepmd" / "Li32Cl32"
 
 
-def md_frames(temps: list[float], n: int, stride: int, seed: int) -> list:
-    """``n`` CHGNet-labelled frames per temperature (every ``stride`` steps of Langevin MD, 2 fs)."""
+class Condition(NamedTuple):
+    """One part of the pool: MD at ``temp`` K in the cell scaled to ``volume`` x, started from positions
+    rattled by ``rattle`` Å; ``pool`` frames go to the pool and ``test`` (another run) to the reference set."""
+
+    temp: float
+    volume: float
+    rattle: float
+    pool: int
+    test: int
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        try:
+            t, v, r, p, n = text.split(":")
+            return cls(float(t), float(v), float(r), int(p), int(n))
+        except ValueError:
+            raise SystemExit(f"--conditions entry {text!r}: give T:volume:rattle:pool:test, "
+                             "e.g. 300:1.0:0:36:6") from None
+
+
+def md_frames(conditions: list[Condition], which: str, stride: int, seed: int, cache: Path | None = None) -> list:
+    """CHGNet-labelled frames (every ``stride`` steps of Langevin MD, 2 fs): ``which`` = pool or test counts.
+
+    Frames are (atoms, energy, forces, condition index). With ``cache`` they are kept in an .npz named by
+    the settings and read back on the next run (the pool is input data: every strategy labels from it).
+    """
     from ase import Atoms, units
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-    from seiflow.labelling.calculators import get_calculator
-
     raw = dpdata.LabeledSystem(str(DATA), fmt="deepmd/npy")
     symbols = [raw["atom_names"][t] for t in raw["atom_types"]]
+    tag = "_".join(f"{c.temp:g}-{c.volume:g}-{c.rattle:g}-{getattr(c, which)}" for c in conditions)
+    name = f"{which}-{tag}-{stride}-{seed}.npz"
+    if cache is not None and (cache / name).exists():
+        d = np.load(cache / name)
+        return [(Atoms(symbols, positions=p, cell=c, pbc=True), float(e), f, int(k))
+                for p, c, e, f, k in zip(d["pos"], d["cell"], d["energy"], d["forces"], d["cond"], strict=True)]
+    from seiflow.labelling.calculators import get_calculator
+
     calc, out = get_calculator("chgnet"), []
-    for k, temp in enumerate(temps):
-        atoms = Atoms(symbols, positions=raw["coords"][0], cell=raw["cells"][0], pbc=True)
-        atoms.calc = calc
+    for k, cond in enumerate(conditions):
         rng = np.random.default_rng(seed + k)
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temp, rng=rng)
-        dyn = Langevin(atoms, 2 * units.fs, temperature_K=temp, friction=0.02, rng=rng)
-        for _ in range(n):
+        atoms = Atoms(symbols, positions=raw["coords"][0], cell=raw["cells"][0], pbc=True)
+        atoms.set_cell(atoms.cell[:] * cond.volume ** (1 / 3), scale_atoms=True)
+        atoms.positions += rng.normal(0, cond.rattle, atoms.positions.shape) if cond.rattle else 0
+        atoms.calc = calc
+        MaxwellBoltzmannDistribution(atoms, temperature_K=cond.temp, rng=rng)
+        dyn = Langevin(atoms, 2 * units.fs, temperature_K=cond.temp, friction=0.02, rng=rng)
+        for _ in range(getattr(cond, which)):
             dyn.run(stride)
-            out.append((atoms.copy(), atoms.get_potential_energy(), atoms.get_forces().copy(), temp))
+            out.append((atoms.copy(), atoms.get_potential_energy(), atoms.get_forces().copy(), k))
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(cache / name, pos=[f[0].positions for f in out], cell=[f[0].cell[:] for f in out],
+                 energy=[f[1] for f in out], forces=[f[2] for f in out], cond=[f[3] for f in out])
     return out
 
 
@@ -64,21 +109,101 @@ def write_system(frames: list, idx: list[int], path: Path) -> Path:
     return path
 
 
-def train(system: Path, run_dir: Path, seed: int, steps: int):
-    """A tiny DeePMD model (TF), frozen; returns a DeepPot."""
-    from deepmd.infer import DeepPot
+class Model(NamedTuple):
+    pot: Any  # deepmd.infer.DeepPot
+    path: Path
 
-    from seiflow.schemas.campaign import TrainingConfig
-    from seiflow.training import run
-    from seiflow.training.inputs import build_input
 
-    config = TrainingConfig(rcut=5.0, descriptor_neurons=[4, 8], fitting_neurons=[16, 16], decay_steps=100)
-    run_dir.mkdir(parents=True)
-    inp = build_input(config, TYPE_MAP, [system], [48, 48], seed=seed, numb_steps=steps, save_freq=steps)
-    (run_dir / "input.json").write_text(json.dumps(inp))
-    run.train(run_dir, "tensorflow")
-    frozen, _ = run.freeze(run_dir, "tensorflow")
-    return DeepPot(str(frozen))
+_TF: dict = {}
+
+
+def _train_in_worker(run_dir: str) -> str:
+    """``dp train`` + ``dp freeze`` of ``run_dir/input.json`` inside a worker process (TF imported once)."""
+    if not _TF:
+        from deepmd.tf.entrypoints.freeze import freeze
+        from deepmd.tf.entrypoints.train import train
+        from deepmd.tf.env import tf
+
+        _TF.update(tf=tf, train=train, freeze=freeze)
+    tf, cwd = _TF["tf"], Path.cwd()
+    try:
+        os.chdir(run_dir)
+        with tf.Graph().as_default():
+            _TF["train"](INPUT="input.json", init_model=None, restart=None, output="out.json",
+                         init_frz_model=None, mpi_log="master", log_level=40, log_path=None,
+                         skip_neighbor_stat=True)
+        with tf.Graph().as_default():
+            _TF["freeze"](checkpoint_folder=".", output="frozen.pb")
+    finally:
+        os.chdir(cwd)
+    return str(Path(run_dir) / "frozen.pb")
+
+
+class Trainer:
+    """Tiny DeePMD models (TF), trained and frozen by ``workers`` long-lived processes.
+
+    ``dp train`` + ``dp freeze`` as subprocesses cost ~30-40 s a model here, mostly TF start-up; in a
+    worker that imported TF once, a model costs its data statistics, graph build and steps. Models are
+    cached by (frames, seed): strategies holding the same labels (round 0) share them, as they would
+    share a real round 0. Short training needs a fast schedule: lr ``start_lr`` -> ``stop_lr`` over
+    ``steps`` (the campaign's 1e-3 -> 3.5e-8 is meant for 10^5 steps).
+    """
+
+    def __init__(self, work: Path, steps: int, workers: int = 2, start_lr: float = 1e-2, stop_lr: float = 1e-4):
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.work, self.steps, self.start_lr, self.stop_lr = work, steps, start_lr, stop_lr
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.futures: dict = {}
+        self.models: dict = {}
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    @property
+    def trained(self) -> int:
+        return len(self.futures)
+
+    def submit(self, frames: list, idx: list[int], seed: int):
+        """Start training on ``frames[idx]`` with ``seed`` (once per key); returns its future."""
+        from seiflow.schemas.campaign import TrainingConfig
+        from seiflow.training.inputs import build_input
+
+        key = (tuple(idx), seed)
+        with self.lock:
+            if key in self.futures:
+                return self.futures[key]
+            run_dir = self.work / f"model{len(self.futures):04d}"
+            system = write_system(frames, idx, run_dir / "data")
+            config = TrainingConfig(rcut=5.0, descriptor_neurons=[4, 8], fitting_neurons=[16, 16],
+                                    start_lr=self.start_lr, stop_lr=self.stop_lr,
+                                    decay_steps=max(1, self.steps // 20))
+            inp = build_input(config, TYPE_MAP, [system.resolve()], [48, 48], seed=seed,
+                              numb_steps=self.steps, save_freq=self.steps, disp_freq=self.steps)
+            (run_dir / "input.json").write_text(json.dumps(inp))
+            self.futures[key] = self.pool.submit(_train_in_worker, str(run_dir))
+            return self.futures[key]
+
+    def ensemble(self, frames: list, idx: list[int], seeds: list[int]) -> list[Model]:
+        """The models for these seeds, trained side by side."""
+        from deepmd.infer import DeepPot
+
+        futures = [(seed, self.submit(frames, idx, seed)) for seed in seeds]
+        out = []
+        for seed, future in futures:
+            path = Path(future.result())
+            with self.lock:
+                key = (tuple(idx), seed)
+                if key not in self.models:
+                    self.models[key] = Model(DeepPot(str(path)), path)
+                out.append(self.models[key])
+        return out
+
+    def model(self, frames: list, idx: list[int], seed: int) -> Model:
+        return self.ensemble(frames, idx, [seed])[0]
 
 
 def predict(model, frames: list, idx: list[int]) -> np.ndarray:
@@ -87,50 +212,82 @@ def predict(model, frames: list, idx: list[int]) -> np.ndarray:
     types = [TYPE_MAP.index(s) for s in atoms.get_chemical_symbols()]
     coords = np.array([frames[i][0].positions.reshape(-1) for i in idx])
     cells = np.array([frames[i][0].cell[:].reshape(-1) for i in idx])
-    return model.eval(coords, cells, types)[1].reshape(len(idx), -1, 3)
+    return model.pot.eval(coords, cells, types)[1].reshape(len(idx), -1, 3)
 
 
 def pick(strategy: str, frames: list, unlabelled: list[int], models: list, args, rng) -> list[int]:
-    """The next ``args.batch`` frames to label."""
-    if strategy == "random" or len(unlabelled) <= args.batch:
+    """The next frames to label (at most ``args.batch``)."""
+    if strategy == "random":
         return sorted(rng.choice(unlabelled, size=min(args.batch, len(unlabelled)), replace=False).tolist())
     forces = np.array([predict(m, frames, unlabelled) for m in models])  # (models, frames, atoms, 3)
-    devi = np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=-1), axis=0)).max(axis=1)
-    cand = [i for i, d in zip(unlabelled, devi, strict=True) if args.lo <= d <= args.hi]
-    if len(cand) < args.batch:  # too few candidates: take the highest deviations below hi
-        order = [unlabelled[j] for j in np.argsort(-devi) if devi[j] <= args.hi] or unlabelled
-        cand = list(dict.fromkeys(cand + order))[: max(args.batch, len(cand))]
-    if strategy == "dpgen":
-        return sorted(rng.choice(cand, size=args.batch, replace=False).tolist())
+    per_atom = np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=-1), axis=0))  # (frames, atoms)
+    devi = per_atom.max(axis=1)
+    print(f"  {strategy}: max_devi_f over {len(devi)} unlabelled frames: min {devi.min():.3f}, median "
+          f"{np.median(devi):.3f}, max {devi.max():.3f} eV/Å; {int(((devi >= args.lo) & (devi < args.hi)).sum())} "
+          f"between the trust levels", flush=True)
+    if strategy == "dpgen":  # DP-GEN: every frame between the trust levels is a candidate, a random pick
+        cand = [i for i, d in zip(unlabelled, devi, strict=True) if args.lo <= d < args.hi]
+        return sorted(rng.choice(cand, size=min(args.batch, len(cand)), replace=False).tolist()) if cand else []
+    return seiflow_pick(frames, unlabelled, per_atom, models[0].path, args)
+
+
+def seiflow_pick(frames: list, unlabelled: list[int], per_atom: np.ndarray, model: Path, args) -> list[int]:
+    """seiflow's own selector (``selector_from_config`` with the campaign defaults, these trust levels and
+    ``max_candidates = --batch``): trust levels, geometry filters, FPS on the DeePMD descriptor of model 0."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from seiflow.selection.fps import DistanceHistogramDescriptor, farthest_point_sampling
+    from seiflow.schemas.campaign import SelectionConfig
+    from seiflow.schemas.exploration import (
+        Deviation,
+        ExplorationResult,
+        ExplorationTask,
+        TaskStatus,
+    )
+    from seiflow.selection.selector import selector_from_config
 
-    by_devi = sorted(cand, key=lambda i: -devi[unlabelled.index(i)])
-    feats = DistanceHistogramDescriptor(TYPE_MAP).features(
-        [AseAtomsAdaptor.get_structure(frames[i][0]) for i in by_devi])
-    return sorted(by_devi[j] for j in farthest_point_sampling(feats, args.batch, start=0))
+    config = SelectionConfig(f_trust_lo=args.lo, f_trust_hi=args.hi, max_candidates=args.batch)
+    selector = selector_from_config(config, TYPE_MAP, model_path=model)
+    task = ExplorationTask(task_id="pool", seed_name="pool", temperature=600, nsteps=max(unlabelled) + 1,
+                           out_freq=1)
+    deviation = Deviation(steps=unlabelled, max_devi_f=per_atom.max(axis=1).tolist(),
+                          avg_devi_f=per_atom.mean(axis=1).tolist(), max_devi_v=[0.0] * len(unlabelled))
+    result = ExplorationResult(task=task, status=TaskStatus.COMPLETED, n_frames=len(unlabelled),
+                               deviation=deviation, kept_steps=unlabelled)
+    structures = []
+    for i in unlabelled:
+        structure = AseAtomsAdaptor.get_structure(frames[i][0])
+        structure.properties["provenance"] = {"origin": "pool", "frame_index": i}
+        structures.append(structure)
+    _, picked = selector.select([result], structures)
+    return sorted(s.properties["provenance"]["frame_index"] for s in picked)
 
 
-def campaign(strategy: str, pool: list, test: list, work: Path, args) -> list[tuple[int, float]]:
-    """(labels, force RMSE) per round until the target or the round limit."""
+def campaign(strategy: str, pool: list, test: list, trainer: Trainer, target: float, args) -> list:
+    """(labels, force RMSE) per round until ``target`` or the round limit."""
     rng = np.random.default_rng(args.seed)
-    labelled = sorted(rng.choice(len(pool), size=args.initial, replace=False).tolist())
-    ref = np.array([f[2] for f in test])
+    labelled = list(range(args.initial))  # the first frames of the first condition, as a reference MD gives
     curve = []
     for r in range(args.rounds + 1):
-        system = write_system(pool, labelled, work / f"{strategy}_r{r}" / "data")
-        n_models = 1 if strategy == "random" else args.models
-        models = [train(system, work / f"{strategy}_r{r}" / f"m{k}", args.seed + k, args.steps)
-                  for k in range(n_models)]
-        rmse = float(np.sqrt(np.mean((predict(models[0], test, list(range(len(test)))) - ref) ** 2)))
+        models = trainer.ensemble(pool, labelled, [args.seed + k for k in range(args.models)])
+        rmse = float(np.mean([force_rmse(m, test) for m in models]))  # less seed noise than one model
         curve.append((len(labelled), rmse))
-        print(f"  {strategy} round {r}: {len(labelled)} labels, force RMSE {rmse:.3f} eV/Å", flush=True)
+        by_condition = np.bincount([pool[i][3] for i in labelled], minlength=max(f[3] for f in pool) + 1)
+        print(f"  {strategy} round {r}: {len(labelled)} labels (per condition {by_condition.tolist()}), "
+              f"force RMSE {rmse:.3f} eV/Å", flush=True)
         unlabelled = [i for i in range(len(pool)) if i not in labelled]
-        if rmse <= args.target or not unlabelled or r == args.rounds:
+        if rmse <= target or not unlabelled or r == args.rounds:
             break
-        labelled = sorted(labelled + pick(strategy, pool, unlabelled, models, args, rng))
+        new = pick(strategy, pool, unlabelled, models, args, rng)
+        if not new:
+            print(f"  {strategy} round {r}: no candidates between the trust levels; stops", flush=True)
+            break
+        labelled = sorted(labelled + new)
     return curve
+
+
+def force_rmse(model, test: list) -> float:
+    ref = np.array([f[2] for f in test])
+    return float(np.sqrt(np.mean((predict(model, test, list(range(len(test)))) - ref) ** 2)))
 
 
 def labels_needed(curve: list[tuple[int, float]], target: float) -> int | None:
@@ -139,33 +296,56 @@ def labels_needed(curve: list[tuple[int, float]], target: float) -> int | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--temps", default="300,600,900")
-    p.add_argument("--pool-frames", type=int, default=40, help="pool frames per temperature")
-    p.add_argument("--test-frames", type=int, default=10, help="reference frames per temperature")
-    p.add_argument("--stride", type=int, default=5)
-    p.add_argument("--models", type=int, default=4)
-    p.add_argument("--initial", type=int, default=4)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--rounds", type=int, default=8)
-    p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--target", type=float, default=0.12, help="force RMSE target, eV/Å")
+    p.add_argument("--conditions", default=CONDITIONS,
+                   help="comma-separated T:volume:rattle:pool:test (K, x cell volume, Å, frames, frames)")
+    p.add_argument("--stride", type=int, default=3, help="MD steps between frames")
+    p.add_argument("--models", type=int, default=3)
+    p.add_argument("--initial", type=int, default=2)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--workers", type=int, default=2, help="training processes side by side")
+    p.add_argument("--target", type=float, default=None,
+                   help="force RMSE target, eV/Å (default: --target-factor x the RMSE of the model "
+                        "trained on the initial frames)")
+    p.add_argument("--target-factor", type=float, default=0.6)
     p.add_argument("--lo", type=float, default=0.05, help="force trust level lo, eV/Å")
     p.add_argument("--hi", type=float, default=0.5, help="force trust level hi, eV/Å")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--cache", type=Path, default=None, help="keep the CHGNet pool here for later runs")
     args = p.parse_args()
     one_thread()
     print(f"machine: {machine()}")
-    temps = [float(t) for t in args.temps.split(",")]
-    pool = md_frames(temps, args.pool_frames, args.stride, args.seed)
-    test = md_frames(temps, args.test_frames, args.stride, args.seed + 100)
-    print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet, T = {temps} K)")
-    need = {}
+    start = time.perf_counter()
+    conditions = [Condition.parse(c) for c in args.conditions.split(",")]
+    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache)
+    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache)
+    print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet; T:volume:rattle:pool:test "
+          f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
+    need: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-al-") as tmp:
-        for strategy in ("seiflow", "dpgen", "random"):
-            curve = campaign(strategy, pool, test, Path(tmp), args)
-            need[strategy] = labels_needed(curve, args.target)
-            print(f"{strategy}: labels to reach {args.target} eV/Å: {need[strategy] or 'not reached'}; "
-                  f"curve {[(n, round(e, 3)) for n, e in curve]}", flush=True)
+        trainer = Trainer(Path(tmp), args.steps, args.workers)
+        try:
+            target = args.target
+            if target is None:
+                first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(
+                    pool, list(range(args.initial)), [args.seed + k for k in range(args.models)])]))
+                target = round(args.target_factor * first, 4)
+                print(f"initial {args.initial} frames: force RMSE {first:.3f} eV/Å -> target {target:.3f} eV/Å "
+                      f"({args.target_factor} x)", flush=True)
+            from concurrent.futures import ThreadPoolExecutor
+
+            strategies = ("seiflow", "dpgen", "random")
+            with ThreadPoolExecutor(len(strategies)) as threads:  # training runs in the worker processes
+                curves = dict(zip(strategies, threads.map(
+                    lambda name: campaign(name, pool, test, trainer, target, args), strategies), strict=True))
+        finally:
+            trainer.close()
+    for strategy, curve in curves.items():
+        need[strategy] = labels_needed(curve, target)
+        print(f"{strategy}: labels to reach {target:.3f} eV/Å: {need[strategy] or 'not reached'}; "
+              f"curve {[(n, round(e, 3)) for n, e in curve]}", flush=True)
+    print(f"models trained: {trainer.trained}; wall {time.perf_counter() - start:.0f} s")
     s, d, r = need["seiflow"], need["dpgen"], need["random"]
     print(f"labels(seiflow) / labels(DP-GEN rule): {s / d:.2f} (goal <= 0.7)" if s and d
           else "labels(seiflow) / labels(DP-GEN rule): n/a (target not reached by both)")

@@ -1,7 +1,7 @@
 """Benchmark 2: LAMMPS cost of ensemble MD: 1 model vs the 4-model deviation run, compressed vs frozen,
 threads vs MPI ranks, on ~1,000-atom LiCl and the demo's 232-atom Li | Li3InCl6 interface.
 
-Run: ``.venv/bin/python bench/bench_md.py [--steps 500] [--atoms 1000]`` (quick: ``--steps 40 --atoms 216
+Run: ``.venv/bin/python bench/bench_md.py [--steps 200] [--atoms 1000]`` (quick: ``--steps 40 --atoms 216
 --parallel none``). One model with the campaign's default network (rcut 6, [10,20,40] / [60,60,60],
 type_map Li In Cl) is trained briefly on tests/data/licl_deepmd, frozen and compressed (``dp --tf``); the
 ensemble is 4 copies of it (LAMMPS evaluates every model, so the cost equals 4 different models). Inputs
@@ -85,7 +85,7 @@ def settings(parallel: str) -> list[tuple[str, int, int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=500, help="MD steps per run")
+    parser.add_argument("--steps", type=int, default=200, help="MD steps per run")
     parser.add_argument("--atoms", type=int, default=1000, help="size of the LiCl box")
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--parallel", choices=["all", "none"], default="all", help="also 2 threads / 2 ranks")
