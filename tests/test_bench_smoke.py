@@ -55,3 +55,11 @@ def test_gpu_bench_runs_on_cpu_with_tensorflow(tmp_path):
                "--sizes", "interface232", timeout=400)
     assert '"interface232 compressed 4"' in out
     assert _last_line(out).startswith("ratio: ")
+
+
+def test_analysis_bench_default():
+    """The analysis bench at its default size (one 32,280-atom frame, ~20 s): seiflow's RDFs match ASE's."""
+    out = _run("bench_analysis.py", timeout=300)
+    assert "max |g_ase - g_seiflow| = " in out
+    assert all(float(line.rsplit("= ", 1)[1]) < 1e-9 for line in out.splitlines() if "g_ase - g_seiflow" in line)
+    assert _last_line(out).startswith("ratio ASE / seiflow (RDFs): ")
