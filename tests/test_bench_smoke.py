@@ -46,6 +46,18 @@ def test_training_benches_parse_their_arguments(script):
 
 
 @pytest.mark.slow
+def test_label_efficiency_bench_smallest(tmp_path):
+    """Two conditions, one round, 50-step models: the three strategies run and the ratio line is printed."""
+    out = _run("bench_label_efficiency.py", "--conditions", "300:1:0:3:1,900:1:0:2:1", "--rounds", "1",
+               "--steps", "50", "--models", "2", "--batch", "1", "--initial", "1", "--cache", str(tmp_path),
+               timeout=400)
+    for strategy in ("seiflow", "dpgen", "random"):
+        assert f"{strategy} round 0: 1 labels" in out
+    assert _last_line(out).startswith("ratio: ")
+    assert list(tmp_path.glob("pool-*.npz")) and list(tmp_path.glob("test-*.npz"))
+
+
+@pytest.mark.slow
 def test_gpu_bench_runs_on_cpu_with_tensorflow(tmp_path):
     """bench_gpu.py's two steps at their smallest: prepare here, then run with the TF backend on the CPU."""
     out = _run("bench_gpu.py", "prepare", str(tmp_path), "--frames", "2", "--md-steps", "10",
