@@ -31,6 +31,7 @@ import numpy as np
 from _common import machine, one_thread
 
 TYPE_MAP = ["Li", "Cl"]
+STRATEGIES = ("seiflow", "dpgen", "random")
 # Most of the pool near equilibrium (as an exploration's frames are), a few frames from conditions a
 # model trained there has not seen; the reference set covers every condition equally.
 CONDITIONS = "300:1:0:36:6,900:1:0:8:6,600:0.88:0:4:6,600:1.12:0:4:6,1500:1:0.25:4:6"
@@ -262,17 +263,17 @@ def seiflow_pick(frames: list, unlabelled: list[int], per_atom: np.ndarray, mode
     return sorted(s.properties["provenance"]["frame_index"] for s in picked)
 
 
-def campaign(strategy: str, pool: list, test: list, trainer: Trainer, target: float, args) -> list:
+def campaign(strategy: str, pool: list, test: list, trainer: Trainer, target: float, seed: int, args) -> list:
     """(labels, force RMSE) per round until ``target`` or the round limit."""
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(seed)
     labelled = list(range(args.initial))  # the first frames of the first condition, as a reference MD gives
     curve = []
     for r in range(args.rounds + 1):
-        models = trainer.ensemble(pool, labelled, [args.seed + k for k in range(args.models)])
+        models = trainer.ensemble(pool, labelled, [seed + k for k in range(args.models)])
         rmse = float(np.mean([force_rmse(m, test) for m in models]))  # less seed noise than one model
         curve.append((len(labelled), rmse))
         by_condition = np.bincount([pool[i][3] for i in labelled], minlength=max(f[3] for f in pool) + 1)
-        print(f"  {strategy} round {r}: {len(labelled)} labels (per condition {by_condition.tolist()}), "
+        print(f"  seed {seed} {strategy} round {r}: {len(labelled)} labels (per condition {by_condition.tolist()}), "
               f"force RMSE {rmse:.3f} eV/Å", flush=True)
         unlabelled = [i for i in range(len(pool)) if i not in labelled]
         if rmse <= target or not unlabelled or r == args.rounds:
@@ -311,7 +312,8 @@ def main() -> None:
     p.add_argument("--target-factor", type=float, default=0.6)
     p.add_argument("--lo", type=float, default=0.05, help="force trust level lo, eV/Å")
     p.add_argument("--hi", type=float, default=0.5, help="force trust level hi, eV/Å")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="seed of the pool's MD")
+    p.add_argument("--seeds", default="1", help="comma-separated model/pick seeds; labels are averaged")
     p.add_argument("--cache", type=Path, default=None, help="keep the CHGNet pool here for later runs")
     args = p.parse_args()
     one_thread()
@@ -322,35 +324,44 @@ def main() -> None:
     test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache)
     print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet; T:volume:rattle:pool:test "
           f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
-    need: dict = {}
+    seeds = [int(x) for x in args.seeds.split(",")]
+    need: dict = {name: [] for name in STRATEGIES}
     with tempfile.TemporaryDirectory(prefix="bench-al-") as tmp:
         trainer = Trainer(Path(tmp), args.steps, args.workers)
         try:
-            target = args.target
-            if target is None:
-                first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(
-                    pool, list(range(args.initial)), [args.seed + k for k in range(args.models)])]))
-                target = round(args.target_factor * first, 4)
-                print(f"initial {args.initial} frames: force RMSE {first:.3f} eV/Å -> target {target:.3f} eV/Å "
-                      f"({args.target_factor} x)", flush=True)
-            from concurrent.futures import ThreadPoolExecutor
-
-            strategies = ("seiflow", "dpgen", "random")
-            with ThreadPoolExecutor(len(strategies)) as threads:  # training runs in the worker processes
-                curves = dict(zip(strategies, threads.map(
-                    lambda name: campaign(name, pool, test, trainer, target, args), strategies), strict=True))
+            for seed in seeds:
+                for strategy, (curve, target) in one_seed(seed, pool, test, trainer, args).items():
+                    need[strategy].append(labels_needed(curve, target))
+                    print(f"seed {seed} {strategy}: labels to reach {target:.3f} eV/Å: "
+                          f"{need[strategy][-1] or 'not reached'}; curve {[(n, round(e, 3)) for n, e in curve]}",
+                          flush=True)
         finally:
             trainer.close()
-    for strategy, curve in curves.items():
-        need[strategy] = labels_needed(curve, target)
-        print(f"{strategy}: labels to reach {target:.3f} eV/Å: {need[strategy] or 'not reached'}; "
-              f"curve {[(n, round(e, 3)) for n, e in curve]}", flush=True)
     print(f"models trained: {trainer.trained}; wall {time.perf_counter() - start:.0f} s")
-    s, d, r = need["seiflow"], need["dpgen"], need["random"]
-    print(f"labels(seiflow) / labels(DP-GEN rule): {s / d:.2f} (goal <= 0.7)" if s and d
-          else "labels(seiflow) / labels(DP-GEN rule): n/a (target not reached by both)")
-    print(f"ratio: {s / r:.2f} (labels seiflow / random; goal <= 0.33)" if s and r
+    reached = {name: all(need[name]) for name in STRATEGIES}
+    mean = {name: float(np.mean(need[name])) if reached[name] else None for name in STRATEGIES}
+    print("labels needed per seed " + ", ".join(f"{name} {need[name]}" for name in STRATEGIES))
+    s, d, r = mean["seiflow"], mean["dpgen"], mean["random"]
+    print(f"labels(seiflow) / labels(DP-GEN rule): {s / d:.2f} (mean over {len(seeds)} seed(s); goal <= 0.7)"
+          if s and d else "labels(seiflow) / labels(DP-GEN rule): n/a (target not reached by both)")
+    print(f"ratio: {s / r:.2f} (labels seiflow / random, mean over {len(seeds)} seed(s); goal <= 0.33)" if s and r
           else "ratio: n/a (target not reached by both seiflow and random; raise --rounds or --target)")
+
+
+def one_seed(seed: int, pool: list, test: list, trainer: Trainer, args) -> dict:
+    """The three strategies from the same initial frames with model seeds ``seed``.. : (curve, target)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = args.target
+    if target is None:
+        first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(
+            pool, list(range(args.initial)), [seed + k for k in range(args.models)])]))
+        target = round(args.target_factor * first, 4)
+        print(f"seed {seed}: initial {args.initial} frames: force RMSE {first:.3f} eV/Å -> target "
+              f"{target:.3f} eV/Å ({args.target_factor} x)", flush=True)
+    with ThreadPoolExecutor(len(STRATEGIES)) as threads:  # training runs in the worker processes
+        curves = threads.map(lambda name: campaign(name, pool, test, trainer, target, seed, args), STRATEGIES)
+        return {name: (curve, target) for name, curve in zip(STRATEGIES, curves, strict=True)}
 
 
 if __name__ == "__main__":

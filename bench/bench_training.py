@@ -2,7 +2,7 @@
 
 Usage: ``OMP_NUM_THREADS=1 python bench/bench_training.py [--steps 300] [--threads 1|2] [--full]``
 (``--full``: the campaign default sizes, rcut 6, neurons [10,20,40]/[60,60,60]; default: the test sizes).
-Prints one JSON object. Not a test: numbers depend on the machine and its load.
+Prints one JSON object, then the compressed-model speed-up as the last line. Not a test: numbers depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ def main() -> None:
             report[backend] = bench_backend(backend, config, args.steps, Path(tmp) / backend)
             report[backend]["total_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(report, indent=1))
+    speedups = [f"{b}: {r['frozen_us_per_atom'] / r['compressed_us_per_atom']:.2f}" for b, r in report.items()
+                if isinstance(r, dict) and "compressed_us_per_atom" in r]
+    print(f"ratio: {', '.join(speedups) or 'n/a'} (frozen / compressed inference time per atom)")
 
 
 if __name__ == "__main__":
