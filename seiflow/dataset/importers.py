@@ -34,8 +34,36 @@ class IncompleteImportWarning(UserWarning):
     """A file holds more ionic steps than could be imported with labels."""
 
 
+def check_extxyz_layout(path: Path) -> None:
+    """Refuse an extended-XYZ file whose frames are not ``count``, comment, ``count`` atom lines.
+
+    dpdata's reader reads ``count + 1`` lines after any line that starts with a digit, so a header holding a
+    long run of digits (Unicode ones too) makes it loop for hours; checking the layout first keeps that out.
+    """
+    with open(path, errors="replace") as fh:
+        lines = iter(enumerate(fh, start=1))
+        for number, line in lines:
+            token = line.strip()
+            if not token:
+                continue  # blank lines between or after frames
+            if not (token.isascii() and token.isdigit()) or int(token) < 1:
+                raise InputError(
+                    f"{path} line {number}: expected the number of atoms of a frame, found {token[:40]!r}",
+                    "write each frame as a count line, a comment line, then one line per atom (extended XYZ)",
+                )
+            count = int(token)
+            for _ in range(count + 1):
+                if next(lines, None) is None:
+                    raise InputError(
+                        f"{path} line {number}: a frame of {count} atoms needs {count + 1} more lines "
+                        "than the file has",
+                        "check the count line and that the file is complete",
+                    )
+
+
 def _systems(path: Path, fmt: str) -> list[dpdata.LabeledSystem]:
     if fmt == "extxyz":
+        check_extxyz_layout(path)
         return list(dpdata.MultiSystems.from_file(str(path), fmt="extxyz").systems.values())
     if fmt == "deepmd/npy":
         roots = [path] if (path / "type.raw").is_file() else sorted(

@@ -76,3 +76,23 @@ def test_bad_format_is_input_error(tmp_path):
         frames_from_file(VASP / "h2o_md/OUTCAR", "vasp/poscarx")
     with pytest.raises(InputError, match="does not exist"):
         frames_from_file(tmp_path / "nope", "vasp/xml")
+
+
+@pytest.mark.parametrize("header", [
+    "Lattice=\"1 0 0 0 1 0 0 0 1\" 123456789012345678901234567890",  # a comment line is never a count
+    "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩",  # Unicode digits: dpdata's \\d would read them as a count of 10^19 atoms
+])
+def test_extxyz_with_a_digit_run_in_a_header_is_refused_at_once(tmp_path, header):
+    """Found by the fuzz test in CI: dpdata's reader looped for hours on such a file."""
+    path = tmp_path / "frames.extxyz"
+    path.write_text(f"1\n{header}\nLi 0 0 0 0 0 0\n{header.split()[-1]}\nx\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 4: (expected the number of atoms|a frame of \d+ atoms needs)"):
+        frames_from_file(path, "extxyz")
+
+
+def test_extxyz_layout_check_accepts_blank_lines_between_frames(tmp_path):
+    frame = ('2\nLattice="5 0 0 0 5 0 0 0 5" Properties=species:S:1:pos:R:3:forces:R:3 energy=-1.5 '
+             'pbc="T T T"\nLi 0 0 0 0.1 0 0\nCl 2.5 2.5 2.5 -0.1 0 0\n')
+    path = tmp_path / "frames.extxyz"
+    path.write_text(frame + "\n" + frame)
+    assert len(frames_from_file(path, "extxyz")) == 2
