@@ -218,7 +218,10 @@ def _reason(exc: Exception) -> str:
 def get_database(settings: Settings | None = None) -> Database:
     """The database holding seiflow's collections (the LaunchPad's, unless ``database`` is set)."""
     settings = settings or _resolve()[0]
-    lp = get_launchpad(settings)
+    return _database_of(get_launchpad(settings), settings)
+
+
+def _database_of(lp: LaunchPad, settings: Settings) -> Database:
     return lp.connection[settings.database] if settings.database else lp.db
 
 
@@ -236,7 +239,7 @@ def _store_database() -> Database:
         lp = _LAUNCHPADS.get(key)
     if lp is None or not lp.connection.topology_description.has_writable_server():
         return get_database(settings)
-    return lp.connection[settings.database] if settings.database else lp.db
+    return _database_of(lp, settings)
 
 
 def _ensure_indexes(db: Database, collection: str, indexes: list) -> None:

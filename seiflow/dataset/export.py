@@ -49,12 +49,6 @@ class _Species:
         self.types = types[self.order]
 
 
-def _sorted_by_type(frame: LabelledFrame, type_map: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Atom order sorted by type (stable), and the type index of each atom in that order."""
-    info = _Species(list(frame.species), type_map)
-    return info.order, info.types
-
-
 class _Rows:
     """Float64 rows of one width, copied into blocks as they come (no per-frame object is kept, so
     memory is about one copy of the data and is handed back block by block when taken)."""

@@ -16,14 +16,11 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import gridfs
-import numpy as np
 from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -33,11 +30,13 @@ from seiflow.dataset import arrays
 from seiflow.dataset.convert import formula_of, structure_arrays
 from seiflow.errors import InputError
 from seiflow.schemas.frame import (
-    HASH_DECIMALS,
     FrameStatus,
     LabelledFrame,
     Provenance,
     Reference,
+    reference_bytes,
+    species_digest,
+    structure_hash,
 )
 
 DUPLICATE_KEY = 11000  # MongoDB error code of a duplicate _id
@@ -314,7 +313,7 @@ class _Shared:
     """What frames of one batch usually share (species list, reference), worked out once per batch:
     the formula, and the species and reference parts of the content hash.
 
-    ``content_hash`` is :meth:`LabelledFrame.content_hash` (:func:`structure_hash`) byte for byte.
+    ``content_hash`` is :func:`structure_hash` with those parts passed in (the same hash).
     """
 
     def __init__(self) -> None:
@@ -325,13 +324,13 @@ class _Shared:
         key = tuple(species)
         entry = self._species.get(key)
         if entry is None:
-            entry = self._species[key] = (formula_of(species), hashlib.sha256(json.dumps(list(species)).encode()))
+            entry = self._species[key] = (formula_of(species), species_digest(species))
         return entry
 
     def _reference_json(self, reference: Reference) -> bytes:
         entry = self._references.get(id(reference))
         if entry is None or entry[0] is not reference:  # the entry holds the object, so its id is not reused
-            entry = (reference, json.dumps(reference.model_dump(mode="json"), sort_keys=True).encode())
+            entry = (reference, reference_bytes(reference))
             self._references[id(reference)] = entry
         return entry[1]
 
@@ -339,11 +338,10 @@ class _Shared:
         return self._species_entry(species)[0]
 
     def content_hash(self, frame: LabelledFrame) -> str:
-        h = self._species_entry(frame.species)[1].copy()
-        h.update(np.round(np.asarray(frame.positions, dtype=float), HASH_DECIMALS).tobytes())
-        h.update(np.round(np.asarray(frame.cell, dtype=float), HASH_DECIMALS).tobytes())
-        h.update(self._reference_json(frame.reference))
-        return h.hexdigest()
+        return structure_hash(
+            frame.species, frame.positions, frame.cell, frame.reference,
+            species_part=self._species_entry(frame.species)[1], reference_part=self._reference_json(frame.reference),
+        )
 
 
 def _sort_key(value: Any) -> tuple:

@@ -83,13 +83,32 @@ class LabelledFrame(BaseModel):
         return structure_hash(self.species, self.positions, self.cell, self.reference)
 
 
+def species_digest(species: list[str]) -> Any:
+    """The running sha256 after the species part of :func:`structure_hash` (copy it before updating)."""
+    return hashlib.sha256(json.dumps(list(species)).encode())
+
+
+def reference_bytes(reference: Reference) -> bytes:
+    """The reference part of :func:`structure_hash`: its settings as sorted JSON."""
+    return json.dumps(reference.model_dump(mode="json"), sort_keys=True).encode()
+
+
 def structure_hash(
-    species: list[str], positions: np.ndarray, cell: np.ndarray, reference: Reference
+    species: list[str],
+    positions: np.ndarray,
+    cell: np.ndarray,
+    reference: Reference,
+    *,
+    species_part: Any = None,
+    reference_part: bytes | None = None,
 ) -> str:
-    """sha256 of species, rounded positions and cell, and the reference calculator settings."""
-    h = hashlib.sha256()
-    h.update(json.dumps(list(species)).encode())
+    """sha256 of species, rounded positions and cell, and the reference calculator settings.
+
+    ``species_part`` (:func:`species_digest`) and ``reference_part`` (:func:`reference_bytes`) let a caller
+    hashing many frames work those parts out once; the hash is the same.
+    """
+    h = (species_part if species_part is not None else species_digest(species)).copy()
     h.update(np.round(np.asarray(positions, dtype=float), HASH_DECIMALS).tobytes())
     h.update(np.round(np.asarray(cell, dtype=float), HASH_DECIMALS).tobytes())
-    h.update(json.dumps(reference.model_dump(mode="json"), sort_keys=True).encode())
+    h.update(reference_part if reference_part is not None else reference_bytes(reference))
     return h.hexdigest()
