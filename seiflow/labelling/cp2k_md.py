@@ -1,0 +1,358 @@
+"""CP2K NVT molecular dynamics as reference MD: every sampled step becomes a labelled frame.
+
+:class:`Cp2kMDInputGenerator` writes the static labeller's FORCE_EVAL (:class:`Cp2kInputGenerator`)
+word for word, with forces and stress printed every ``sample_every`` MD steps, under a
+``RUN_TYPE MD`` / ``ENSEMBLE NVT`` GLOBAL and MOTION. :class:`Cp2kMDMaker` runs it under custodian in
+one folder and stores the sampled steps as :class:`~seiflow.schemas.frame.LabelledFrame` documents
+with the static labeller's Reference, so MD frames and static single points train together (and a
+frame labelled once is never labelled again). Provenance: source ``reference_md``, origin,
+``temperature`` (K), ``frame_index`` = MD step; step 0 (the input structure) is not stored, as in
+:mod:`seiflow.labelling.md`.
+
+Why not dpdata's ``cp2k/aimd_output``: it splits the log at `` ****`` lines followed by
+``ENSEMBLE TYPE`` and reads stress after a ``STRESS`` line, the layout of CP2K before 2023. CP2K
+2023.1 (Debian's) prints ``MD| Step number`` blocks and ``STRESS|`` rows, and dpdata raises
+"please check if your cp2k files include full information". So the frames are read from CP2K's
+own trajectory files (positions ``-pos-1.xyz`` in Å, forces ``-frc-1.xyz`` in Ha/bohr, the
+potential energy in both headers) and the electronic stress from the log's ``STRESS|`` blocks (the
+``.stress`` file of MOTION/PRINT adds the kinetic term, which DeePMD labels must not hold). Units
+and signs are those of :func:`seiflow.labelling.cp2k.frame_from_cp2k_dir`: eV, eV/Å, virial in eV.
+
+Examples
+--------
+>>> maker = Cp2kMDMaker(preset=CHEAP_CP2K, temperature=600.0, steps=20, sample_every=5)  # doctest: +SKIP
+>>> job = maker.make(structure, origin="Li2", campaign="demo")                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import shlex
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from custodian.cp2k.jobs import Cp2kJob
+from jobflow import Job, Maker, job
+from pymatgen.core.units import Ha_to_eV
+
+from seiflow.dataset.convert import structure_arrays
+from seiflow.errors import InputError
+from seiflow.labelling.base import (
+    DEFAULT_ENERGY_WINDOW,
+    DEFAULT_MAX_FORCE,
+    LabelOutput,
+    store_results,
+)
+from seiflow.labelling.cp2k import (
+    GPA_TO_EV_A3,
+    HA_BOHR_TO_EV_A,
+    INPUT_FILE,
+    OUTPUT_FILE,
+    PROJECT,
+    Cp2kInputGenerator,
+    Cp2kLabelMaker,
+)
+from seiflow.labelling.handlers import (
+    CP2K_VALIDATORS,
+    RunOutcome,
+    cp2k_handlers,
+    run_with_custodian,
+)
+from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
+from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
+
+if TYPE_CHECKING:
+    from custodian.custodian import ErrorHandler
+    from pymatgen.core import Structure
+
+MD_SOURCE = "reference_md"  # the provenance source of seiflow.labelling.md's frames too
+MD_FOLDER = "cp2k_md"
+POSITIONS_FILE = f"{PROJECT}-pos-1.xyz"  # CP2K's MOTION/PRINT/TRAJECTORY, Å
+FORCES_FILE = f"{PROJECT}-frc-1.xyz"  # CP2K's MOTION/PRINT/FORCES, Ha/bohr
+_XYZ_HEADER = re.compile(r"i\s*=\s*(\d+),\s*time\s*=\s*\S+,\s*E\s*=\s*(\S+)")
+_STRESS_TITLE = "STRESS| Analytical stress tensor [GPa]"
+_STRESS_ROW = re.compile(r"^\s*STRESS\|\s+([xyz])\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+
+
+class Thermostat(StrEnum):
+    """CP2K NVT thermostats."""
+
+    CSVR = "csvr"  # Bussi's canonical sampling through velocity rescaling
+    NOSE = "nose"  # Nose-Hoover chain (length 3)
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    if text.count(old) != 1:
+        raise RuntimeError(f"the static CP2K input does not hold {old.strip()!r} once; update cp2k_md")
+    return text.replace(old, new)
+
+
+def _each_md(section: str, every: int) -> str:
+    return f"    &{section} ON\n      &EACH\n        MD {every}\n      &END EACH\n    &END {section}\n"
+
+
+@dataclass
+class Cp2kMDInputGenerator:
+    """Writes a CP2K NVT MD input whose FORCE_EVAL is the static labeller's (:class:`Cp2kInputGenerator`).
+
+    Parameters
+    ----------
+    preset
+        PBE/GTH/MOLOPT settings, as for static single points.
+    temperature
+        Thermostat and initial-velocity temperature, K.
+    steps, timestep_fs
+        Number of MD steps and time step (fs).
+    sample_every
+        Positions, forces and stress are printed every this many steps (and at step 0).
+    thermostat, timecon_fs
+        ``csvr`` or ``nose`` and its time constant, fs.
+    seed
+        CP2K's random seed (initial velocities, CSVR noise).
+    """
+
+    preset: Cp2kPreset = STUDY_CP2K
+    temperature: float = 300.0
+    steps: int = 20
+    timestep_fs: float = 1.0
+    sample_every: int = 1
+    thermostat: Thermostat = Thermostat.CSVR
+    timecon_fs: float = 100.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "temperature": (self.temperature > 0, "give a temperature above 0 K"),
+            "steps": (self.steps >= 1, "give at least one MD step"),
+            "timestep_fs": (self.timestep_fs > 0, "give a positive time step in fs, e.g. 1.0"),
+            "sample_every": (1 <= self.sample_every <= self.steps, "sample every 1 to `steps` steps"),
+            "timecon_fs": (self.timecon_fs > 0, "give a positive thermostat time constant in fs"),
+            "seed": (self.seed >= 0, "give a seed >= 0"),
+        }
+        for field, (ok, fix) in checks.items():
+            if not ok:
+                raise InputError(f"CP2K MD {field}={getattr(self, field)!r} is not allowed", fix)
+        try:
+            self.thermostat = Thermostat(self.thermostat)
+        except ValueError:
+            raise InputError(f"unknown thermostat {self.thermostat!r}", "use 'csvr' or 'nose'") from None
+
+    def _thermostat(self) -> str:
+        if self.thermostat == Thermostat.NOSE:
+            body = f"      &NOSE\n        LENGTH 3\n        TIMECON {self.timecon_fs:g}\n      &END NOSE\n"
+        else:
+            body = f"      &CSVR\n        TIMECON {self.timecon_fs:g}\n      &END CSVR\n"
+        return f"    &THERMOSTAT\n      TYPE {self.thermostat.name}\n{body}    &END THERMOSTAT\n"
+
+    def _motion(self) -> str:
+        k = self.sample_every
+        return (
+            "&MOTION\n  &MD\n    ENSEMBLE NVT\n"
+            f"    STEPS {self.steps}\n    TIMESTEP {self.timestep_fs:g}\n"
+            f"    TEMPERATURE {self.temperature:g}\n{self._thermostat()}  &END MD\n"
+            "  &PRINT\n"
+            f"    &TRAJECTORY\n      FORMAT XYZ\n      &EACH\n        MD {k}\n      &END EACH\n    &END TRAJECTORY\n"
+            f"    &FORCES\n      FORMAT XYZ\n      &EACH\n        MD {k}\n      &END EACH\n    &END FORCES\n"
+            "    &VELOCITIES OFF\n    &END VELOCITIES\n"
+            "  &END PRINT\n&END MOTION\n"
+        )
+
+    def get_input(self, structure: Structure) -> str:
+        """The input file text for NVT MD from ``structure``."""
+        static = Cp2kInputGenerator(self.preset).get_input(structure)
+        head, sep, force_eval = static.partition("&END GLOBAL\n")
+        if not sep:
+            raise RuntimeError("the static CP2K input has no &GLOBAL section; update cp2k_md")
+        head = _replace_once(head, "  RUN_TYPE ENERGY_FORCE\n", f"  RUN_TYPE MD\n  SEED {self.seed}\n")
+        for section in ("FORCES", "STRESS_TENSOR"):
+            old = f"    &{section} ON\n    &END {section}\n"
+            force_eval = _replace_once(force_eval, old, _each_md(section, self.sample_every))
+        return head + sep + force_eval + self._motion()
+
+
+def read_xyz_frames(path: Path) -> list[tuple[int, float, list[str], np.ndarray]]:
+    """(step, energy in Ha, symbols, (N, 3) values) of each frame of a CP2K MD xyz file."""
+    lines = path.read_text().splitlines()
+    frames, i = [], 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        n = int(lines[i])
+        header = _XYZ_HEADER.search(lines[i + 1])
+        rows = [line.split() for line in lines[i + 2 : i + 2 + n]]
+        if header is None or len(rows) != n or any(len(r) != 4 for r in rows):
+            raise ValueError(f"{path.name}: malformed frame at line {i + 1}")
+        values = np.array([[float(x) for x in r[1:]] for r in rows])
+        frames.append((int(header.group(1)), float(header.group(2)), [r[0] for r in rows], values))
+        i += n + 2
+    return frames
+
+
+def read_log_stresses(path: Path) -> list[np.ndarray]:
+    """Every ``STRESS| Analytical stress tensor [GPa]`` block of a CP2K log, as (3, 3) GPa arrays."""
+    lines = path.read_text(errors="replace").splitlines()
+    tensors = []
+    for i, line in enumerate(lines):
+        if line.strip() != _STRESS_TITLE:
+            continue
+        rows = [_STRESS_ROW.match(row) for row in lines[i + 2 : i + 5]]
+        if not all(rows) or [m.group(1) for m in rows] != ["x", "y", "z"]:
+            raise ValueError(f"{path.name}: malformed stress block at line {i + 1}")
+        tensors.append(np.array([[float(v) for v in m.groups()[1:]] for m in rows]))
+    return tensors
+
+
+def frames_from_cp2k_md(
+    directory: Path, structure: Structure, reference: Reference, provenance: Provenance,
+    temperature: float,
+) -> list[LabelledFrame]:
+    """The sampled steps (step 0 left out) of a CP2K MD run in ``directory``: eV, eV/Å, virial in eV.
+
+    Raises ValueError when the trajectory files and the log do not describe the same steps.
+    """
+    species, _, cell, pbc = structure_arrays(structure)
+    positions = read_xyz_frames(directory / POSITIONS_FILE)
+    forces = read_xyz_frames(directory / FORCES_FILE)
+    stresses = read_log_stresses(directory / OUTPUT_FILE)
+    if not (len(positions) == len(forces) == len(stresses)) or not positions:
+        raise ValueError(
+            f"CP2K MD printed {len(positions)} positions, {len(forces)} forces and "
+            f"{len(stresses)} stresses: they must be the same steps"
+        )
+    volume = abs(float(np.linalg.det(cell)))
+    frames = []
+    for (step, energy, symbols, pos), (f_step, f_energy, _, frc), stress in zip(
+        positions, forces, stresses, strict=True
+    ):
+        if step != f_step or not np.isclose(energy, f_energy, rtol=0, atol=1e-9):
+            raise ValueError(f"CP2K MD step {step}: positions and forces files disagree (step {f_step})")
+        if symbols != species:
+            raise ValueError(f"CP2K MD step {step}: atoms {symbols} are not the input's {species}")
+        if step == 0:
+            continue
+        frames.append(LabelledFrame(
+            species=species, positions=pos, cell=cell, pbc=pbc, energy=energy * Ha_to_eV,
+            forces=frc * HA_BOHR_TO_EV_A, virial=stress * GPA_TO_EV_A3 * volume,
+            reference=reference,
+            provenance=provenance.model_copy(update={"frame_index": step, "temperature": temperature}),
+        ))
+    return frames
+
+
+@job(output_schema=LabelOutput)
+def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]) -> LabelOutput:
+    """Jobflow job: run ``maker``'s MD in ``./cp2k_md`` and store the sampled frames (once each).
+
+    A run custodian cannot repair, or unreadable output, is recorded as a failure of ``structure``
+    with its reason; the job itself succeeds so the campaign goes on.
+    """
+    from seiflow.dataset.frames import FrameStore
+
+    prov = Provenance.model_validate(provenance)
+    reference = maker.reference
+    run_dir = Path.cwd() / MD_FOLDER
+    outcome = maker.run(structure, run_dir)
+    frames: list[LabelledFrame] = []
+    failures: list[tuple[Any, Provenance, str]] = []
+    if not outcome.ok:
+        failures.append((structure, prov, f"CP2K MD failed: {outcome.reason or 'unknown failure'}"))
+    else:
+        try:
+            frames = frames_from_cp2k_md(run_dir, structure, reference, prov, maker.temperature)
+        except (OSError, ValueError) as exc:
+            failures.append((structure, prov, f"unreadable CP2K MD output: {exc}"))
+    return store_results(FrameStore(), reference, frames, failures,
+                         max_force=maker.max_force, energy_window=maker.energy_window)
+
+
+@dataclass
+class Cp2kMDMaker(Maker):
+    """NVT CP2K MD of one structure at one temperature under custodian; stores the sampled frames.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    preset
+        PBE/GTH/MOLOPT settings; the frames' Reference is ``Cp2kLabelMaker(preset=preset).reference``.
+    temperature
+        Thermostat temperature, K.
+    steps, timestep_fs, sample_every
+        MD length, time step (fs), and how often a step becomes a labelled frame.
+    thermostat, timecon_fs
+        ``csvr`` (default) or ``nose``, and its time constant (fs).
+    seed
+        CP2K's random seed (initial velocities, thermostat noise).
+    cp2k_cmd
+        The CP2K command, e.g. ``"mpirun --allow-run-as-root -np 2 cp2k.psmp"``.
+    handlers
+        custodian CP2K handlers (copied per run); None: :func:`seiflow.labelling.handlers.cp2k_handlers`.
+    max_errors
+        Corrections before the run is given up and recorded as failed.
+    polling_time_step
+        Seconds between custodian's checks of the running CP2K.
+    max_force, energy_window
+        Thresholds above which sampled frames are flagged (see ``seiflow.labelling.base``).
+    category
+        FireWorks ``_category`` of the job.
+    """
+
+    name: str = "cp2k md"
+    preset: Cp2kPreset = STUDY_CP2K
+    temperature: float = 300.0
+    steps: int = 20
+    timestep_fs: float = 1.0
+    sample_every: int = 5
+    thermostat: Thermostat = Thermostat.CSVR
+    timecon_fs: float = 100.0
+    seed: int = 0
+    cp2k_cmd: str = "cp2k.psmp"
+    handlers: tuple[ErrorHandler, ...] | None = None
+    max_errors: int = 5
+    polling_time_step: float = 10.0
+    max_force: float = DEFAULT_MAX_FORCE
+    energy_window: float = DEFAULT_ENERGY_WINDOW
+    category: str = "dft"
+
+    def __post_init__(self) -> None:
+        self.input_generator()  # bad MD settings raise InputError here, not in the worker
+
+    @property
+    def reference(self) -> Reference:
+        """The static CP2K labeller's reference for the same preset."""
+        return Cp2kLabelMaker(preset=self.preset).reference
+
+    def input_generator(self) -> Cp2kMDInputGenerator:
+        """The input generator with this maker's MD settings."""
+        return Cp2kMDInputGenerator(
+            preset=self.preset, temperature=self.temperature, steps=self.steps,
+            timestep_fs=self.timestep_fs, sample_every=self.sample_every,
+            thermostat=self.thermostat, timecon_fs=self.timecon_fs, seed=self.seed,
+        )
+
+    def run(self, structure: Structure, directory: Path) -> RunOutcome:
+        """Write the MD input for ``structure`` in ``directory`` and run CP2K there under custodian."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / INPUT_FILE).write_text(self.input_generator().get_input(structure))
+        cp2k_job = Cp2kJob(shlex.split(self.cp2k_cmd), input_file=INPUT_FILE, output_file=OUTPUT_FILE)
+        handlers = copy.deepcopy(list(self.handlers)) if self.handlers is not None else cp2k_handlers()
+        return run_with_custodian(
+            [cp2k_job], handlers, CP2K_VALIDATORS, directory, max_errors=self.max_errors,
+            polling_time_step=self.polling_time_step, monitor_freq=1,
+        )
+
+    def make(
+        self, structure: Structure, origin: str | None = None, campaign: str | None = None,
+        round: int = 0,
+    ) -> Job:
+        """A job running the MD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
+        provenance = Provenance(campaign=campaign, round=round, source=MD_SOURCE, origin=origin)
+        md_job = cp2k_md(self, structure, provenance.model_dump(mode="json"))
+        md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
+        md_job.update_config({"manager_config": {"_category": self.category}})
+        return md_job
