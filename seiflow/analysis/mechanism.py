@@ -5,11 +5,15 @@ Definitions (cutoffs are fields of :class:`MechanismCutoffs`):
 - In-Cl coordination: Cl atoms within ``in_cl`` of each In. Pristine Li3InCl6 has 6 (InCl6 octahedra);
   an In with fewer than ``reduced_below`` Cl neighbours counts as reduced (the oxidation-state proxy).
 - In-In neighbours: In atoms within ``in_in``; metallic In clusters are the connected components of the
-  In-In graph (scipy.sparse.csgraph) over the In atoms that have at least one In neighbour.
+  In-In graph (:class:`freud.cluster.Cluster`) over the In atoms that have at least one In neighbour.
 - LiCl-like Li: a Li with at least ``licl_min_cl`` Cl neighbours within ``li_cl``, none of which has an In
   within ``in_cl`` (Cl no longer in an InCl6 octahedron).
 - Percolation along axis k: a cluster percolates when walking its bonds through periodic images returns
-  to an atom with a different image offset along k (the cluster winds around the periodic box).
+  to an atom with a different image offset along k (the cluster winds around the periodic box). freud
+  has no percolation; this is seiflow's walk over freud's bonds and their image offsets.
+
+All neighbour searches of a frame share one :class:`~seiflow.analysis.structure.FreudFrame` (freud's box
+and one AABB tree per element), built for the largest cutoff.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ import numpy as np
 from ase import Atoms
 from pydantic import BaseModel, Field
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import breadth_first_order
 
-from seiflow.analysis.neighbours import Pairs, count_neighbours, pairs_between, species_mask
+from seiflow.analysis.structure import FreudFrame, Pairs
 
 AXES = ("x", "y", "z")
 
@@ -89,44 +93,57 @@ def percolation_by_cluster(n: int, pairs: Pairs, labels: np.ndarray, roots: np.n
     return {int(labels[root]): per_label[labels[root]] for root in roots}
 
 
-def in_clusters(atoms: Atoms, cutoff: float = 3.6, species: str = "In") -> ClusterResult:
-    """Connected components of the ``species`` bond graph under ``cutoff``, with percolation per axis."""
+def _frame(atoms: Atoms, cutoff: float, frame: FreudFrame | None) -> FreudFrame:
+    """``frame`` when it was built for ``atoms`` and covers ``cutoff``, else a new one."""
+    if frame is not None and frame.atoms is atoms and frame.r_max >= cutoff:
+        return frame
+    return FreudFrame.from_atoms(atoms, cutoff)
+
+
+def in_clusters(
+    atoms: Atoms, cutoff: float = 3.6, species: str = "In", frame: FreudFrame | None = None
+) -> ClusterResult:
+    """Connected components of the ``species`` bond graph under ``cutoff``, with percolation per axis.
+
+    ``frame``: a :class:`FreudFrame` of ``atoms`` to reuse (its ``r_max`` at least ``cutoff``).
+    """
     n = len(atoms)
-    in_idx = np.flatnonzero(species_mask(atoms, species))
-    pairs = pairs_between(atoms, species, species, cutoff)
-    graph = coo_matrix((np.ones(len(pairs.i)), (pairs.i, pairs.j)), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    bonded = np.zeros(n, dtype=bool)
-    bonded[pairs.i] = True
-    in_labels = np.where(bonded[in_idx], labels[in_idx], -1)
-    cluster_ids, sizes = np.unique(in_labels[in_labels >= 0], return_counts=True)
-    order = np.argsort(-sizes, kind="stable")
-    cluster_ids, sizes = cluster_ids[order], sizes[order]
-    first = {int(lab): int(in_idx[k]) for k, lab in enumerate(in_labels) if lab >= 0}
-    roots = np.array([first[int(cid)] for cid in cluster_ids], dtype=int)
+    frame = _frame(atoms, cutoff, frame)
+    in_idx = frame.indices(species)
+    pairs, cluster_idx, n_bonds = frame.clusters(species, cutoff)
+    bonded = n_bonds > 0
+    # clusters of >= 2 atoms, largest first, ties by their lowest atom index (as before freud)
+    ids, first, sizes = np.unique(cluster_idx[bonded], return_index=True, return_counts=True)
+    order = np.lexsort((in_idx[bonded][first], -sizes))
+    ids, sizes, roots = ids[order], sizes[order], in_idx[bonded][first][order]
+    remap = np.full(cluster_idx.size, -1)  # freud's cluster indices are < the number of atoms
+    remap[ids] = np.arange(ids.size)
+    in_labels = np.where(bonded, remap[cluster_idx], -1)
+    labels = np.full(n, -1)
+    labels[in_idx] = in_labels
     winding = percolation_by_cluster(n, pairs, labels, roots)
     spans = np.zeros(3, dtype=bool)
     for axes in winding.values():
         spans |= axes
-    remap = {int(c): k for k, c in enumerate(cluster_ids)}
     hist_keys, hist_counts = np.unique(sizes, return_counts=True)
     return ClusterResult(
         sizes=sizes.tolist(),
         size_histogram={int(k): int(v) for k, v in zip(hist_keys, hist_counts, strict=True)},
         largest=int(sizes[0]) if sizes.size else 0,
         percolates={ax: bool(v) for ax, v in zip(AXES, spans, strict=True)},
-        labels=[remap.get(int(x), -1) for x in in_labels],
+        labels=in_labels.tolist(),
     )
 
 
-def licl_like_fraction(atoms: Atoms, cut: MechanismCutoffs) -> float:
+def licl_like_fraction(atoms: Atoms, cut: MechanismCutoffs, frame: FreudFrame | None = None) -> float:
     """Fraction of Li with >= ``licl_min_cl`` Cl neighbours none of which is bonded to an In."""
-    li = species_mask(atoms, "Li")
-    if not li.any():
+    frame = _frame(atoms, max(cut.in_cl, cut.li_cl), frame)
+    li = frame.indices("Li")
+    if li.size == 0:
         return float("nan")
     cl_with_in = np.zeros(len(atoms), dtype=bool)
-    cl_with_in[pairs_between(atoms, "Cl", "In", cut.in_cl).i] = True
-    li_cl = pairs_between(atoms, "Li", "Cl", cut.li_cl)
+    cl_with_in[frame.pairs("Cl", "In", cut.in_cl).i] = True
+    li_cl = frame.pairs("Li", "Cl", cut.li_cl)
     n_cl = np.bincount(li_cl.i, minlength=len(atoms))
     touches_in = np.bincount(li_cl.i, weights=cl_with_in[li_cl.j], minlength=len(atoms)) > 0
     like = (n_cl >= cut.licl_min_cl) & ~touches_in
@@ -140,8 +157,9 @@ def _mean(values: np.ndarray) -> float:
 def analyse_frame(atoms: Atoms, cut: MechanismCutoffs | None = None) -> FrameMechanism:
     """All mechanism descriptors of one frame."""
     cut = cut or MechanismCutoffs()
-    in_cl = count_neighbours(atoms, "In", "Cl", cut.in_cl)
-    in_in = count_neighbours(atoms, "In", "In", cut.in_in)
+    frame = FreudFrame.from_atoms(atoms, max(cut.in_cl, cut.in_in, cut.li_cl))
+    in_cl = frame.count("In", "Cl", cut.in_cl)
+    in_in = frame.count("In", "In", cut.in_in)
     keys, counts = np.unique(in_cl, return_counts=True)
     return FrameMechanism(
         n_in=int(in_cl.size),
@@ -149,8 +167,8 @@ def analyse_frame(atoms: Atoms, cut: MechanismCutoffs | None = None) -> FrameMec
         in_cl_histogram={int(k): int(v) for k, v in zip(keys, counts, strict=True)},
         reduced_in_fraction=_mean((in_cl < cut.reduced_below).astype(float)),
         in_in_mean=_mean(in_in),
-        licl_like_li_fraction=licl_like_fraction(atoms, cut),
-        clusters=in_clusters(atoms, cut.in_in),
+        licl_like_li_fraction=licl_like_fraction(atoms, cut, frame),
+        clusters=in_clusters(atoms, cut.in_in, frame=frame),
     )
 
 
