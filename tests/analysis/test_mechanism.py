@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ase import Atoms
 
 from seiflow.analysis.mechanism import (
     MechanismCutoffs,
@@ -74,3 +75,28 @@ def test_trajectory_and_cutoff_validation():
         MechanismCutoffs(in_cl=-1.0)
     with pytest.raises(InputError):
         in_clusters(S.in_chain_along_x(), cutoff=0.0)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_chain_along_a_tilted_lattice_vector_percolates_along_it_only(mirror):
+    from scipy.spatial.transform import Rotation
+
+    cell = np.array([[12.0, 0.0, 0.0], [4.0, 11.5, 0.0], [-3.0, 2.0, 14.0]])  # |b| = 12.2 Å
+    cell = cell @ Rotation.from_euler("xyz", [40, -25, 70], degrees=True).as_matrix().T
+    if mirror:
+        cell = cell * [1, 1, -1]  # left-handed
+    positions = [(k / 4 + 0.01) * cell[1] + 0.3 * cell[0] + 0.4 * cell[2] for k in range(4)]
+    atoms = Atoms("In4", positions=positions, cell=cell, pbc=True)
+    clusters = in_clusters(atoms)
+    assert clusters.sizes == [4]
+    assert clusters.percolates == {"x": False, "y": True, "z": False}
+    frame = analyse_frame(atoms)
+    assert frame.in_in_mean == 2.0 and frame.clusters.largest == 4
+
+
+def test_mechanism_on_a_rotated_triclinic_frame_matches_the_original():
+    atoms = S.li3incl6()
+    atoms.rattle(0.15, seed=4)
+    turned = atoms.copy()
+    turned.set_cell(atoms.cell[:] @ np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]).T, scale_atoms=True)
+    assert analyse_frame(turned).model_dump() == analyse_frame(atoms).model_dump()

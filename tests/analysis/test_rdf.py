@@ -53,3 +53,31 @@ def test_agreement_bounds_and_errors():
         partial_rdfs([])
     missing = partial_rdfs([S.licl()], [("In", "Cl")], rmax=4.0, nbins=40)
     assert missing.g == {}
+
+
+@pytest.mark.parametrize("left_handed", [False, True])
+def test_triclinic_rdf_matches_brute_force_minimum_image(left_handed):
+    # a rotated, strongly tilted cell; rmax 7 Å is beyond half its 7.7 Å plane spacings (replicated)
+    from tests.analysis.brute import brute_rdf, triclinic_frame
+
+    atoms = triclinic_frame(left_handed=left_handed)
+    pairs = [("Li", "Cl"), ("Cl", "Li"), ("Li", "Li"), ("In", "Cl")]
+    ours = partial_rdfs([atoms], pairs, rmax=7.0, nbins=70)
+    for a, b in pairs:
+        assert np.allclose(ours.g[f"{a}-{b}"], brute_rdf(atoms, a, b, 7.0, 70), rtol=1e-12, atol=1e-12)
+    assert ours.g["Li-Cl"] == ours.g["Cl-Li"]
+
+
+def test_rdf_ignores_the_cell_orientation():
+    from scipy.spatial.transform import Rotation
+
+    frames = _rattled(S.li3incl6(), 0.1, 2)
+    rotation = Rotation.from_euler("zyx", [30, 20, 10], degrees=True).as_matrix()
+    turned = []
+    for atoms in frames:
+        t = atoms.copy()
+        t.set_cell(atoms.cell[:] @ rotation.T, scale_atoms=True)
+        t.positions += 5.0  # and shifted out of the cell
+        turned.append(t)
+    first, second = partial_rdfs(frames), partial_rdfs(turned)
+    assert rdf_agreement(first, second).overall == pytest.approx(1.0, abs=1e-6)
