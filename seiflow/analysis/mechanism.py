@@ -64,19 +64,34 @@ class FrameMechanism(BaseModel):
 
 
 def _image_offsets(n: int, pairs: Pairs, roots: np.ndarray) -> np.ndarray:
-    """Image offset of each atom when every cluster is unwrapped along a BFS tree from its root."""
+    """Image offset of each atom when every cluster is unwrapped along a BFS tree from its root.
+
+    One breadth-first search from an extra hub node bonded to every root covers all clusters; the
+    offsets are then filled level by level of the tree.
+    """
     key = pairs.i * n + pairs.j
     order_key = np.argsort(key, kind="stable")
     sorted_key = key[order_key]
-    graph = coo_matrix((np.ones(len(pairs.i)), (pairs.i, pairs.j)), shape=(n, n)).tocsr()
-    offsets = np.zeros((n, 3), dtype=int)
-    for root in roots:
-        order, pred = breadth_first_order(graph, int(root), directed=False, return_predecessors=True)
-        nodes = order[1:]
-        edges = order_key[np.searchsorted(sorted_key, pred[nodes] * n + nodes)]
-        for node, parent, edge in zip(nodes, pred[nodes], edges, strict=True):
-            offsets[node] = offsets[parent] + pairs.shift[edge]
-    return offsets
+    hub = n
+    rows = np.concatenate([pairs.i, np.full(roots.size, hub)])
+    cols = np.concatenate([pairs.j, roots])
+    graph = coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n + 1, n + 1)).tocsr()
+    order, pred = breadth_first_order(graph, hub, directed=False, return_predecessors=True)
+    nodes = order[1:]
+    parents = pred[nodes]
+    step = np.zeros((nodes.size, 3), dtype=int)
+    inner = parents != hub
+    step[inner] = pairs.shift[order_key[np.searchsorted(sorted_key, parents[inner] * n + nodes[inner])]]
+    offsets = np.zeros((n + 1, 3), dtype=int)
+    done = np.zeros(n + 1, dtype=bool)
+    done[hub] = True
+    todo = np.ones(nodes.size, dtype=bool)
+    while todo.any():
+        ready = todo & done[parents]
+        offsets[nodes[ready]] = offsets[parents[ready]] + step[ready]
+        done[nodes[ready]] = True
+        todo &= ~ready
+    return offsets[:n]
 
 
 def percolation_by_cluster(n: int, pairs: Pairs, labels: np.ndarray, roots: np.ndarray) -> dict:
@@ -142,10 +157,10 @@ def licl_like_fraction(atoms: Atoms, cut: MechanismCutoffs, frame: FreudFrame | 
     if li.size == 0:
         return float("nan")
     cl_with_in = np.zeros(len(atoms), dtype=bool)
-    cl_with_in[frame.pairs("Cl", "In", cut.in_cl).i] = True
-    li_cl = frame.pairs("Li", "Cl", cut.li_cl)
-    n_cl = np.bincount(li_cl.i, minlength=len(atoms))
-    touches_in = np.bincount(li_cl.i, weights=cl_with_in[li_cl.j], minlength=len(atoms)) > 0
+    cl_with_in[frame.index_pairs("In", "Cl", cut.in_cl)[1]] = True  # the In-Cl bonds, seen from Cl
+    li_i, li_j = frame.index_pairs("Li", "Cl", cut.li_cl)
+    n_cl = np.bincount(li_i, minlength=len(atoms))
+    touches_in = np.bincount(li_i, weights=cl_with_in[li_j], minlength=len(atoms)) > 0
     like = (n_cl >= cut.licl_min_cl) & ~touches_in
     return float(like[li].mean())
 

@@ -20,6 +20,7 @@ Bonds come back as :class:`Pairs` in the frame's own atom indices, with the inte
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import freud
@@ -122,6 +123,12 @@ def replicas_needed(cell: np.ndarray, r_max: float) -> tuple[int, int, int]:
     return int(reps[0]), int(reps[1]), int(reps[2])
 
 
+@functools.lru_cache(maxsize=8)
+def _histogram(nbins: int, r_max: float) -> freud.density.RDF:
+    """One freud RDF accumulator per grid, reused (``compute`` resets it; building one costs ms)."""
+    return freud.density.RDF(bins=nbins, r_max=r_max)
+
+
 def freud_box(matrix: np.ndarray, reps: tuple[int, int, int] = (1, 1, 1)) -> freud.box.Box:
     """The freud box of an upper-triangular ``matrix`` repeated ``reps`` times along a, b, c."""
     return freud.box.Box(
@@ -150,8 +157,8 @@ class FreudFrame:
     reps: tuple[int, int, int]
     box: freud.box.Box  # the (possibly replicated) box the points live in
     numbers: np.ndarray  # atomic numbers
-    _points: dict = field(default_factory=dict, repr=False)
-    _queries: dict = field(default_factory=dict, repr=False)
+    volume: float  # of the frame's cell as ASE gives it, Å^3 (0 without one): the RDF's normalisation
+    _cache: dict = field(default_factory=dict, repr=False)  # per-species arrays, trees, bond lists
 
     @classmethod
     def from_atoms(cls, atoms: Atoms, r_max: float) -> FreudFrame:
@@ -161,17 +168,18 @@ class FreudFrame:
         cell, frac = _working_cell(atoms, float(r_max))
         matrix = upper_triangular(cell)
         reps = replicas_needed(cell, float(r_max))
+        volume = abs(float(np.linalg.det(atoms.cell[:])))
         return cls(atoms, float(r_max), cell, frac, matrix, reps, freud_box(matrix, reps),
-                   np.asarray(atoms.numbers))
+                   np.asarray(atoms.numbers), volume)
 
-    @property
-    def volume(self) -> float:
-        """Volume of the frame's cell as ASE gives it, Å^3 (the RDF's normalisation)."""
-        return float(self.atoms.get_volume()) if abs(np.linalg.det(self.atoms.cell[:])) > 0 else 0.0
+    def _cached(self, key: tuple, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def indices(self, species: str) -> np.ndarray:
         """Atom indices of one element, in index order."""
-        return np.flatnonzero(self.numbers == check_species(species))
+        return self._cached(("ids", species), lambda: np.flatnonzero(self.numbers == check_species(species)))
 
     def _positions(self, frac: np.ndarray, reps: tuple[int, int, int] | None = None) -> np.ndarray:
         """Positions in freud's frame (float32, box centred on 0) of fractional coordinates.
@@ -189,22 +197,22 @@ class FreudFrame:
 
     def query_points(self, species: str) -> np.ndarray:
         """The atoms of ``species`` (the frame itself, first replica) as freud query points."""
-        if species not in self._queries:
-            self._queries[species] = self._positions(self._wrapped(species) / np.asarray(self.reps))
-        return self._queries[species]
+        return self._cached(("query", species),
+                            lambda: self._positions(self._wrapped(species) / np.asarray(self.reps)))
 
     def points(self, species: str) -> freud.locality.AABBQuery:
         """An AABB tree of the atoms of ``species`` and their replicas.
 
         Atom k of replica r is point ``r * n_species + k``; replica 0 is the frame itself.
         """
-        if species not in self._points:
-            wrapped = self._wrapped(species)
-            reps = np.asarray(self.reps)
+        def build() -> freud.locality.AABBQuery:
+            if self.reps == (1, 1, 1):
+                return freud.locality.AABBQuery(self.box, self.query_points(species))
             grid = np.stack(np.meshgrid(*(np.arange(n) for n in self.reps), indexing="ij"), -1)
-            frac = (wrapped[None, :, :] + grid.reshape(-1, 1, 3)) / reps
-            self._points[species] = freud.locality.AABBQuery(self.box, self._positions(frac.reshape(-1, 3)))
-        return self._points[species]
+            frac = (self._wrapped(species)[None, :, :] + grid.reshape(-1, 1, 3)) / np.asarray(self.reps)
+            return freud.locality.AABBQuery(self.box, self._positions(frac.reshape(-1, 3)))
+
+        return self._cached(("tree", species), build)
 
     def neighbor_list(self, a: str, b: str, cutoff: float) -> freud.locality.NeighborList | None:
         """The bonds freud finds from each ``a`` atom to the ``b`` points within ``cutoff``.
@@ -220,7 +228,26 @@ class FreudFrame:
         if self.indices(a).size == 0 or self.indices(b).size == 0:
             return None
         args = {**_QUERY, "r_max": float(cutoff), "exclude_ii": a == b}
-        return self.points(b).query(self.query_points(a), args).toNeighborList()
+        return self._cached(("bonds", a, b, float(cutoff)),
+                            lambda: self.points(b).query(self.query_points(a), args).toNeighborList())
+
+    def index_pairs(self, a: str, b: str, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+        """Frame indices (i of ``a``, j of ``b``) of the pairs closer than ``cutoff`` (no offsets).
+
+        The smaller element is the query side (faster); the pairs are not sorted by ``i`` then.
+        """
+        if a != b and self.indices(a).size > self.indices(b).size:
+            j, i = self._ij(self.neighbor_list(b, a, cutoff), b, a)
+            return i, j
+        return self._ij(self.neighbor_list(a, b, cutoff), a, b)
+
+    def _ij(self, nlist: freud.locality.NeighborList | None, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+        """Frame indices of freud's bonds (``b`` replicas mapped back to their atom)."""
+        if nlist is None or len(nlist) == 0:
+            return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+        ib = self.indices(b)
+        return (self.indices(a)[nlist.query_point_indices.astype(np.int64)],
+                ib[nlist.point_indices.astype(np.int64) % ib.size])
 
     def pairs(self, a: str, b: str, cutoff: float) -> Pairs:
         """All directed pairs (i of element ``a``, j of element ``b``) closer than ``cutoff`` Å."""
@@ -230,9 +257,7 @@ class FreudFrame:
         """:class:`Pairs` in frame indices, image offsets and float64 distances of freud's bonds."""
         if nlist is None or len(nlist) == 0:
             return Pairs.empty()
-        ia, ib = self.indices(a), self.indices(b)
-        i = ia[nlist.query_point_indices.astype(np.int64)]
-        j = ib[nlist.point_indices.astype(np.int64) % ib.size]
+        i, j = self._ij(nlist, a, b)
         step = np.linalg.solve(self.matrix, nlist.vectors.astype(float).T).T  # fractional bond vector
         shift = np.rint(self.frac[i] + step - self.frac[j]).astype(int)
         d = np.linalg.norm((self.frac[j] + shift - self.frac[i]) @ self.cell, axis=1)
@@ -260,7 +285,7 @@ class FreudFrame:
                              "build the FreudFrame with the RDF's r_max")
         if na > nb:  # n_ab = n_ba: query the smaller set against the tree of the larger (faster)
             a, b = b, a
-        rdf = freud.density.RDF(bins=int(nbins), r_max=float(r_max))
+        rdf = _histogram(int(nbins), float(r_max))
         rdf.compute(system=self.points(b), query_points=self.query_points(a),
                     neighbors={**_QUERY, "r_max": float(r_max), "exclude_ii": a == b})
         edges = np.linspace(0.0, float(r_max), int(nbins) + 1)
@@ -277,10 +302,13 @@ class FreudFrame:
         nlist = self.neighbor_list(species, species, cutoff)
         if nlist is None or len(nlist) == 0:
             return Pairs.empty(), np.arange(ids.size), np.zeros(ids.size, dtype=int)
-        own = freud.locality.NeighborList.from_arrays(
-            ids.size, ids.size, nlist.query_point_indices,
-            nlist.point_indices.astype(np.int64) % ids.size, nlist.vectors)
-        system = (freud_box(self.matrix), self._positions(self._wrapped(species), (1, 1, 1)))
+        if self.reps == (1, 1, 1):
+            own, system = nlist, self.points(species)
+        else:  # bonds to replicas are bonds to the atom itself
+            own = freud.locality.NeighborList.from_arrays(
+                ids.size, ids.size, nlist.query_point_indices,
+                nlist.point_indices.astype(np.int64) % ids.size, nlist.vectors)
+            system = (freud_box(self.matrix), self._positions(self._wrapped(species), (1, 1, 1)))
         cluster = freud.cluster.Cluster().compute(system, neighbors=own)
         counts = nlist.neighbor_counts.astype(int)
         return self._pairs(nlist, species, species), np.asarray(cluster.cluster_idx), counts
