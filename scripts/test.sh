@@ -11,4 +11,5 @@ eval "$(bash scripts/slurm.sh start)"
 export OMP_NUM_THREADS=1 DP_INTRA_OP_PARALLELISM_THREADS=1 DP_INTER_OP_PARALLELISM_THREADS=1
 export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff check seiflow tests bench
+.venv/bin/lint-imports    # the layers contract in pyproject.toml: imports point down the pipeline
 .venv/bin/python -m pytest -q --durations=30 "$@"

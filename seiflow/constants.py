@@ -1,19 +1,40 @@
-"""File and collection names shared across seiflow."""
+"""Names shared across seiflow: files, collections, GridFS buckets and FireWorks job categories."""
+
+from enum import StrEnum
 
 SETTINGS_FILE = "seiflow.yaml"
 LAUNCHPAD_FILE = "launchpad.yaml"
 FWORKER_FILE = "my_fworker.yaml"
+
+
+class JobCategory(StrEnum):
+    """FireWorks ``_category`` of a job: which workers (``my_fworker.yaml``) pull it."""
+
+    DFT = "dft"  # labelling: reference MD, AIMD, statics (VASP, CP2K, local references)
+    TRAIN = "train"  # DeePMD training, freeze, compress, dp test (GPU nodes)
+    LAMMPS = "lammps"  # exploration, like-for-like NNP MD and the closing analysis
+    LIGHT = "light"  # selection, round control, reports (seconds each)
+
 
 # Collections in the LaunchPad's database (seiflow keeps everything on one database).
 FRAMES_COLLECTION = "frames"
 MODELS_COLLECTION = "models"
 ROUNDS_COLLECTION = "rounds"
 CAMPAIGNS_COLLECTION = "campaigns"
+ANALYSES_COLLECTION = "analyses"
 JOBSTORE_DOCS_COLLECTION = "jobflow_outputs"
-JOBSTORE_DATA_BUCKET = "jobflow_data"  # GridFS bucket for large job outputs
-ARRAYS_BUCKET = "arrays"  # GridFS bucket for frame arrays, models and trajectories
+
+# GridFS buckets.
+JOBSTORE_DATA_BUCKET = "jobflow_data"  # large job outputs (explored structures)
+ARRAYS_BUCKET = "arrays"  # frame arrays above the inline limit
+MODELS_BUCKET = "models"  # model files (frozen, compressed, checkpoint, parity)
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 27101
 EMBEDDED_PID_FILE = "secantusd.pid"
 EMBEDDED_LOG_FILE = "secantusd.log"
+
+
+def set_category(job: object, category: JobCategory | str, dynamic: bool = True) -> None:
+    """Give a jobflow ``job`` its FireWorks category (jobflow copies manager_config into the spec)."""
+    job.update_config({"manager_config": {"_category": JobCategory(category).value}}, dynamic=dynamic)

@@ -273,6 +273,7 @@ class SettingsMongoStore(MongoStore):
         super().__init__(database="seiflow", collection_name=collection_name, **kwargs)
 
     def connect(self, force_reset: bool = False):
+        """Connect to the settings' store (the process's shared client)."""
         if self._coll is None or force_reset:
             db = _store_database()
             _ensure_indexes(db, self.collection_name, [[("uuid", ASCENDING), ("index", ASCENDING)]])
@@ -280,17 +281,19 @@ class SettingsMongoStore(MongoStore):
             self._coll = db[self.collection_name]
 
     def update(self, docs, key=None):
-        """maggma's update (an idempotent upsert), retried while the server is away (``db_wait_s``).
+        """Maggma's update (an idempotent upsert), retried while the server is away (``db_wait_s``).
 
         On a standalone server pymongo does not retry writes, and :meth:`connect` no longer pings per job.
         """
         retry_call(super().update, docs, key, deadline_s=_resolve()[0].db_wait_s)
 
     def close(self):
+        """Forget the collection; the shared client stays open."""
         self._coll = None  # the client is shared by the process; do not close it
 
     @property
     def name(self) -> str:
+        """A name for jobflow's messages (no connection details)."""
         return f"seiflow://{self.collection_name}"
 
 
@@ -302,6 +305,7 @@ class SettingsGridFSStore(GridFSStore):
         super().__init__(database="seiflow", collection_name=collection_name, **kwargs)
 
     def connect(self, force_reset: bool = False):
+        """Connect to the settings' GridFS bucket (the process's shared client)."""
         if not self._coll or force_reset:
             import gridfs
 
@@ -316,14 +320,16 @@ class SettingsGridFSStore(GridFSStore):
             self._chunks_collection = db[f"{self.collection_name}.chunks"]
 
     def update(self, docs, key=None, additional_metadata=None):
-        """maggma's update, retried like :meth:`SettingsMongoStore.update` (older copies are cleaned up)."""
+        """Maggma's update, retried like :meth:`SettingsMongoStore.update` (older copies are cleaned up)."""
         retry_call(super().update, docs, key, additional_metadata, deadline_s=_resolve()[0].db_wait_s)
 
     def close(self):
+        """Forget the bucket; the shared client stays open."""
         self._coll = None
 
     @property
     def name(self) -> str:
+        """A name for jobflow's messages (no connection details)."""
         return f"seiflow-gridfs://{self.collection_name}"
 
 
@@ -344,8 +350,3 @@ def reset_connections() -> None:
         _LAUNCHPADS.clear()
         _RESOLVED.clear()
         _INDEXED.clear()
-
-
-def settings_file_for(path: Path) -> Path:
-    """Absolute path, for handing a settings file to worker subprocesses via ``SEIFLOW_CONFIG``."""
-    return path.expanduser().resolve()

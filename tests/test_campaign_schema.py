@@ -22,7 +22,7 @@ def test_shipped_campaigns_validate(path):
 def test_minimal_campaign_gets_defaults():
     c = campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "In", "Cl"]}})
     assert c.training.numb_models == 4 and c.training.backend == "tensorflow"
-    assert c.convergence.accurate_ratio == 0.99
+    assert c.convergence.criteria["accurate_ratio"].threshold == 0.99
     assert c.structures.interface.substrate_miller == (1, 1, 0)
 
 
@@ -37,13 +37,30 @@ def test_minimal_campaign_gets_defaults():
         ({"name": "../x", "system": {"type_map": ["Li"]}}, "name: use 1-64 letters"),
         (
             {"name": "m", "system": {"type_map": ["Li"]}, "labelling": {"reference": "dft"}},
-            "labelling.reference: Input should be 'chgnet', 'sevennet', 'vasp' or 'cp2k' (got 'dft')",
+            "labelling.reference: Input should be 'chgnet', 'sevennet', 'cp2k' or 'vasp' (got 'dft')",
         ),
         (
             {"name": "m", "system": {"type_map": ["Li"]}, "training": {"numb_models": "four"}},
             "training.numb_models: Input should be a valid integer",
         ),
         ({"name": "m", "system": {"type_map": ["Li"]}, "exploration": {"nsteps": 0}}, "exploration.nsteps"),
+        (
+            {"name": "m", "system": {"type_map": ["Li"]}, "selection": {"v_trust_lo": 0.2, "v_trust_hi": 0.1}},
+            "selection: v_trust_hi must be greater than v_trust_lo",
+        ),
+        (
+            {"name": "m", "system": {"type_map": ["Li"]}, "selection": {"e_trust_hi": 0.1}},
+            "selection: e_trust_hi is set without e_trust_lo",
+        ),
+        (
+            {"name": "m", "system": {"type_map": ["Li"]}, "convergence": {"criteria": {"speed": {}}}},
+            "convergence.criteria: Input should be 'accurate_ratio'",
+        ),
+        (
+            {"name": "m", "system": {"type_map": ["Li"]},
+             "labelling": {"reference": {"code": "cp2k", "overrides": {"cutof": 100}}}},
+            "labelling.reference.cp2k: overrides ['cutof'] are not preset fields",
+        ),
     ],
 )
 def test_errors_name_the_field(data, expected):

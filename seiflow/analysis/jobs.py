@@ -28,6 +28,7 @@ from seiflow.analysis.production import (
 )
 from seiflow.analysis.rdf import compare_trajectories
 from seiflow.analysis.trajectory import read_frames
+from seiflow.constants import ANALYSES_COLLECTION
 from seiflow.dataset.convert import to_atoms
 from seiflow.dataset.frames import FrameStore
 from seiflow.errors import SeiflowError
@@ -35,7 +36,6 @@ from seiflow.models.store import ModelStore
 from seiflow.schemas.campaign import Campaign
 from seiflow.store import get_database
 
-ANALYSES_COLLECTION = "analyses"
 PRODUCTION_ATOMS = 31_880  # the study's scaled-up interface
 PRODUCTION_STEPS = 10_000_000  # 10 ns at 1 fs
 

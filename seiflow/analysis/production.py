@@ -63,6 +63,7 @@ class ProductionMaker:
 
     @property
     def n_steps(self) -> int:
+        """Run length in steps."""
         return int(round(self.time_ns * 1e6 / self.timestep_fs))
 
     def input_text(self, model: str, type_map: list[str], n_steps: int | None = None) -> str:

@@ -24,6 +24,7 @@ from seiflow.constants import (
     MODELS_COLLECTION,
     ROUNDS_COLLECTION,
 )
+from seiflow.registry import CALCULATORS
 
 METRICS = ("rmse_e_mev_atom", "rmse_f_mev_a", "rmse_v_mpa")
 REFERENCE_NAMES = {"chgnet": "CHGNet", "sevennet": "SevenNet", "vasp": "VASP", "cp2k": "CP2K"}
@@ -59,7 +60,7 @@ def describe_reference(settings: list[dict[str, Any]], configured: str | None) -
             bits.append(str(s["model"]))
         if s.get("version"):
             bits.append(f"({calc} {s['version']})")
-        role = "stand-in for DFT" if calc in ("chgnet", "sevennet") else "DFT"
+        role = "stand-in for DFT" if calc in CALCULATORS else "DFT"
         parts.append(f"{' '.join(bits)} {role}")
     return "; ".join(sorted(set(parts)))
 
@@ -134,7 +135,7 @@ def _parity(db: Database, models: list[dict[str, Any]]) -> tuple[str | None, dic
     import gridfs
     from bson import ObjectId
 
-    from seiflow.models.store import MODELS_BUCKET
+    from seiflow.constants import MODELS_BUCKET
 
     for m in reversed(models):
         if not m.get("has_parity"):
@@ -153,6 +154,8 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
     doc = db[CAMPAIGNS_COLLECTION].find_one({"name": campaign}) or {}
     missing = [] if doc else ["campaign document (not submitted through seiflow, or another database)"]
     configured = ((doc.get("definition") or {}).get("labelling") or {}).get("reference")
+    if isinstance(configured, dict):
+        configured = configured.get("code")
     frames, ref_settings = _frames_section(db, campaign)
     models = _models_section(db, campaign)
     rounds = [_round_row(d) for d in db[ROUNDS_COLLECTION].find({"campaign": campaign}).sort("round", 1)]

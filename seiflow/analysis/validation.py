@@ -1,5 +1,7 @@
-"""Errors of a model against reference labels: RMSE/MAE of energy (meV/atom), forces (meV/Å) and stress
-(MPa), parity data, learning curves and model-deviation histograms with trust levels.
+"""Errors of a model against reference labels.
+
+RMSE/MAE of energy (meV/atom), forces (meV/Å) and stress (MPa), parity data, learning curves and
+model-deviation histograms with trust levels.
 
 Predictions come from any ASE calculator: the frozen DeePMD model (``deepmd.calculator.DP``) or a local
 reference (``seiflow.labelling.calculators.get_calculator``).

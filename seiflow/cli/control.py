@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from seiflow.cli.common import emit, json_option, settings_from
+from seiflow.constants import CAMPAIGNS_COLLECTION
 from seiflow.errors import InputError
 from seiflow.schemas.campaign import load_campaign
 
@@ -33,7 +34,7 @@ def submit_cmd(ctx: click.Context, campaign_file: str, write_path: str | None, a
         emit(result, as_json, f"wrote {write_path}: `lpad -l launchpad.yaml add {write_path}`")
         return
     lp = get_launchpad(settings)
-    result = submit(campaign, campaign_flow(campaign), lp)
+    result = submit(campaign, campaign_flow(campaign), lp, settings)
     emit(result, as_json, f"submitted campaign {campaign.name!r}: {result['n_jobs']} jobs; "
                           f"start workers with `rlaunch rapidfire` or `qlaunch rapidfire`")
 
@@ -44,7 +45,7 @@ def submit_cmd(ctx: click.Context, campaign_file: str, write_path: str | None, a
 @click.pass_context
 def status_cmd(ctx: click.Context, campaign: str | None, as_json: bool) -> None:
     """Where CAMPAIGN is: round, jobs by state and category, ratios, RMSE, last error."""
-    from seiflow.controller import registry
+    from seiflow.controller import campaigns
     from seiflow.controller.status import campaign_status, format_status
     from seiflow.store import get_database, get_launchpad
 
@@ -52,9 +53,9 @@ def status_cmd(ctx: click.Context, campaign: str | None, as_json: bool) -> None:
     lp = get_launchpad(settings)
     db = get_database(settings)
     if campaign is None:
-        campaigns = registry.list_campaigns(db)
-        emit({"campaigns": campaigns}, as_json,
-             "\n".join(f"{c['name']}: {c['state']}, round {c.get('round', 0)}" for c in campaigns)
+        stored = campaigns.list_campaigns(db)
+        emit({"campaigns": stored}, as_json,
+             "\n".join(f"{c['name']}: {c['state']}, round {c.get('round', 0)}" for c in stored)
              or "no campaigns in the store")
         return
     status = campaign_status(lp, db, campaign)
@@ -127,10 +128,10 @@ def demo_cmd(ctx: click.Context, campaign_file: str, name: str | None, workers: 
     db = get_database(settings)
     base = name or campaign.name
     chosen = base
-    if name is None and db["campaigns"].find_one({"name": base}, {"_id": 1}):
+    if name is None and db[CAMPAIGNS_COLLECTION].find_one({"name": base}, {"_id": 1}):
         chosen = f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
     campaign = campaign.model_copy(update={"name": chosen})
-    submit(campaign, campaign_flow(campaign), lp)
+    submit(campaign, campaign_flow(campaign), lp, settings)
     say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     say(f"submitted demo campaign {chosen!r}; running {workers} local workers")
     _run_and_report(ctx, chosen, workers, timeout_min, as_json, True, t0)

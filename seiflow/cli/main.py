@@ -13,9 +13,9 @@ from seiflow.cli.control import demo_cmd, run_cmd, status_cmd, submit_cmd
 from seiflow.cli.db import db_group
 from seiflow.cli.frames import frames_group
 from seiflow.cli.models import models_group
+from seiflow.cli.rounds import rounds_command
 from seiflow.cli.structures import structures_group
 from seiflow.cli.workers import workers_cmd
-from seiflow.convergence.cli import rounds_command
 from seiflow.errors import SeiflowError
 
 

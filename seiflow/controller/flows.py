@@ -1,82 +1,152 @@
 """A campaign as a jobflow flow that grows itself.
 
-``start`` (register, prepare structures) adds the initial reference labelling and ``close_round(0)``;
-each ``close_round(r)`` judges round r and, unless it stops, adds round r+1:
-train (ensemble) -> explore (grid) -> select -> label -> close_round(r+1).
-Rounds are added with ``Response(addition=...)``, so ``lpad get_wflows`` shows the campaign growing.
-When the campaign stops, ``analyse_campaign`` (NNP MD, mechanism, RDFs, production cost) closes it.
+``start`` registers the campaign and adds the structures job and ``initial_data``, which adds the
+reference labelling and ``close_round(0)``. Each ``close_round(r)`` judges round r and, unless the
+campaign stops, adds round r+1 as :class:`RoundMaker` makes it: train (ensemble) -> explore (grid) ->
+select -> label -> close. Rounds are added with ``Response(addition=...)``, so ``lpad get_wflows``
+shows the campaign growing. When the campaign stops, ``analyse_campaign`` (NNP MD, mechanism, RDFs,
+production cost) closes it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Job, Response, job
+from jobflow import Flow, Job, Maker, Response, job
 from pydantic import BaseModel
 from pymatgen.core import Structure
 
 from seiflow.analysis.jobs import analyse_campaign
-from seiflow.controller import registry
+from seiflow.constants import JobCategory
+from seiflow.controller import campaigns
 from seiflow.controller.seeds import as_structure, exploration_seeds
 from seiflow.controller.submit import tag_jobs
 from seiflow.convergence.report import RoundStore, judge
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
-from seiflow.labelling.base import DFT_CATEGORY, LabelMaker, LabelOutput
+from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
 from seiflow.labelling.md import reference_md_flow
 from seiflow.schemas.campaign import Campaign
-from seiflow.schemas.round import SelectionResult
-from seiflow.selection.jobs import selection_job
+from seiflow.schemas.model import ROUND_METRIC_OF
+from seiflow.schemas.round import SelectionResult, StopKind
+from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database
-from seiflow.structures.jobs import StructuresDocument, prepare_structures, relax_calculator_for
+from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
 from seiflow.training.data import TrainingDataSpec
 from seiflow.training.flows import EnsembleTrainMaker
 
-LIGHT = "light"
-LAMMPS = "lammps"
+STATE_OF_STOP = {
+    StopKind.CONVERGED: campaigns.CampaignState.CONVERGED,
+    StopKind.ROUND_CAP: campaigns.CampaignState.NOT_CONVERGED,
+    StopKind.STALLED: campaigns.CampaignState.STALLED,
+    StopKind.NO_FRAMES: campaigns.CampaignState.FAILED,
+}
 
 
-def label_maker_for(campaign: Campaign) -> LabelMaker:
-    """The labelling maker of the campaign's reference (local CHGNet/SevenNet, VASP or CP2K)."""
-    reference = campaign.labelling.reference
-    common = {"max_force": campaign.labelling.max_force}
-    if reference in ("chgnet", "sevennet"):
-        from seiflow.labelling.local import LocalLabelMaker
+def _controller_job(j: Job, name: str, category: JobCategory = JobCategory.LIGHT) -> Job:
+    """Name a controller job and set its category for itself only.
 
-        return LocalLabelMaker(calculator=reference, **common)
-    if reference == "vasp":
-        from seiflow.labelling.vasp import VaspLabelMaker
-
-        return VaspLabelMaker(**common)
-    from seiflow.labelling.cp2k import Cp2kLabelMaker
-
-    return Cp2kLabelMaker(**common)
-
-
-def _controller_job(j: Job, name: str, category: str = LIGHT) -> Job:
-    """Name a controller job and set its category for itself only: jobflow would otherwise pass
-    the category (and the whole manager config) on to every job the controller adds."""
+    jobflow would otherwise pass the category (and the whole manager config) on to every job the
+    controller adds.
+    """
     j.name = name
-    j.update_config({"manager_config": {"_category": category}}, dynamic=False)
+    j.update_config({"manager_config": {"_category": JobCategory(category).value}}, dynamic=False)
     j.config.pass_manager_config = False
     return j
 
 
+@dataclass
+class CloseRoundMaker(Maker):
+    """The job that judges a round, stores its report and adds the next round (or the analysis)."""
+
+    name: str = "close"
+
+    def make(self, campaign: Campaign, r: int, seeds: dict, round_maker: RoundMaker, **outputs: Any) -> Job:
+        """``close_round`` of round ``r`` (category ``light``); ``outputs`` are the round's results."""
+        closing = close_round(campaign.model_dump(mode="json"), r, seeds, round_maker=round_maker, **outputs)
+        return _controller_job(closing, f"{campaign.name} {self.name} r{r}")
+
+
+@dataclass
+class RoundMaker(Maker):
+    """One active-learning round, its stages as makers (atomate2's ``common/flows`` style).
+
+    Swap a stage by passing another maker; the round's closing job hands this maker on to the next
+    round, so the swap holds for the whole campaign.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    training, exploration, selection, labelling, closing
+        The stage makers, in the order the round runs them.
+    """
+
+    name: str = "round"
+    training: EnsembleTrainMaker = field(default_factory=EnsembleTrainMaker)
+    exploration: ExplorationMaker = field(default_factory=ExplorationMaker)
+    selection: SelectionMaker = field(default_factory=SelectionMaker)
+    labelling: LabelMaker | None = None
+    closing: CloseRoundMaker = field(default_factory=CloseRoundMaker)
+
+    @classmethod
+    def from_campaign(cls, c: Campaign) -> RoundMaker:
+        """The round the campaign file describes."""
+        type_map = list(c.system.type_map)
+        return cls(
+            training=EnsembleTrainMaker.from_campaign(c),
+            exploration=ExplorationMaker(config=c.exploration, selection=c.selection),
+            selection=SelectionMaker(config=c.selection, type_map=type_map),
+            labelling=label_maker_for(c.labelling),
+        )
+
+    def make(
+        self, c: Campaign, r: int, seeds: dict[str, Structure], prev_models: list[str] | None = None
+    ) -> Flow:
+        """Round ``r``: train the ensemble, explore with it, select, label, then close the round."""
+        if self.labelling is None:
+            raise InputError("RoundMaker.labelling is not set", "use RoundMaker.from_campaign(campaign)")
+        data = TrainingDataSpec(query={"campaign": c.name})
+        init = prev_models if (r > 1 and c.training.next_round_init != "scratch") else None
+        ensemble = self.training.make(data, c.name, r, prev_model_ids=init)
+        exploration = self.exploration.make(seeds, ensemble.output, list(c.system.type_map), round_index=r)
+        selection = self.selection.make(exploration.output, model=ensemble.output[0])
+        selection.name = f"{c.name} {self.selection.name} r{r}"
+        labelling = self.labelling.make(
+            selection.output.structures, {"campaign": c.name, "round": r, "source": "exploration"}
+        )
+        labelling.name = f"{c.name} label r{r}"
+        closing = self.closing.make(
+            c, r, seeds, self, labels=[labelling.output], selection=selection.output.result,
+            models=ensemble.output, metrics=[j.output.metrics for j in ensemble.jobs],
+        )
+        return Flow([ensemble, exploration, selection, labelling, closing], name=f"{c.name} {self.name} {r}")
+
+
 def campaign_flow(campaign: Campaign) -> Flow:
     """The flow submitted for a campaign: one ``start`` job that adds everything else."""
-    first = _controller_job(start(campaign.model_dump(mode="json")), f"{campaign.name} start", DFT_CATEGORY)
+    first = _controller_job(start(campaign.model_dump(mode="json")), f"{campaign.name} start", JobCategory.DFT)
     return Flow([first], name=campaign.name)
 
 
 @job
 def start(campaign: dict) -> Response:
-    """Register the campaign, prepare its structures, add the reference labelling and round 0's close."""
+    """Register the campaign, then add its structures job and the initial-data planner."""
     c = Campaign.model_validate(campaign)
-    registry.ensure(get_database(), c)
-    calculator = relax_calculator_for(c.labelling.reference)
-    doc: StructuresDocument = prepare_structures.original(
-        c.structures.model_dump(mode="json"), list(c.system.type_map), calculator
-    )
+    campaigns.ensure(get_database(), c)
+    prepare = PrepareStructuresMaker(name=f"{c.name} prepare structures").make(c)
+    planner = _controller_job(initial_data(campaign, prepare.output), f"{c.name} initial data")
+    addition = Flow([prepare, planner], name=f"{c.name} structures")
+    tag_jobs(addition, c.name)
+    return Response(addition=addition)
+
+
+@job
+def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Response:
+    """Check the exploration seeds exist, add the reference labelling and round 0's close."""
+    c = Campaign.model_validate(campaign)
+    doc = StructuresDocument.model_validate(structures)
     unknown = [n for n in c.exploration.seeds if n not in ("perturbed", "interface") and n not in doc.bulks]
     if unknown or ("interface" in c.exploration.seeds and doc.interface is None):
         raise InputError(
@@ -87,50 +157,18 @@ def start(campaign: dict) -> Response:
     if c.labelling.md.include_interface and doc.interface is not None:
         md_structures["interface"] = doc.interface
     md = reference_md_flow(
-        md_structures, c.labelling.md, calculator=calculator, campaign=c.name,
-        max_force=c.labelling.max_force, bulks=tuple(doc.bulks),
+        md_structures, c.labelling.md, calculator=label_maker_for(c.labelling).relax_calculator(),
+        campaign=c.name, max_force=c.labelling.max_force, bulks=tuple(doc.bulks),
     )
     seeds = exploration_seeds(doc, list(c.exploration.seeds))
-    closing = _controller_job(close_round(campaign, 0, seeds, labels=md.output), f"{c.name} close r0")
+    closing = CloseRoundMaker().make(c, 0, seeds, RoundMaker.from_campaign(c), labels=md.output)
     addition = Flow([md, closing], name=f"{c.name} initial data")
     tag_jobs(addition, c.name)
     return Response(output=doc, addition=addition)
 
 
-def round_flow(c: Campaign, r: int, seeds: dict[str, Structure], prev_models: list[str] | None) -> Flow:
-    """Round ``r``: train the ensemble, explore with it, select, label, then close the round."""
-    data = TrainingDataSpec(query={"campaign": c.name})
-    init = prev_models if (r > 1 and c.training.next_round_init != "scratch") else None
-    ensemble = EnsembleTrainMaker.from_campaign(c).make(data, c.name, r, prev_model_ids=init)
-    exploration = ExplorationMaker(config=c.exploration, selection=c.selection).make(
-        seeds, ensemble.output, list(c.system.type_map), round_index=r
-    )
-    selection = selection_job(exploration.output, c.selection, list(c.system.type_map))
-    selection.name = f"{c.name} select r{r}"
-    labelling = label_maker_for(c).make(
-        selection.output.structures, {"campaign": c.name, "round": r, "source": "exploration"}
-    )
-    labelling.name = f"{c.name} label r{r}"
-    metrics = [j.output.metrics for j in ensemble.jobs]
-    closing = _controller_job(
-        close_round(c.model_dump(mode="json"), r, seeds,
-                    labels=[labelling.output], selection=selection.output.result,
-                    models=ensemble.output, metrics=metrics),
-        f"{c.name} close r{r}",
-    )
-    return Flow([ensemble, exploration, selection, labelling, closing], name=f"{c.name} round {r}")
-
-
-# model test metrics (seiflow.schemas.model) -> convergence criteria names (ConvergenceConfig)
-METRIC_NAMES = {
-    "rmse_e_mev_atom": "energy_rmse_mev_atom",
-    "rmse_f_mev_a": "force_rmse_mev_a",
-    "rmse_v_mpa": "stress_rmse_mpa",
-}
-
-
 def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, float]:
-    """Mean of each numeric test metric over the ensemble's models, under the criteria's names."""
+    """Mean of each numeric test metric over the ensemble's models, under the round metric names."""
     values: dict[str, list[float]] = {}
     for m in metrics or []:
         if isinstance(m, BaseModel):
@@ -138,7 +176,14 @@ def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, 
         for key, value in (m or {}).items():
             if isinstance(value, int | float):
                 values.setdefault(key, []).append(float(value))
-    return {METRIC_NAMES.get(k, k): sum(v) / len(v) for k, v in sorted(values.items())}
+    return {str(ROUND_METRIC_OF.get(k, k)): sum(v) / len(v) for k, v in sorted(values.items())}
+
+
+def _flat(labels: list | None) -> list:
+    out = []
+    for x in labels or []:
+        out.extend(_flat(x) if isinstance(x, list) else [x])
+    return out
 
 
 @job
@@ -146,6 +191,7 @@ def close_round(
     campaign: dict,
     r: int,
     seeds: dict,
+    round_maker: RoundMaker | None = None,
     labels: list | None = None,
     selection: dict | SelectionResult | None = None,
     models: list[str] | None = None,
@@ -155,7 +201,7 @@ def close_round(
     c = Campaign.model_validate(campaign)
     db = get_database()
     seeds = {name: as_structure(s) for name, s in seeds.items()}
-    n_labelled = sum(LabelOutput.model_validate(x).n_new for x in labels or [] if x)
+    n_labelled = sum(LabelOutput.model_validate(x).n_new for x in _flat(labels) if x)
     summary: dict[str, Any] = {"campaign": c.name, "round": r, "n_labelled": n_labelled}
     if r > 0:
         result = SelectionResult.model_validate(selection)
@@ -165,12 +211,14 @@ def close_round(
         summary.update(converged=report.converged, stop=report.stop, stop_reason=report.stop_reason,
                        accurate_ratio=result.accurate_ratio)
         if report.stop:
-            state = registry.CampaignState.CONVERGED if report.converged else registry.CampaignState.NOT_CONVERGED
-            registry.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
-            closing = _controller_job(analyse_campaign(campaign, seeds, models), f"{c.name} analysis", LAMMPS)
+            state = STATE_OF_STOP[report.stop_kind]
+            campaigns.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
+            closing = _controller_job(analyse_campaign(campaign, seeds, models), f"{c.name} analysis",
+                                      JobCategory.LAMMPS)
             tag_jobs(closing, c.name)
             return Response(output=summary, addition=Flow([closing], name=f"{c.name} analysis"))
-    registry.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
-    addition = round_flow(c, r + 1, seeds, models)
+    campaigns.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
+    maker = round_maker or RoundMaker.from_campaign(c)
+    addition = maker.make(c, r + 1, seeds, models)
     tag_jobs(addition, c.name)
     return Response(output=summary, addition=addition)

@@ -14,7 +14,7 @@ from typing import Any
 
 from fireworks import LaunchPad
 
-from seiflow.controller import registry
+from seiflow.controller import campaigns
 from seiflow.controller.status import campaign_status
 from seiflow.controller.workers import LocalWorkers
 from seiflow.errors import InputError
@@ -150,7 +150,7 @@ def run_locally(
     """Run local workers until the campaign converges, hits its round cap, or nothing can run."""
     lp = get_launchpad(settings)
     db = get_database(settings)
-    registry.get(db, campaign)
+    campaigns.get(db, campaign)
     root = settings.resolved_work_dir() / campaign / "workers"
     check_writable(root)
     stop_orphans(root)
@@ -186,7 +186,7 @@ def run_locally(
         workers.stop()
     status = retry_call(campaign_status, lp, db, campaign, **wait)
     state = status["state"]
-    if state not in registry.FINISHED:
+    if state not in campaigns.FINISHED:
         state = "failed" if retry_call(active_jobs, lp, campaign, **wait) == 0 else "timeout"
     return RunOutcome(campaign, state, time.monotonic() - start, status)
 

@@ -8,7 +8,7 @@ from seiflow.structures.jobs import StructuresDocument
 
 
 def as_structure(value: Structure | dict) -> Structure:
-    """jobflow hands structures back as objects or as MSON dicts, depending on the path."""
+    """Jobflow hands structures back as objects or as MSON dicts, depending on the path."""
     return value if isinstance(value, Structure) else Structure.from_dict(value)
 
 

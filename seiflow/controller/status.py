@@ -8,8 +8,8 @@ from typing import Any
 from fireworks import LaunchPad
 from pymongo.database import Database
 
-from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
-from seiflow.controller import registry
+from seiflow.constants import FRAMES_COLLECTION, MODELS_COLLECTION, ROUNDS_COLLECTION
+from seiflow.controller import campaigns
 
 
 def jobs_by_state_and_category(lp: LaunchPad, campaign: str) -> dict[str, dict[str, int]]:
@@ -70,7 +70,7 @@ def round_summaries(db: Database, campaign: str) -> list[dict[str, Any]]:
 
 def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
     """Everything ``seiflow status`` prints, as one JSON-ready dict (keys documented in docs/cli.md)."""
-    doc = registry.get(db, name)
+    doc = campaigns.get(db, name)
     jobs = jobs_by_state_and_category(lp, name)
     return {
         "campaign": name,
@@ -80,7 +80,7 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "n_jobs": sum(sum(c.values()) for c in jobs.values()),
         "rounds": round_summaries(db, name),
         "metrics": latest_metrics(db, name),
-        "frames": db["frames"].count_documents({"campaigns": name}),
+        "frames": db[FRAMES_COLLECTION].count_documents({"campaigns": name}),
         "last_error": last_error(lp, name),
     }
 

@@ -9,12 +9,14 @@ from fireworks import LaunchPad, Workflow
 from jobflow import Flow, Job
 from jobflow.managers.fireworks import flow_to_workflow
 
-from seiflow.controller import registry
+from seiflow.constants import JobCategory
+from seiflow.controller import campaigns
 from seiflow.schemas.campaign import Campaign
+from seiflow.settings import Settings
 from seiflow.store import get_database, get_jobstore, get_launchpad
 
 
-def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = "light") -> None:
+def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = JobCategory.LIGHT.value) -> None:
     """Put the campaign name (and a default category) into every job's FireWorks spec.
 
     Jobs without a category get ``category`` (``light`` by default for controller-side work).
@@ -49,16 +51,21 @@ def ensure_initialised(lp: LaunchPad) -> bool:
     return True
 
 
-def submit(campaign: Campaign, flow: Flow, lp: LaunchPad | None = None) -> dict[str, Any]:
-    """Add the campaign's workflow to the LaunchPad and register the campaign; returns a summary."""
-    lp = lp or get_launchpad()
-    db = get_database()
-    registry.check_new(db, campaign.name)
+def submit(
+    campaign: Campaign, flow: Flow, lp: LaunchPad | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Add the campaign's workflow to the LaunchPad and register the campaign; returns a summary.
+
+    ``settings`` say which store (``seiflow --config``); None: the search order's.
+    """
+    lp = lp or get_launchpad(settings)
+    db = get_database(settings)
+    campaigns.check_new(db, campaign.name)
     ensure_initialised(lp)
     wf = to_workflow(flow, campaign)
     id_map = lp.add_wf(wf)
     fw_ids = sorted(id_map.values())
-    registry.ensure(db, campaign, fw_ids)
+    campaigns.ensure(db, campaign, fw_ids)
     return {"campaign": campaign.name, "fw_ids": fw_ids, "n_jobs": len(fw_ids)}
 
 

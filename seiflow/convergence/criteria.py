@@ -1,23 +1,34 @@
-"""Convergence criteria: accurate ratio for k rounds in a row, test RMSE targets, RDF agreement."""
+"""Convergence criteria: the accurate ratio for k rounds in a row, test RMSE targets, RDF agreement.
+
+Each is registered in :data:`seiflow.registry.CRITERIA` under the name a campaign uses in
+``convergence.criteria``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated, ClassVar
+
+from pydantic import Field
 
 from seiflow.convergence.base import Criterion
+from seiflow.registry import CRITERIA
 from seiflow.schemas.campaign import ConvergenceConfig
+from seiflow.schemas.model import RoundMetric
 from seiflow.schemas.round import CriterionResult, RoundReport
 
 
+@CRITERIA.register("accurate_ratio")
 @dataclass
 class AccurateRatio(Criterion):
     """Accurate ratio >= ``threshold`` in each of the last ``rounds`` rounds."""
 
-    threshold: float = 0.99
-    rounds: int = 1
+    threshold: Annotated[float, Field(gt=0, le=1)] = field(default=0.99, metadata={"description": "Explored frames below f_trust_lo."})
+    rounds: Annotated[int, Field(ge=1)] = field(default=1, metadata={"description": "Rounds in a row the ratio must hold for."})
     name: str = "accurate_ratio"
 
     def check(self, history: list[RoundReport]) -> CriterionResult:
+        """Whether the last ``rounds`` rounds each explored frames and reached ``threshold``."""
         last = history[-self.rounds :]
         ratios = [r.selection.accurate_ratio for r in last]
         ok = len(last) == self.rounds and all(
@@ -35,40 +46,87 @@ class MetricBelow(Criterion):
     target: float
     name: str = "metric"
 
+    def _value(self, history: list[RoundReport]) -> float | None:
+        return history[-1].metrics.get(self.metric) if history else None
+
+    def passes(self, value: float) -> bool:
+        """Whether ``value`` meets the target."""
+        return value <= self.target
+
     def check(self, history: list[RoundReport]) -> CriterionResult:
-        value = history[-1].metrics.get(self.metric) if history else None
+        """Whether the last round's metric meets the target (not measured: not satisfied)."""
+        value = self._value(history)
         if value is None:
             return CriterionResult(name=self.name, satisfied=False, detail=f"{self.metric} not measured")
-        ok = value <= self.target
-        return CriterionResult(name=self.name, satisfied=ok, detail=f"{self.metric} {value:g} vs <= {self.target:g}")
+        op = "<=" if isinstance(self, MetricBelow) and not isinstance(self, MetricAbove) else ">="
+        return CriterionResult(
+            name=self.name, satisfied=self.passes(value),
+            detail=f"{self.metric} {value:g} vs {op} {self.target:g}",
+        )
 
 
 @dataclass
 class MetricAbove(MetricBelow):
     """A metric of the last round (e.g. an RDF agreement score in [0, 1]) at or above ``target``."""
 
-    def check(self, history: list[RoundReport]) -> CriterionResult:
-        value = history[-1].metrics.get(self.metric) if history else None
-        if value is None:
-            return CriterionResult(name=self.name, satisfied=False, detail=f"{self.metric} not measured")
-        ok = value >= self.target
-        return CriterionResult(name=self.name, satisfied=ok, detail=f"{self.metric} {value:g} vs >= {self.target:g}")
+    def passes(self, value: float) -> bool:
+        """Whether ``value`` meets the target."""
+        return value >= self.target
 
 
-# metric keys the training/analysis steps put into RoundReport.metrics
-ENERGY_RMSE = "energy_rmse_mev_atom"
-FORCE_RMSE = "force_rmse_mev_a"
-STRESS_RMSE = "stress_rmse_mpa"
-RDF_AGREEMENT = "rdf_agreement"
+@dataclass
+class _Target:
+    """A registered metric target: the metric is the class's, the campaign gives the target."""
+
+    settings_exclude: ClassVar[tuple[str, ...]] = ("metric",)
+    metric_key: ClassVar[str]
+
+    @classmethod
+    def from_settings(cls, settings: object) -> MetricBelow:
+        """The criterion with the campaign's target."""
+        return cls(metric=cls.metric_key, target=settings.target, name=settings.name)
+
+
+@CRITERIA.register(RoundMetric.ENERGY_RMSE.value)
+@dataclass
+class EnergyRmse(_Target, MetricBelow):
+    """Mean test energy RMSE of the ensemble (meV/atom) at or below ``target``."""
+
+    metric_key: ClassVar[str] = RoundMetric.ENERGY_RMSE.value
+    metric: str = RoundMetric.ENERGY_RMSE.value
+    target: Annotated[float, Field(gt=0)] = field(default=1.6, metadata={"description": "meV/atom (the study: 1.6)."})
+
+
+@CRITERIA.register(RoundMetric.FORCE_RMSE.value)
+@dataclass
+class ForceRmse(_Target, MetricBelow):
+    """Mean test force RMSE of the ensemble (meV/Å) at or below ``target``."""
+
+    metric_key: ClassVar[str] = RoundMetric.FORCE_RMSE.value
+    metric: str = RoundMetric.FORCE_RMSE.value
+    target: Annotated[float, Field(gt=0)] = field(default=46.2, metadata={"description": "meV/Å (the study: 46.2)."})
+
+
+@CRITERIA.register(RoundMetric.STRESS_RMSE.value)
+@dataclass
+class StressRmse(_Target, MetricBelow):
+    """Mean test stress RMSE of the ensemble (MPa) at or below ``target``."""
+
+    metric_key: ClassVar[str] = RoundMetric.STRESS_RMSE.value
+    metric: str = RoundMetric.STRESS_RMSE.value
+    target: Annotated[float, Field(gt=0)] = field(default=33.6, metadata={"description": "MPa (the study: 33.6)."})
+
+
+@CRITERIA.register(RoundMetric.RDF_AGREEMENT.value)
+@dataclass
+class RdfAgreement(_Target, MetricAbove):
+    """RDF agreement of NNP and reference MD (a score in [0, 1]) at or above ``target``."""
+
+    metric_key: ClassVar[str] = RoundMetric.RDF_AGREEMENT.value
+    metric: str = RoundMetric.RDF_AGREEMENT.value
+    target: Annotated[float, Field(gt=0, le=1)] = field(default=0.9, metadata={"description": "Agreement score in [0, 1]."})
 
 
 def criteria_from_config(config: ConvergenceConfig) -> list[Criterion]:
-    """All criteria the campaign configures (the accurate ratio always; targets when set)."""
-    out: list[Criterion] = [AccurateRatio(config.accurate_ratio, config.rounds_in_a_row)]
-    for key in (ENERGY_RMSE, FORCE_RMSE, STRESS_RMSE):
-        target = getattr(config, key)
-        if target is not None:
-            out.append(MetricBelow(key, target, name=key))
-    if config.rdf_agreement is not None:
-        out.append(MetricAbove(RDF_AGREEMENT, config.rdf_agreement, name=RDF_AGREEMENT))
-    return out
+    """The campaign's criteria (``convergence.criteria``), in the order it lists them."""
+    return [CRITERIA.create(settings) for settings in config.criteria.values()]

@@ -9,7 +9,7 @@ from seiflow.constants import ROUNDS_COLLECTION
 from seiflow.convergence.base import Criterion
 from seiflow.convergence.criteria import criteria_from_config
 from seiflow.schemas.campaign import ConvergenceConfig
-from seiflow.schemas.round import RoundReport, SelectionResult
+from seiflow.schemas.round import RoundReport, SelectionResult, StopKind
 
 
 def judge(
@@ -21,7 +21,7 @@ def judge(
     metrics: dict[str, float] | None = None,
     criteria: list[Criterion] | None = None,
 ) -> RoundReport:
-    """This round's report: converged when every criterion holds; stop also at the round cap.
+    """The round's report: converged when every criterion holds; stop also at the round cap.
 
     Rounds are numbered from 1 (round 0 is the initial data), so round ``max_rounds`` is the last.
     """
@@ -31,13 +31,24 @@ def judge(
     criteria = criteria if criteria is not None else criteria_from_config(config)
     report.criteria = [c.check(chain) for c in criteria]
     report.converged = bool(report.criteria) and all(c.satisfied for c in report.criteria)
+    held = ", ".join(c.name for c in report.criteria if not c.satisfied)
     if report.converged:
-        report.stop, report.stop_reason = True, "converged"
+        _stop(report, StopKind.CONVERGED, "converged")
     elif round_index >= config.max_rounds:  # active-learning rounds are numbered 1..max_rounds
-        report.stop, report.stop_reason = True, f"round cap {config.max_rounds} hit, not converged"
-    elif selection.n_selected == 0 and selection.n_candidate == 0 and selection.n_frames == 0:
-        report.stop, report.stop_reason = True, "no frames explored (all explorations failed)"
+        _stop(report, StopKind.ROUND_CAP, f"round cap {config.max_rounds} hit, not converged ({held} not met)")
+    elif selection.n_frames == 0:
+        _stop(report, StopKind.NO_FRAMES, "no frames explored (all explorations failed)")
+    elif selection.n_selected == 0 and selection.n_candidate + selection.n_failed > 0:
+        _stop(report, StopKind.STALLED, (
+            f"stalled: {selection.n_frames} frames explored, none selected "
+            f"({selection.n_candidate} candidates, {selection.n_failed} failed, "
+            f"{selection.n_filtered} filtered), and {held} not met; loosen the trust levels or filters"
+        ))
     return report
+
+
+def _stop(report: RoundReport, kind: StopKind, reason: str) -> None:
+    report.stop, report.stop_kind, report.stop_reason = True, kind, reason
 
 
 class RoundStore:
@@ -57,6 +68,7 @@ class RoundStore:
         self.coll.replace_one({"campaign": report.campaign, "round": report.round}, doc, upsert=True)
 
     def get(self, campaign: str, round_index: int) -> RoundReport | None:
+        """The stored report of one round, or None."""
         doc = self.coll.find_one({"campaign": campaign, "round": round_index}, {"_id": 0})
         return RoundReport.model_validate(doc) if doc else None
 

@@ -50,8 +50,11 @@ class _Species:
 
 
 class _Rows:
-    """Float64 rows of one width, copied into blocks as they come (no per-frame object is kept, so
-    memory is about one copy of the data and is handed back block by block when taken)."""
+    """Float64 rows of one width, copied into blocks as they come.
+
+    No per-frame object is kept, so memory is about one copy of the data, handed back block by
+    block when taken.
+    """
 
     BLOCK = 1024
 
@@ -68,8 +71,11 @@ class _Rows:
         self.n += 1
 
     def take(self, dest: np.ndarray, kinds: list[_Species] | None, shape: tuple[int, ...]) -> np.ndarray:
-        """All rows as one array of ``(n, *shape)``, row ``i`` at ``dest[i]``; with ``kinds`` (one per
-        row, in arrival order) rows are ``(natoms, 3)`` and their atoms go in type order."""
+        """All rows as one array of ``(n, *shape)``, row ``i`` at ``dest[i]``.
+
+        With ``kinds`` (one per row, in arrival order) rows are ``(natoms, 3)`` and their atoms go
+        in type order.
+        """
         out = np.empty((self.n, *shape), dtype=F8)
         start = 0
         while self.blocks:
@@ -226,8 +232,9 @@ def _raw(doc: dict[str, Any] | None, fs) -> bytes | None:
 def export_documents(
     docs: Iterable[dict[str, Any]], out_dir: Path, type_map: list[str] | None = None, fs=None
 ) -> list[Path]:
-    """:func:`export_deepmd` for stored frame documents (see ``FrameStore._to_doc``), in any order:
-    each system's frames are put in ``_id`` order, the order of ``FrameStore.find``.
+    """:func:`export_deepmd` for stored frame documents (see ``FrameStore._to_doc``), in any order.
+
+    Each system's frames are put in ``_id`` order, the order of ``FrameStore.find``.
 
     The arrays go from their stored bytes straight into each system's arrays; ``fs`` is the GridFS
     bucket of arrays stored there.

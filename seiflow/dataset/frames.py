@@ -282,8 +282,11 @@ class FrameStore:
         return self.collection.count_documents(self.query(**criteria))
 
     def counts_by(self, field: str, **criteria: Any) -> dict[str, int]:
-        """Frame counts grouped by ``round``, ``source``, ``formula``, ``status``, ``campaign``,
-        ``origin`` or ``calculator``; keys are strings (a missing value is ``"None"``)."""
+        """Frame counts grouped by one field.
+
+        ``field`` is ``round``, ``source``, ``formula``, ``status``, ``campaign``, ``origin`` or
+        ``calculator``; keys are strings (a missing value is ``"None"``).
+        """
         if field not in FIELDS:
             raise InputError(f"cannot group frames by {field!r}", f"use one of {', '.join(FIELDS)}")
         pipeline = [
@@ -310,8 +313,9 @@ class FrameStore:
 
 
 class _Shared:
-    """What frames of one batch usually share (species list, reference), worked out once per batch:
-    the formula, and the species and reference parts of the content hash.
+    """What frames of one batch usually share (species list, reference), worked out once per batch.
+
+    The formula, and the species and reference parts of the content hash.
 
     ``content_hash`` is :func:`structure_hash` with those parts passed in (the same hash).
     """

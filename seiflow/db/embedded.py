@@ -40,6 +40,7 @@ class ServerStatus:
     uri: str
 
     def as_dict(self) -> dict:
+        """The settings as a plain mapping."""
         return asdict(self)
 
 

@@ -11,29 +11,23 @@ from pathlib import Path
 
 import numpy as np
 from jobflow import Flow, Maker, job
-from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
+from seiflow.constants import JobCategory, set_category
 from seiflow.errors import InputError
 from seiflow.exploration.deviation import energy_deviation, read_dump, read_model_devi, to_structure
 from seiflow.exploration.inputs import DUMP_FILE, MODEL_DEVI_FILE, write_inputs
 from seiflow.exploration.run import LammpsRunner
 from seiflow.exploration.tasks import make_tasks
 from seiflow.schemas.campaign import ExplorationConfig, SelectionConfig
-from seiflow.schemas.exploration import ExplorationResult, ExplorationTask, TaskStatus
+from seiflow.schemas.exploration import (
+    ExplorationOutput,
+    ExplorationResult,
+    ExplorationTask,
+    TaskStatus,
+)
 from seiflow.selection.selector import selector_from_config
 from seiflow.selection.trust_levels import FrameClass
-
-LAMMPS_CATEGORY = "lammps"
-
-
-class ExplorationOutput(BaseModel):
-    """One task's result document and the structures of its kept frames (for selection/labelling)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    result: ExplorationResult
-    structures: list[Structure] = Field(default_factory=list)
 
 
 def resolve_models(models: list[str | Path], dest_dir: Path) -> list[Path]:
@@ -142,6 +136,6 @@ class ExplorationMaker(Maker):
                 work_dir=self.work_dir, max_kept=self.max_kept_factor * self.selection.max_candidates,
             )
             j.name = f"explore {task.task_id}"
-            j.update_config({"manager_config": {"_category": LAMMPS_CATEGORY}})
+            set_category(j, JobCategory.LAMMPS)
             jobs.append(j)
         return Flow(jobs, output=[j.output for j in jobs], name=f"{self.name} r{round_index}")

@@ -61,6 +61,7 @@ class LammpsRunner:
         return cmd
 
     def environment(self) -> dict[str, str]:
+        """Environment of the LAMMPS process (threads, quiet TensorFlow)."""
         threads = str(self.omp_threads)
         return {
             **os.environ,

@@ -10,8 +10,11 @@ from seiflow.schemas.exploration import Ensemble, ExplorationTask
 
 
 def round_nsteps(config: ExplorationConfig, round_index: int) -> int:
-    """Run length of a round: ``nsteps * nsteps_growth**round``, a multiple of ``out_freq``."""
-    steps = int(round(config.nsteps * config.nsteps_growth**round_index))
+    """Run length of a round: ``nsteps`` in round 1, times ``nsteps_growth`` each later round.
+
+    Rounds are numbered from 1 (round 0 is the initial data); the length is a multiple of ``out_freq``.
+    """
+    steps = int(round(config.nsteps * config.nsteps_growth ** max(round_index - 1, 0)))
     return max(config.out_freq, steps - steps % config.out_freq)
 
 

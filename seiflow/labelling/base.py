@@ -11,14 +11,16 @@ reason (:func:`store_results`), so a failed or absurd frame never stops a round.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from jobflow import Maker
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from seiflow.constants import JobCategory
 from seiflow.dataset.convert import structure_arrays
+from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import FrameStatus, LabelledFrame, Provenance, Reference, structure_hash
 
 if TYPE_CHECKING:
@@ -26,8 +28,8 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from seiflow.dataset.frames import FrameStore
+    from seiflow.schemas.campaign import LabellingConfig
 
-DFT_CATEGORY = "dft"  # FireWorks category of every labelling job (reference MD included)
 DEFAULT_MAX_FORCE = 50.0  # eV/Å; frames above are flagged, not trained on
 DEFAULT_ENERGY_WINDOW = 5.0  # eV/atom away from the batch median (same composition) is an outlier
 
@@ -56,9 +58,15 @@ class LabelOutput(BaseModel):
     failures: list[LabelFailure] = Field(default_factory=list)
 
 
+class ReferenceSettings(BaseModel):
+    """Settings of a reference in ``labelling.reference``; each code's maker adds its own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 @dataclass
 class LabelMaker(Maker, ABC):
-    """Base of the per-code labelling makers.
+    """Base of the per-code labelling makers; each is registered in ``seiflow.registry.REFERENCES``.
 
     Parameters
     ----------
@@ -69,11 +77,31 @@ class LabelMaker(Maker, ABC):
     energy_window
         Frames whose energy per atom is further than this (eV/atom) from the median of their
         composition in the same batch are flagged.
+    category
+        FireWorks category of the labelling jobs.
     """
+
+    settings_model: ClassVar[type[BaseModel]] = ReferenceSettings
 
     name: str = "label"
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
+    category: str = JobCategory.DFT.value
+
+    @classmethod
+    def from_settings(cls, settings: BaseModel, **common: Any) -> LabelMaker:
+        """The maker for a campaign's ``labelling.reference`` settings.
+
+        Settings fields that are maker fields are passed on; ``common`` holds the labelling
+        section's shared fields (``max_force``...).
+        """
+        names = {f.name for f in fields(cls)}
+        own = {k: v for k, v in settings.model_dump().items() if k in names}
+        return cls(**own, **{k: v for k, v in common.items() if k in names})
+
+    def relax_calculator(self) -> str:
+        """The local calculator that relaxes bulks when the campaign names none (CHGNet for DFT)."""
+        return "chgnet"
 
     @property
     @abstractmethod
@@ -92,9 +120,12 @@ class LabelMaker(Maker, ABC):
 def provenances_for(
     structures: list[Any], provenance: Provenance | list | dict | None, source: str = "labelling"
 ) -> list[Provenance]:
-    """One Provenance per structure: a list is used as is; a single one is copied, completed by
-    the structure's own ``properties["provenance"]`` (e.g. the exploration task and step) where it
-    leaves a field unset, and ``frame_index`` falls back to the position in the list."""
+    """One Provenance per structure.
+
+    A list is used as is; a single one is copied, completed by the structure's own
+    ``properties["provenance"]`` (e.g. the exploration task and step) where it leaves a field unset,
+    and ``frame_index`` falls back to the position in the list.
+    """
     if isinstance(provenance, list):
         if len(provenance) != len(structures):
             from seiflow.errors import InputError
@@ -150,8 +181,11 @@ def flag_absurd(
     max_force: float = DEFAULT_MAX_FORCE,
     energy_window: float = DEFAULT_ENERGY_WINDOW,
 ) -> list[LabelledFrame]:
-    """Mark frames with non-finite labels, max |F| above ``max_force`` (eV/Å) or an energy per
-    atom more than ``energy_window`` from their composition's median as ``flagged``, in place."""
+    """Mark absurd frames as ``flagged``, in place.
+
+    Absurd: non-finite labels, max |F| above ``max_force`` (eV/Å), or an energy per atom more than
+    ``energy_window`` from their composition's median.
+    """
     per_atom: dict[str, list[float]] = {}
     for f in frames:
         if f.energy is not None and np.isfinite(f.energy):
@@ -192,8 +226,11 @@ def store_results(
     max_force: float = DEFAULT_MAX_FORCE,
     energy_window: float = DEFAULT_ENERGY_WINDOW,
 ) -> LabelOutput:
-    """Flag, store and record a batch: ``frames`` labelled now, ``failures`` as (structure,
-    provenance, reason), ``duplicate_ids`` found already stored. Returns the :class:`LabelOutput`."""
+    """Flag, store and record a batch; returns its :class:`LabelOutput`.
+
+    ``frames`` are labelled now, ``failures`` are (structure, provenance, reason), ``duplicate_ids``
+    were found already stored.
+    """
     out = LabelOutput(reference=reference, frame_ids=list(duplicate_ids), n_duplicate=len(duplicate_ids))
     for frame in flag_absurd(frames, max_force, energy_window):
         frame_id, inserted = store.add(frame)
@@ -214,3 +251,8 @@ def store_results(
         )
         out.n_failed += 1
     return out
+
+
+def label_maker_for(config: LabellingConfig) -> LabelMaker:
+    """The labelling maker of a campaign's ``labelling`` section (its registered reference)."""
+    return REFERENCES.create(config.reference, max_force=config.max_force)

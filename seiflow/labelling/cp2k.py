@@ -13,14 +13,16 @@ import copy
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from custodian.cp2k.jobs import Cp2kJob
 from custodian.custodian import ErrorHandler
+from pydantic import BaseModel, Field, model_validator
 from pymatgen.io.cp2k.outputs import Cp2kOutput
 
 from seiflow.dataset.convert import structure_arrays
+from seiflow.labelling.base import ReferenceSettings
 from seiflow.labelling.folders import FolderLabelMaker
 from seiflow.labelling.handlers import (
     CP2K_VALIDATORS,
@@ -28,7 +30,8 @@ from seiflow.labelling.handlers import (
     cp2k_handlers,
     run_with_custodian,
 )
-from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
+from seiflow.labelling.presets import CP2K_PRESETS, STUDY_CP2K, Cp2kPreset
+from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
@@ -130,6 +133,33 @@ class Cp2kInputGenerator:
 """
 
 
+class Cp2kSettings(ReferenceSettings):
+    """``labelling.reference: {code: cp2k, ...}``: CP2K statics under custodian."""
+
+    preset: Literal[tuple(CP2K_PRESETS)] = Field("study_pbe", description="Basis, cutoffs, SCF preset.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Preset fields to change (cutoff, basis, eps_scf...)."
+    )
+    cp2k_cmd: str = Field("cp2k.psmp", description="CP2K command, e.g. 'mpirun -np 2 cp2k.psmp'.")
+    max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
+
+    @model_validator(mode="after")
+    def _overrides_are_preset_fields(self) -> Cp2kSettings:
+        unknown = sorted(set(self.overrides) - set(Cp2kPreset.model_fields))
+        if unknown:
+            raise ValueError(
+                f"overrides {unknown} are not preset fields; use {', '.join(Cp2kPreset.model_fields)}"
+            )
+        self.resolved_preset()
+        return self
+
+    def resolved_preset(self) -> Cp2kPreset:
+        """The preset with the overrides applied."""
+        base = CP2K_PRESETS[self.preset]
+        return Cp2kPreset.model_validate({**base.model_dump(), **self.overrides})
+
+
+@REFERENCES.register("cp2k")
 @dataclass
 class Cp2kLabelMaker(FolderLabelMaker):
     """Static CP2K single points of candidate structures, stored as LabelledFrames (one per structure).
@@ -152,7 +182,8 @@ class Cp2kLabelMaker(FolderLabelMaker):
         FireWorks category of the job.
     """
 
-    code: ClassVar[str] = "CP2K"
+    settings_model: ClassVar[type[BaseModel]] = Cp2kSettings
+    program: ClassVar[str] = "CP2K"
     folder_prefix: ClassVar[str] = "cp2k"
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError, KeyError, IndexError)
 
@@ -162,6 +193,13 @@ class Cp2kLabelMaker(FolderLabelMaker):
     handlers: tuple[ErrorHandler, ...] | None = None
     max_errors: int = 5
     polling_time_step: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: BaseModel, **common: Any) -> Cp2kLabelMaker:
+        """The maker of ``labelling.reference: {code: cp2k, ...}``."""
+        maker = super().from_settings(settings, **common)
+        maker.preset = settings.resolved_preset()
+        return maker
 
     @property
     def reference(self) -> Reference:

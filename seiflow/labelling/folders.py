@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jobflow import Job, job
 
+from seiflow.constants import set_category
 from seiflow.labelling.base import (
-    DFT_CATEGORY,
     LabelMaker,
     LabelOutput,
     pending,
@@ -33,10 +33,9 @@ if TYPE_CHECKING:
 class FolderLabelMaker(LabelMaker):
     """Base of makers that label each structure in its own folder with an external code."""
 
-    code: ClassVar[str] = "DFT"  # name in messages
+    program: ClassVar[str] = "DFT"  # name in messages
     folder_prefix: ClassVar[str] = "run"
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
-    category: str = DFT_CATEGORY
 
     def make(
         self,
@@ -47,7 +46,7 @@ class FolderLabelMaker(LabelMaker):
         provs = [p.model_dump(mode="json") for p in provenances_for(structures, provenance)]
         label_job = label_in_folders(self, list(structures), provs)
         label_job.name = self.name
-        label_job.update_config({"manager_config": {"_category": self.category}})
+        set_category(label_job, self.category)
         return label_job
 
     @abstractmethod
@@ -83,5 +82,5 @@ def label_in_folders(
         try:
             frames.append(maker.parse(run_dir, structures[i], reference, provs[i]))
         except maker.parse_errors as exc:
-            failures.append((structures[i], provs[i], f"unreadable {maker.code} output: {exc}"))
+            failures.append((structures[i], provs[i], f"unreadable {maker.program} output: {exc}"))
     return store_results(store, reference, frames, failures, done, maker.max_force, maker.energy_window)

@@ -36,7 +36,7 @@ VASP_VALIDATORS: tuple[Validator, ...] = (VasprunXMLValidator(), VaspFilesValida
 
 
 def cp2k_handlers() -> tuple[ErrorHandler, ...]:
-    """custodian's CP2K handlers for static single points (fresh instances: they keep state)."""
+    """Custodian's CP2K handlers for static single points (fresh instances: they keep state)."""
     return (
         StdErrHandler(),
         AbortHandler(),

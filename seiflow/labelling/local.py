@@ -12,21 +12,24 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from jobflow import Job, job
+from pydantic import BaseModel
 
+from seiflow.constants import set_category
 from seiflow.dataset.convert import structure_arrays
 from seiflow.labelling.base import (
-    DFT_CATEGORY,
     LabelMaker,
     LabelOutput,
+    ReferenceSettings,
     pending,
     provenances_for,
     store_results,
 )
 from seiflow.labelling.calculators import calculator_settings, get_calculator
+from seiflow.registry import CALCULATORS, REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
@@ -114,23 +117,39 @@ def _plain(provenance: Any) -> Any:
     return provenance
 
 
+class LocalSettings(ReferenceSettings):
+    """A local ASE calculator (``labelling.reference: chgnet``), a stand-in for DFT; no settings."""
+
+
 @dataclass
 class LocalLabelMaker(LabelMaker):
-    """Label structures with a local ASE reference (``chgnet`` or ``sevennet``) in one job.
+    """Label structures with a local ASE reference (a registered local calculator) in one job.
+
+    Registered as a reference under every local calculator's name (``labelling.reference: chgnet``).
 
     Parameters
     ----------
     name
         Job name.
     calculator
-        ``chgnet`` (default, weights ship with the package) or ``sevennet``.
-    category
-        FireWorks ``_category`` of the job, so only workers that take it run it.
+        ``chgnet`` (default, weights ship with the package), ``sevennet``, or any registered one.
     """
+
+    settings_model: ClassVar[type[BaseModel]] = LocalSettings
 
     name: str = "label local"
     calculator: str = "chgnet"
-    category: str = DFT_CATEGORY
+
+    @classmethod
+    def from_settings(cls, settings: BaseModel, **common: Any) -> LocalLabelMaker:
+        """The maker of ``labelling.reference: <calculator name>``."""
+        maker = super().from_settings(settings, **common)
+        maker.calculator = settings.code
+        return maker
+
+    def relax_calculator(self) -> str:
+        """The local reference relaxes the bulks itself."""
+        return self.calculator
 
     @property
     def reference(self) -> Reference:
@@ -147,5 +166,8 @@ class LocalLabelMaker(LabelMaker):
             structures, _plain(provenance), self.calculator, self.max_force, self.energy_window
         )
         labeller.name = self.name
-        labeller.update_config({"manager_config": {"_category": self.category}})
+        set_category(labeller, self.category)
         return labeller
+
+
+REFERENCES.include(CALCULATORS, LocalLabelMaker)

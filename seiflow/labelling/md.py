@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from jobflow import Flow, Job, Maker, job
 
+from seiflow.constants import JobCategory, set_category
 from seiflow.dataset.convert import structure_arrays
 from seiflow.labelling.base import (
     DEFAULT_ENERGY_WINDOW,
     DEFAULT_MAX_FORCE,
-    DFT_CATEGORY,
     LabelOutput,
     store_results,
 )
@@ -178,7 +178,7 @@ class ReferenceMDMaker(Maker):
     seed: int = 0
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
-    category: str = DFT_CATEGORY
+    category: str = JobCategory.DFT.value
 
     def make(
         self, structure: Structure, origin: str | None = None, campaign: str | None = None,
@@ -194,7 +194,7 @@ class ReferenceMDMaker(Maker):
         md_job = reference_md(structure, self.temperature, provenance.model_dump(mode="json"), md,
                               self.max_force, self.energy_window)
         md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
-        md_job.update_config({"manager_config": {"_category": self.category}})
+        set_category(md_job, self.category)
         return md_job
 
 

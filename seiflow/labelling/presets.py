@@ -117,3 +117,7 @@ class Cp2kPreset(BaseModel):
 STUDY_VASP = VaspPreset(name="study-pbe")
 STUDY_AIMD = AimdPreset(name="study-aimd-nvt")
 STUDY_CP2K = Cp2kPreset(name="study-cp2k-pbe")
+
+# Presets by the name a campaign gives (``labelling.reference: {code: vasp, preset: study_pbe}``).
+VASP_PRESETS: dict[str, VaspPreset] = {"study_pbe": STUDY_VASP}
+CP2K_PRESETS: dict[str, Cp2kPreset] = {"study_pbe": STUDY_CP2K}

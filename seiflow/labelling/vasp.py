@@ -12,7 +12,7 @@ import copy
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from atomate2 import SETTINGS as ATOMATE2_SETTINGS
@@ -21,11 +21,13 @@ from atomate2.vasp.jobs.md import MDMaker
 from custodian.custodian import ErrorHandler
 from custodian.vasp.jobs import VaspJob
 from jobflow import Flow, Maker
+from pydantic import BaseModel, Field
 
+from seiflow.constants import JobCategory, set_category
 from seiflow.dataset.convert import structure_arrays
 from seiflow.dataset.importers import frames_from_file
 from seiflow.errors import InputError
-from seiflow.labelling.base import DFT_CATEGORY
+from seiflow.labelling.base import ReferenceSettings
 from seiflow.labelling.folders import FolderLabelMaker
 from seiflow.labelling.handlers import (
     VASP_HANDLERS,
@@ -33,7 +35,8 @@ from seiflow.labelling.handlers import (
     RunOutcome,
     run_with_custodian,
 )
-from seiflow.labelling.presets import STUDY_AIMD, STUDY_VASP, AimdPreset, VaspPreset
+from seiflow.labelling.presets import STUDY_AIMD, STUDY_VASP, VASP_PRESETS, AimdPreset, VaspPreset
+from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
@@ -42,6 +45,16 @@ if TYPE_CHECKING:
 MATCH_TOLERANCE = 1e-3  # Å; parsed sites are matched back to the candidate's order
 
 
+class VaspSettings(ReferenceSettings):
+    """``labelling.reference: {code: vasp, ...}``: VASP statics under custodian."""
+
+    preset: Literal[tuple(VASP_PRESETS)] = Field("study_pbe", description="INCAR/k-point preset.")
+    vasp_cmd: str | None = Field(None, description="VASP command; None: atomate2's VASP_CMD setting.")
+    max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
+    potcar_spec: bool = Field(False, description="Write POTCAR.spec instead of POTCAR (dry runs, tests).")
+
+
+@REFERENCES.register("vasp")
 @dataclass
 class VaspLabelMaker(FolderLabelMaker):
     """Static VASP single points of candidate structures, stored as LabelledFrames (one per structure).
@@ -66,7 +79,8 @@ class VaspLabelMaker(FolderLabelMaker):
         FireWorks category of the job.
     """
 
-    code: ClassVar[str] = "VASP"
+    settings_model: ClassVar[type[BaseModel]] = VaspSettings
+    program: ClassVar[str] = "VASP"
     folder_prefix: ClassVar[str] = "vasp"
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (InputError, ValueError)
 
@@ -77,6 +91,15 @@ class VaspLabelMaker(FolderLabelMaker):
     max_errors: int = 5
     potcar_spec: bool = False
     polling_time_step: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: BaseModel, **common: Any) -> VaspLabelMaker:
+        """The maker of ``labelling.reference: {code: vasp, ...}``."""
+        maker = super().from_settings(settings.model_copy(update={"vasp_cmd": None}), **common)
+        maker.preset = VASP_PRESETS[settings.preset]
+        if settings.vasp_cmd:
+            maker.vasp_cmd = settings.vasp_cmd
+        return maker
 
     @property
     def reference(self) -> Reference:
@@ -158,7 +181,7 @@ class VaspAimdMaker(Maker):
     name: str = "study aimd"
     preset: AimdPreset = STUDY_AIMD
     vasp_cmd: str = ATOMATE2_SETTINGS.VASP_CMD
-    category: str = DFT_CATEGORY
+    category: str = JobCategory.DFT.value
     run_vasp_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def md_maker(self, temperature: float) -> MDMaker:
@@ -176,6 +199,6 @@ class VaspAimdMaker(Maker):
         jobs = []
         for temperature in self.preset.temperatures:
             md_job = self.md_maker(temperature).make(structure)
-            md_job.update_config({"manager_config": {"_category": self.category}})
+            set_category(md_job, self.category)
             jobs.append(md_job)
         return Flow(jobs, name=self.name)

@@ -16,11 +16,10 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
-from seiflow.constants import MODELS_COLLECTION
+from seiflow.constants import MODELS_BUCKET, MODELS_COLLECTION
 from seiflow.errors import InputError
 from seiflow.schemas.model import ModelDoc
 
-MODELS_BUCKET = "models"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 

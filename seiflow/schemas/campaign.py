@@ -1,4 +1,8 @@
-"""The campaign: what a user writes in ``workflows/<name>.yaml``. Unknown keys are errors."""
+"""The campaign: what a user writes in ``workflows/<name>.yaml``. Unknown keys are errors.
+
+Choices of swappable parts (the reference, selection filters and descriptor, convergence criteria) come
+from the registries in :mod:`seiflow.registry`: each registered class brings its own settings.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pymatgen.core import Element
+from pymatgen.core import Composition, Element
 
 from seiflow.errors import InputError
+from seiflow.registry import CRITERIA, DESCRIPTORS, FILTERS, REFERENCES
+from seiflow.schemas.phases import BULKS
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
 class SystemConfig(_Section):
@@ -94,12 +100,12 @@ class ReferenceMDConfig(_Section):
 class LabellingConfig(_Section):
     """Which reference labels frames, and how suspicious labels are flagged."""
 
-    reference: Literal["chgnet", "sevennet", "vasp", "cp2k"] = Field(
-        "chgnet", description="Who labels frames: local CHGNet/SevenNet (stand-ins for DFT), VASP or CP2K."
+    reference: REFERENCES.choice() = Field(
+        "chgnet",
+        description="Who labels frames: a code name, or {code: name, ...its settings} (see the choices below).",
     )
     md: ReferenceMDConfig = Field(default_factory=ReferenceMDConfig)
     max_force: float = Field(50.0, gt=0, description="Frames with max |F| above this (eV/Å) are flagged.")
-    vasp_preset: Literal["study_pbe"] = Field("study_pbe", description="VASP settings preset.")
 
 
 class LossConfig(_Section):
@@ -170,10 +176,14 @@ class SelectionConfig(_Section):
     v_trust_lo: float | None = Field(None, ge=0, description="eV/atom virial deviation levels.")
     v_trust_hi: float | None = Field(None, gt=0, description="Upper virial deviation level.")
     max_candidates: int = Field(50, ge=1, description="Per-round cap on frames sent to labelling.")
-    min_distance: float = Field(1.0, gt=0, description="Geometry filter, Å.")
-    max_skew: float = Field(0.5, gt=0, description="Largest |xy|,|xz|,|yz| over the box length.")
-    max_length_ratio: float = Field(5.0, gt=1, description="Largest longest/shortest box length.")
+    filters: FILTERS.mapping() = Field(
+        default_factory=lambda: {"min_distance": {}, "box_skew": {}, "box_length": {}},
+        description="Geometry filters candidates must pass, {name: {settings}} (choices below).",
+    )
     fps: bool = Field(True, description="Farthest-point sampling on descriptors among candidates.")
+    descriptor: DESCRIPTORS.choice() | None = Field(
+        "deepmd", description="FPS descriptor: deepmd (the round's model) or distance_histogram."
+    )
     adaptive_lower: bool = Field(False, description="Lower the force level adaptively (DP-GEN2).")
     adaptive_rate: float = Field(
         0.05, gt=0, le=1, description="Adaptive lower level: fraction of frames made candidates."
@@ -183,21 +193,23 @@ class SelectionConfig(_Section):
     def _ordered(self) -> SelectionConfig:
         if self.f_trust_hi <= self.f_trust_lo:
             raise ValueError("f_trust_hi must be greater than f_trust_lo")
-        if None not in (self.e_trust_lo, self.e_trust_hi) and self.e_trust_hi <= self.e_trust_lo:
-            raise ValueError("e_trust_hi must be greater than e_trust_lo")
+        for q in ("e", "v"):
+            lo, hi = getattr(self, f"{q}_trust_lo"), getattr(self, f"{q}_trust_hi")
+            if hi is not None and lo is None:
+                raise ValueError(f"{q}_trust_hi is set without {q}_trust_lo; set both, or neither")
+            if None not in (lo, hi) and hi <= lo:
+                raise ValueError(f"{q}_trust_hi must be greater than {q}_trust_lo")
         return self
 
 
 class ConvergenceConfig(_Section):
     """When the campaign stops."""
 
-    accurate_ratio: float = Field(0.99, gt=0, le=1, description="Explored frames below f_trust_lo.")
-    rounds_in_a_row: int = Field(1, ge=1, description="Rounds the ratio must hold for.")
+    criteria: CRITERIA.mapping() = Field(
+        default_factory=lambda: {"accurate_ratio": {}},
+        description="Criteria that must all hold, {name: {settings}} (choices below).",
+    )
     max_rounds: int = Field(5, ge=1, description="Round cap (stops as not converged).")
-    energy_rmse_mev_atom: float | None = Field(None, gt=0, description="Test energy RMSE target.")
-    force_rmse_mev_a: float | None = Field(None, gt=0, description="Test force RMSE target.")
-    stress_rmse_mpa: float | None = Field(None, gt=0, description="Test stress RMSE target.")
-    rdf_agreement: float | None = Field(None, gt=0, le=1, description="RDF agreement target.")
 
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -219,10 +231,6 @@ class Campaign(_Section):
     @model_validator(mode="after")
     def _phases_known_and_typed(self) -> Campaign:
         """Every phase the campaign builds is bundled, and its elements are in ``system.type_map``."""
-        from pymatgen.core import Composition
-
-        from seiflow.structures.bulk import BULKS
-
         names = {f"structures.bulks: {n}": n for n in self.structures.bulks}
         if self.structures.interface is not None:
             names[f"structures.interface.substrate: {self.structures.interface.substrate}"] = (
@@ -258,6 +266,10 @@ def _describe(error: ValidationError) -> str:
             msg = "unknown key"
         elif item["type"] == "literal_error":
             msg = f"{msg} (got {item.get('input')!r})"
+        elif item["type"] == "union_tag_invalid":
+            expected = item["ctx"]["expected_tags"].replace("'", "").split(", ")
+            msg = (f"Input should be {' or '.join(', '.join(repr(x) for x in expected).rsplit(', ', 1))} "
+                   f"(got {item['ctx']['tag']!r})")
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
 

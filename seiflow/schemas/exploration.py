@@ -6,6 +6,7 @@ from enum import StrEnum
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
 
 
 class Ensemble(StrEnum):
@@ -50,6 +51,7 @@ class Deviation(BaseModel):
 
     @property
     def n_frames(self) -> int:
+        """Frames with deviations."""
         return len(self.steps)
 
     def array(self, name: str) -> np.ndarray:
@@ -71,3 +73,14 @@ class ExplorationResult(BaseModel):
     reason: str | None = Field(None, description="Why the run failed: the end of log.lammps.")
     run_dir: str | None = None
     wall_time_s: float | None = None
+
+
+class ExplorationOutput(BaseModel):
+    """One task's result document and the structures of its kept frames (for selection/labelling)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    result: ExplorationResult = Field(..., description="The task's outcome and deviations.")
+    structures: list[Structure] = Field(
+        default_factory=list, description="Kept frames, with their provenance (task, step)."
+    )

@@ -68,10 +68,12 @@ class LabelledFrame(BaseModel):
 
     @property
     def natoms(self) -> int:
+        """Number of atoms."""
         return len(self.species)
 
     @property
     def volume(self) -> float:
+        """Cell volume, Å^3."""
         return float(abs(np.linalg.det(self.cell)))
 
     def stress(self) -> np.ndarray | None:

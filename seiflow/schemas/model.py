@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class RoundMetric(StrEnum):
+    """Names of the per-round metrics in ``RoundReport.metrics``, as convergence criteria read them."""
+
+    ENERGY_RMSE = "energy_rmse_mev_atom"
+    FORCE_RMSE = "force_rmse_mev_a"
+    STRESS_RMSE = "stress_rmse_mpa"
+    RDF_AGREEMENT = "rdf_agreement"
+
+
+# ValidationMetrics field -> the round metric it is averaged into (the one place the names meet).
+ROUND_METRIC_OF: dict[str, RoundMetric] = {
+    "rmse_e_mev_atom": RoundMetric.ENERGY_RMSE,
+    "rmse_f_mev_a": RoundMetric.FORCE_RMSE,
+    "rmse_v_mpa": RoundMetric.STRESS_RMSE,
+}
 
 
 class ValidationMetrics(BaseModel):
@@ -81,11 +99,3 @@ class TrainOutput(BaseModel):
     numb_steps: int
     metrics: ValidationMetrics
     run_dir: str = Field(..., description="Where the job ran (on its worker).")
-
-
-class EnsembleOutput(BaseModel):
-    """Output of an ensemble flow: the models' ids in ensemble order."""
-
-    campaign: str
-    round: int
-    model_ids: list[str]

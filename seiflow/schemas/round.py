@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -12,57 +13,68 @@ class Histogram(BaseModel):
 
     quantity: str = Field("max_devi_f", description="Column it counts.")
     edges: list[float] = Field(default_factory=list, description="Bin edges (len = counts + 1).")
-    counts: list[int] = Field(default_factory=list)
+    counts: list[int] = Field(default_factory=list, description="Frames per bin.")
 
 
 class FrameId(BaseModel):
     """Where a selected frame came from."""
 
-    task_id: str
-    step: int
-    max_devi_f: float
+    task_id: str = Field(..., description="Exploration task that produced the frame.")
+    step: int = Field(..., description="MD step of the frame in that task.")
+    max_devi_f: float = Field(..., description="Its max force deviation, eV/Å.")
 
 
 class SelectionResult(BaseModel):
     """Selection outcome of a round (the structures travel beside it, not in it)."""
 
     n_frames: int = Field(0, description="Explored frames, all tasks together.")
-    n_accurate: int = 0
-    n_candidate: int = 0
-    n_failed: int = 0
-    accurate_ratio: float = 0.0
-    candidate_ratio: float = 0.0
-    failed_ratio: float = 0.0
+    n_accurate: int = Field(0, description="Frames below every lower trust level.")
+    n_candidate: int = Field(0, description="Frames between the levels.")
+    n_failed: int = Field(0, description="Frames above an upper level (or non-finite).")
+    accurate_ratio: float = Field(0.0, description="n_accurate / n_frames.")
+    candidate_ratio: float = Field(0.0, description="n_candidate / n_frames.")
+    failed_ratio: float = Field(0.0, description="n_failed / n_frames.")
     f_trust_lo_used: float = Field(..., description="The lower force level applied (adaptive or fixed).")
     n_filtered: int = Field(0, description="Candidates dropped by geometry filters.")
-    filter_reasons: dict[str, int] = Field(default_factory=dict)
-    histogram: Histogram = Field(default_factory=Histogram)
-    selected: list[FrameId] = Field(default_factory=list)
-    n_failed_tasks: int = 0
+    filter_reasons: dict[str, int] = Field(default_factory=dict, description="Filter name -> frames dropped.")
+    histogram: Histogram = Field(default_factory=Histogram, description="Max force deviation histogram.")
+    selected: list[FrameId] = Field(default_factory=list, description="Frames sent to labelling.")
+    n_failed_tasks: int = Field(0, description="Exploration tasks that crashed.")
     failed_tasks: dict[str, str] = Field(default_factory=dict, description="task id -> reason.")
 
     @property
     def n_selected(self) -> int:
+        """Frames sent to labelling."""
         return len(self.selected)
 
 
 class CriterionResult(BaseModel):
     """One convergence criterion's verdict."""
 
-    name: str
-    satisfied: bool
-    detail: str = ""
+    name: str = Field(..., description="The criterion's registered name.")
+    satisfied: bool = Field(..., description="Whether it holds after this round.")
+    detail: str = Field("", description="The values it compared, in words.")
+
+
+class StopKind(StrEnum):
+    """Why a campaign stopped after a round."""
+
+    CONVERGED = "converged"  # every criterion holds
+    ROUND_CAP = "round_cap"  # convergence.max_rounds reached
+    STALLED = "stalled"  # frames explored, none selected, not converged (dpgen2 raises here)
+    NO_FRAMES = "no_frames"  # every exploration failed
 
 
 class RoundReport(BaseModel):
     """One round's statistics and convergence verdict, as stored in the ``rounds`` collection."""
 
-    campaign: str
-    round: int = Field(..., ge=0)
-    selection: SelectionResult
-    criteria: list[CriterionResult] = Field(default_factory=list)
-    converged: bool = False
-    stop: bool = Field(False, description="True when converged or the round cap is hit.")
-    stop_reason: str | None = None
+    campaign: str = Field(..., description="Campaign name.")
+    round: int = Field(..., ge=0, description="Round index (1 = first active-learning round).")
+    selection: SelectionResult = Field(..., description="What selection found.")
+    criteria: list[CriterionResult] = Field(default_factory=list, description="Each criterion's verdict.")
+    converged: bool = Field(False, description="True when every criterion holds.")
+    stop: bool = Field(False, description="True when the campaign stops after this round.")
+    stop_kind: StopKind | None = Field(None, description="Why it stops (None: it goes on).")
+    stop_reason: str | None = Field(None, description="Why it stops, in words.")
     metrics: dict[str, float] = Field(default_factory=dict, description="Test RMSEs, RDF score...")
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), description="When judged.")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 from pymatgen.core import Structure
 
 from seiflow.errors import InputError
+from seiflow.registry import DESCRIPTORS
 from seiflow.selection.base import Descriptor
 
 
@@ -45,16 +47,27 @@ def _per_element_mean(values: np.ndarray, symbols: list[str], type_map: list[str
     return np.concatenate(parts)
 
 
+@DESCRIPTORS.register("distance_histogram")
 @dataclass
 class DistanceHistogramDescriptor(Descriptor):
     """Per element pair, a normalised histogram of interatomic distances up to ``rcut`` (Å)."""
 
+    settings_exclude: ClassVar[tuple[str, ...]] = ("type_map",)
+
     type_map: list[str]
-    rcut: float = 5.0
-    bins: int = 20
+    rcut: float = field(default=5.0, metadata={"description": "Largest distance counted, Å."})
+    bins: int = field(default=20, metadata={"description": "Histogram bins per element pair."})
     name: str = "distance_histogram"
 
+    @classmethod
+    def from_settings(
+        cls, settings: Any, type_map: list[str], model_path: Path | None = None
+    ) -> DistanceHistogramDescriptor:
+        """The descriptor of ``selection.descriptor: distance_histogram`` (needs no model)."""
+        return cls(list(type_map), settings.rcut, settings.bins)
+
     def features(self, structures: list[Structure]) -> np.ndarray:
+        """Per-pair distance histograms, one row per structure."""
         pairs = [(a, b) for i, a in enumerate(self.type_map) for b in self.type_map[i:]]
         edges = np.linspace(0.5, self.rcut, self.bins + 1)
         rows = []
@@ -72,14 +85,29 @@ class DistanceHistogramDescriptor(Descriptor):
         return np.array(rows).reshape(len(structures), -1)
 
 
+@DESCRIPTORS.register("deepmd")
 @dataclass
 class DeepmdDescriptor(Descriptor):
-    """A frozen DeePMD model's descriptor, averaged per element (the model's own view of diversity)."""
+    """A frozen DeePMD model's descriptor, averaged per element (the model's own view of diversity).
+
+    The round's first model is used; without one, selection falls back to distance histograms.
+    """
+
+    settings_exclude: ClassVar[tuple[str, ...]] = ("model_path", "type_map")
 
     model_path: Path
     type_map: list[str]
     name: str = "deepmd"
     _dp: object = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, type_map: list[str], model_path: Path | None = None
+    ) -> Descriptor:
+        """The descriptor of ``selection.descriptor: deepmd`` with the round's model."""
+        if model_path is None:
+            return DistanceHistogramDescriptor(list(type_map))
+        return cls(Path(model_path), list(type_map))
 
     def _model(self):
         if self._dp is None:
@@ -91,6 +119,7 @@ class DeepmdDescriptor(Descriptor):
         return self._dp
 
     def features(self, structures: list[Structure]) -> np.ndarray:
+        """The model's descriptor averaged per element, one row per structure."""
         dp = self._model()
         model_types = dp.get_type_map()
         rows = []

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from jobflow import job
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobflow import Job, Maker, job
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
-from seiflow.exploration.jobs import ExplorationOutput
+from seiflow.constants import JobCategory, set_category
 from seiflow.schemas.campaign import SelectionConfig
+from seiflow.schemas.exploration import ExplorationOutput
 from seiflow.schemas.round import SelectionResult
 from seiflow.selection.selector import selector_from_config
-
-LIGHT_CATEGORY = "light"
 
 
 class SelectionOutput(BaseModel):
@@ -19,8 +21,8 @@ class SelectionOutput(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    result: SelectionResult
-    structures: list[Structure] = Field(default_factory=list)
+    result: SelectionResult = Field(..., description="Counts, ratios, levels and the picked frames.")
+    structures: list[Structure] = Field(default_factory=list, description="The picked structures.")
 
 
 def select_from_outputs(
@@ -37,16 +39,53 @@ def select_from_outputs(
     return SelectionOutput(result=result, structures=picked)
 
 
+def _model_file(model: str | None) -> str | None:
+    """A local model file for the descriptor: the path itself, or the frozen model of a stored id."""
+    if model is None or Path(model).is_file():
+        return model
+    from seiflow.models.store import ModelStore
+
+    return str(ModelStore().fetch(model, Path.cwd() / "models", kind="frozen"))
+
+
 @job(output_schema=SelectionOutput, data="structures")
 def select(
     outputs: list, config: SelectionConfig, type_map: list[str], model_path: str | None = None
 ) -> SelectionOutput:
-    """Select the round's candidates from all exploration outputs (failed tasks included in the counts)."""
-    return select_from_outputs(outputs, config, type_map, model_path)
+    """Select the round's candidates from all exploration outputs (failed tasks included in the counts).
+
+    ``model_path`` is a model file or a stored model id, for the ``deepmd`` descriptor.
+    """
+    return select_from_outputs(outputs, config, type_map, _model_file(model_path))
 
 
-def selection_job(*args, **kwargs):
+def selection_job(*args, **kwargs) -> Job:
     """``select`` with its FireWorks category set."""
     j = select(*args, **kwargs)
-    j.update_config({"manager_config": {"_category": LIGHT_CATEGORY}})
+    set_category(j, JobCategory.LIGHT)
     return j
+
+
+@dataclass
+class SelectionMaker(Maker):
+    """The round's selection job over every exploration output.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    config
+        The campaign's ``selection`` section.
+    type_map
+        The campaign's element order.
+    """
+
+    name: str = "select"
+    config: SelectionConfig = field(default_factory=SelectionConfig)
+    type_map: list[str] = field(default_factory=list)
+
+    def make(self, outputs: list, model: str | None = None) -> Job:
+        """The selection job; ``model`` (a model id or file) feeds the ``deepmd`` descriptor."""
+        j = selection_job(outputs, self.config, list(self.type_map), model_path=model)
+        j.name = self.name
+        return j

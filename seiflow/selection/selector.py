@@ -1,5 +1,8 @@
-"""The selector: trust levels classify every explored frame; candidates pass the geometry filters, then
-farthest-point sampling (or highest deviation first) picks at most ``max_candidates`` for labelling."""
+"""The selector: trust levels, geometry filters, then a capped, diverse pick of candidates.
+
+Trust levels classify every explored frame; candidates pass the geometry filters, then farthest-point
+sampling (or highest deviation first) picks at most ``max_candidates`` for labelling.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,13 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
+from seiflow.registry import DESCRIPTORS, FILTERS
 from seiflow.schemas.campaign import SelectionConfig
 from seiflow.schemas.exploration import ExplorationResult, TaskStatus
 from seiflow.schemas.round import FrameId, Histogram, SelectionResult
 from seiflow.selection.base import Descriptor, Filter
-from seiflow.selection.filters import (
-    BoxLengthFilter,
-    BoxSkewFilter,
-    MinDistanceFilter,
-    apply_filters,
-)
-from seiflow.selection.fps import (
-    DeepmdDescriptor,
-    DistanceHistogramDescriptor,
-    farthest_point_sampling,
-)
+from seiflow.selection.filters import apply_filters
+from seiflow.selection.fps import farthest_point_sampling
 from seiflow.selection.trust_levels import AdaptiveLower, FrameClass, Levels, TrustLevels, histogram
 
 
@@ -116,23 +111,19 @@ class Selector:
 def selector_from_config(
     config: SelectionConfig, type_map: list[str], model_path: Path | None = None
 ) -> Selector:
-    """The campaign's selector: DeePMD descriptor when a model is given, else distance histograms."""
+    """The campaign's selector: its trust levels, registered filters and FPS descriptor.
+
+    ``model_path`` is the round's model, for descriptors that need one (``deepmd``).
+    """
     trust = TrustLevels(
         force=Levels(config.f_trust_lo, config.f_trust_hi),
         energy=Levels(config.e_trust_lo, config.e_trust_hi) if config.e_trust_lo is not None else None,
         virial=Levels(config.v_trust_lo, config.v_trust_hi) if config.v_trust_lo is not None else None,
     )
-    filters: list[Filter] = [
-        MinDistanceFilter(config.min_distance),
-        BoxSkewFilter(config.max_skew),
-        BoxLengthFilter(config.max_length_ratio),
-    ]
+    filters: list[Filter] = [FILTERS.create(s) for s in config.filters.values()]
     descriptor: Descriptor | None = None
-    if config.fps:
-        descriptor = (
-            DeepmdDescriptor(Path(model_path), type_map)
-            if model_path is not None
-            else DistanceHistogramDescriptor(type_map)
-        )
+    if config.fps and config.descriptor is not None:
+        path = Path(model_path) if model_path is not None else None
+        descriptor = DESCRIPTORS.create(config.descriptor, type_map=type_map, model_path=path)
     adaptive = AdaptiveLower(rate=config.adaptive_rate) if config.adaptive_lower else None
     return Selector(trust, config.max_candidates, filters, descriptor, adaptive)

@@ -97,10 +97,6 @@ class TrustLevels:
         out[failed] = FrameClass.FAILED
         return out
 
-    def keep_floor(self) -> float:
-        """Smallest force deviation a frame may need to be kept as a possible candidate."""
-        return self.force.lo
-
 
 def histogram(values: np.ndarray, hi: float, bins: int = 30) -> tuple[list[float], list[int]]:
     """Histogram edges and counts over [0, 1.5 hi]; values above land in the last bin."""

@@ -9,7 +9,7 @@ from jobflow import Maker, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from seiflow.labelling.calculators import LOCAL_REFERENCES
+from seiflow.labelling.base import label_maker_for
 from seiflow.schemas.campaign import Campaign, StructuresConfig
 from seiflow.structures.bulk import describe_bulk, prepare_bulks
 from seiflow.structures.checks import check_structure
@@ -32,9 +32,9 @@ class StructuresDocument(BaseModel):
     type_map: list[str]
 
 
-def relax_calculator_for(reference: str) -> str:
-    """The local calculator that relaxes bulks: the reference itself if local, else CHGNet."""
-    return reference if reference in LOCAL_REFERENCES else "chgnet"
+def relax_calculator_for(campaign: Campaign) -> str:
+    """The local calculator that relaxes the campaign's bulks: the reference itself if local, else CHGNet."""
+    return label_maker_for(campaign.labelling).relax_calculator()
 
 
 @job(output_schema=StructuresDocument)
@@ -89,7 +89,7 @@ class PrepareStructuresMaker(Maker):
 
     def make(self, campaign: Campaign):
         """A job whose output is a ``StructuresDocument`` for ``campaign``."""
-        calculator = self.calculator_name or relax_calculator_for(campaign.labelling.reference)
+        calculator = self.calculator_name or relax_calculator_for(campaign)
         new_job = prepare_structures(
             campaign.structures.model_dump(mode="json"), list(campaign.system.type_map), calculator
         )

@@ -15,9 +15,12 @@ def perturb(
     displacement: float = 0.05,
     seed: int = 0,
 ) -> list[Structure]:
-    """``n`` copies, each with a symmetric strain (components uniform in ±``cell_strain``) applied to
-    the cell, fractional coordinates kept, then Gaussian moves of σ = ``displacement`` Å per Cartesian
-    component. The same ``seed`` gives the same copies; site properties are kept."""
+    """``n`` strained and rattled copies of ``structure``.
+
+    Each copy has a symmetric strain (components uniform in ±``cell_strain``) applied to the cell,
+    fractional coordinates kept, then Gaussian moves of σ = ``displacement`` Å per Cartesian
+    component. The same ``seed`` gives the same copies; site properties are kept.
+    """
     if n < 0 or cell_strain < 0 or displacement < 0:
         raise InputError(
             f"perturb: n={n}, cell_strain={cell_strain}, displacement={displacement} must be >= 0",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jobflow import Job, Maker, job
 
+from seiflow.constants import JobCategory, set_category
 from seiflow.errors import InputError
 from seiflow.models.store import ModelStore, new_model_id
 from seiflow.schemas.campaign import TrainingConfig
@@ -21,8 +22,6 @@ from seiflow.settings import load_settings
 from seiflow.training import run
 from seiflow.training.data import TrainingDataSpec, held_out_dir, prepare_data, train_systems
 from seiflow.training.inputs import auto_sel, build_input
-
-TRAIN_CATEGORY = "train"
 
 
 def run_dir_for(campaign: str, round_: int, index: int) -> Path:
@@ -189,5 +188,5 @@ class DeepmdTrainMaker(Maker):
             self.save_freq, self.disp_freq,
         )
         new.name = f"{self.name} {campaign} r{round} m{index}"
-        new.update_config({"manager_config": {"_category": TRAIN_CATEGORY}})
+        set_category(new, JobCategory.TRAIN)
         return new

@@ -12,7 +12,7 @@ from ase.build import bulk
 
 from seiflow.analysis.report import describe_reference, write_report
 from seiflow.constants import ROUNDS_COLLECTION
-from seiflow.controller import registry
+from seiflow.controller import campaigns
 from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
 from seiflow.schemas.campaign import load_campaign
@@ -27,7 +27,7 @@ CHGNET = {"calculator": "chgnet", "version": "0.4.2", "model": "0.3.0"}
 
 def _campaign(db):
     campaign = load_campaign(REPO / "workflows" / "li_li3incl6_demo.yaml")
-    registry.ensure(db, campaign)
+    campaigns.ensure(db, campaign)
     return campaign.name
 
 

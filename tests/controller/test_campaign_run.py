@@ -12,7 +12,7 @@ from seiflow.analysis.jobs import report_extra
 from seiflow.analysis.report import write_report
 from seiflow.cli.main import cli
 from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
-from seiflow.controller import registry
+from seiflow.controller import campaigns
 from seiflow.controller.flows import campaign_flow
 from seiflow.controller.runner import run_locally
 from seiflow.controller.submit import submit
@@ -42,7 +42,7 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     assert db[MODELS_COLLECTION].count_documents({"campaign": "tiny"}) == 2 * len(rounds)
     frames = db.frames.count_documents({"provenance.campaign": "tiny"})
     assert frames >= 6
-    doc = registry.get(db, "tiny")
+    doc = campaigns.get(db, "tiny")
     assert doc["state"] == outcome.state
     # the explorations ran with the trained ensemble (they depend on the training jobs)
     for r in rounds:
@@ -50,7 +50,8 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     # each job carries its worker category, also those added at run time
     categories = {fw["name"]: fw["spec"].get("_category") for fw in lp.fireworks.find({}, {"name": 1, "spec": 1})}
     expected = {"analysis": "lammps", "deepmd train": "train", "explore": "lammps", "select": "light", "label": "dft",
-                "close": "light", "reference md": "dft", "start": "dft"}
+                "close": "light", "reference md": "dft", "start": "dft", "prepare structures": "dft",
+                "initial data": "light"}
     for name, category in categories.items():
         want = [c for key, c in expected.items() if key in name]
         assert want and category == want[0], (name, category)

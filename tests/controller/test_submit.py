@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from seiflow.cli.main import cli, main
-from seiflow.controller import registry
+from seiflow.controller import campaigns
 from seiflow.store import get_database, get_launchpad
 
 TINY = Path(__file__).with_name("tiny_campaign.yaml")
@@ -25,7 +25,7 @@ def test_submit_to_a_fresh_database_and_refuse_a_duplicate(seiflow_env, capsys):
     lp = get_launchpad()
     fw = lp.fireworks.find_one({"fw_id": out["fw_ids"][0]})
     assert fw["spec"]["campaign"] == "tiny" and fw["state"] == "READY"
-    assert registry.get(get_database(), "tiny")["state"] == "running"
+    assert campaigns.get(get_database(), "tiny")["state"] == "running"
 
     try:
         main(["submit", str(TINY)])
@@ -49,9 +49,31 @@ def test_lpad_add_of_a_written_workflow_registers_the_campaign(seiflow_env, tmp_
     get_launchpad().reset("", require_password=False)
     subprocess.run([BIN / "lpad", "-l", lp_file, "add", str(wf_file)], env=env, check=True,
                    capture_output=True, cwd=tmp_path, timeout=120)
-    subprocess.run([BIN / "rlaunch", "-l", lp_file, "singleshot"], env=env, check=True,
+    # start, then the structures job and the initial-data planner it adds
+    subprocess.run([BIN / "rlaunch", "-l", lp_file, "rapidfire", "--nlaunches", "3"], env=env, check=True,
                    capture_output=True, cwd=tmp_path, timeout=600)
     db = get_database()
-    assert registry.get(db, "tiny")["definition"]["name"] == "tiny"  # the start job registered it
+    assert campaigns.get(db, "tiny")["definition"]["name"] == "tiny"  # the start job registered it
     names = [fw["name"] for fw in get_launchpad().fireworks.find({}, {"name": 1})]
     assert any("reference md" in n for n in names) and any("close r0" in n for n in names)
+
+
+def test_submit_with_config_writes_the_campaign_record_to_that_store(seiflow_env, tmp_path):
+    """``seiflow --config X submit`` registers the campaign in X's database, not the default one."""
+    import yaml
+
+    other_db = f"{seiflow_env.db_name}_other"
+    lp_file = tmp_path / "other_launchpad.yaml"
+    lp_file.write_text(yaml.safe_dump({**yaml.safe_load(seiflow_env.launchpad_file.read_text()), "name": other_db}))
+    cfg = yaml.safe_load(seiflow_env.settings_file.read_text()) | {"launchpad_file": str(lp_file)}
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(cfg))
+    try:
+        result = CliRunner().invoke(cli, ["--config", str(other), "submit", str(TINY), "--json"])
+        assert result.exit_code == 0, result.output
+        client = get_launchpad().connection
+        assert client[other_db]["campaigns"].count_documents({"name": "tiny"}) == 1
+        assert client[other_db]["fireworks"].count_documents({}) == 1
+        assert get_database()["campaigns"].count_documents({"name": "tiny"}) == 0  # the default store
+    finally:
+        get_launchpad().connection.drop_database(other_db)

@@ -43,12 +43,12 @@ def test_metric_targets():
 
 
 def test_criteria_from_config():
-    names = [c.name for c in criteria_from_config(ConvergenceConfig(force_rmse_mev_a=50, rdf_agreement=0.9))]
+    names = [c.name for c in criteria_from_config(ConvergenceConfig(criteria={"accurate_ratio": {}, "force_rmse_mev_a": {"target": 50}, "rdf_agreement": {"target": 0.9}}))]
     assert names == ["accurate_ratio", "force_rmse_mev_a", "rdf_agreement"]
 
 
 def test_judge_converged_not_converged_and_cap():
-    cfg = ConvergenceConfig(accurate_ratio=0.99, rounds_in_a_row=2, max_rounds=4, force_rmse_mev_a=50)
+    cfg = ConvergenceConfig(criteria={"accurate_ratio": {"threshold": 0.99, "rounds": 2}, "force_rmse_mev_a": {"target": 50}}, max_rounds=4)
     r1 = judge("c", 1, sel(1.0), cfg, [rep(0, 0.995)], {"force_rmse_mev_a": 40})
     assert r1.converged and r1.stop and r1.stop_reason == "converged"
     r1 = judge("c", 1, sel(1.0), cfg, [rep(0, 0.995)], {"force_rmse_mev_a": 60})
@@ -61,7 +61,7 @@ def test_judge_converged_not_converged_and_cap():
 
 def test_round_store_roundtrip(seiflow_env):
     store = RoundStore()
-    cfg = ConvergenceConfig(accurate_ratio=0.9)
+    cfg = ConvergenceConfig(criteria={"accurate_ratio": {"threshold": 0.9}})
     for i, ratio in enumerate([0.5, 0.95]):
         store.put(judge("camp", i, sel(ratio), cfg, store.history("camp")))
     store.put(judge("camp", 1, sel(0.95), cfg, store.history("camp")))  # a rerun replaces
@@ -84,3 +84,16 @@ def test_rounds_cli_json(seiflow_env):
     data = json.loads(res.output)
     assert data["converged"] is True and data["rounds"][0]["accurate_ratio"] == 0.99
     assert set(data["rounds"][0]) >= {"round", "n_frames", "candidate_ratio", "n_selected", "stop_reason"}
+
+
+def test_a_round_that_selects_nothing_and_is_not_accurate_stops_as_stalled():
+    cfg = ConvergenceConfig(criteria={"accurate_ratio": {"threshold": 0.99}}, max_rounds=5)
+    stuck = SelectionResult(n_frames=50, n_accurate=10, n_failed=40, accurate_ratio=0.2, failed_ratio=0.8,
+                            f_trust_lo_used=0.1)
+    report = judge("c", 2, stuck, cfg, [rep(1, 0.5)])
+    assert report.stop and not report.converged and report.stop_kind == "stalled"
+    assert "none selected" in report.stop_reason and "accurate_ratio" in report.stop_reason
+    capped = judge("c", 5, sel(0.5), cfg, [rep(i, 0.5) for i in range(1, 5)])
+    assert capped.stop_kind == "round_cap" and "accurate_ratio not met" in capped.stop_reason
+    going = judge("c", 2, sel(0.5), cfg, [rep(1, 0.5)])  # candidates selected: the loop goes on
+    assert not going.stop and going.stop_kind is None

@@ -24,7 +24,9 @@ def test_task_grid_and_round_lengths():
     assert len(tasks) == 2 * (2 + 2 * 2)
     assert len({t.task_id for t in tasks}) == len(tasks)
     assert "r2-interface-npt-600K-1000bar" in {t.task_id for t in tasks}
-    assert all(t.nsteps == 220 for t in tasks) and round_nsteps(cfg, 0) == 100
+    # round 1 runs nsteps; each later round nsteps_growth times more: round 2 = 150
+    assert all(t.nsteps == 150 for t in tasks) and round_nsteps(cfg, 1) == 100
+    assert round_nsteps(cfg, 3) == 220 and round_nsteps(cfg, 0) == 100
     with pytest.raises(InputError):
         make_tasks([], cfg)
 

@@ -12,7 +12,6 @@ import pytest
 from jobflow import Flow
 from jobflow.managers.local import run_locally
 
-from seiflow.convergence.jobs import convergence_job
 from seiflow.convergence.report import RoundStore, judge
 from seiflow.exploration.jobs import ExplorationMaker, run_task
 from seiflow.exploration.tasks import make_tasks
@@ -28,7 +27,7 @@ pytestmark = pytest.mark.slow
 def test_poor_ensemble_round_through_jobflow(seiflow_env, poor_ensemble, tmp_path):
     explore_cfg = ExplorationConfig(temperatures=[300.0, 600.0], nsteps=100, out_freq=10)
     # loose levels for an untrained ensemble, so that there are candidates among the failures
-    select_cfg = SelectionConfig(f_trust_lo=0.3, f_trust_hi=3.0, max_candidates=3, min_distance=1.0)
+    select_cfg = SelectionConfig(f_trust_lo=0.3, f_trust_hi=3.0, max_candidates=3, filters={"min_distance": {"min_distance": 1.0}})
     seeds = {"licl": licl_supercell()}
     models = [str(p) for p in poor_ensemble] + ["no-such-model-id"]
     broken = ExplorationMaker(config=explore_cfg.model_copy(update={"temperatures": [900.0]}),
@@ -39,8 +38,7 @@ def test_poor_ensemble_round_through_jobflow(seiflow_env, poor_ensemble, tmp_pat
     assert {j.config.manager_config["_category"] for j in explore.jobs} == {"lammps"}
     outputs = explore.output + broken.output
     sel = selection_job(outputs, select_cfg, TYPE_MAP, model_path=str(poor_ensemble[0]))
-    conv = convergence_job("demo", 0, sel.output.result, ConvergenceConfig(max_rounds=3))
-    flow = Flow([explore, broken, sel, conv])
+    flow = Flow([explore, broken, sel])
     responses = run_locally(flow, store=get_jobstore(), create_folders=True, root_dir=tmp_path,
                             ensure_success=True)
     out = responses[sel.uuid][1].output
@@ -54,7 +52,8 @@ def test_poor_ensemble_round_through_jobflow(seiflow_env, poor_ensemble, tmp_pat
         assert prov["source"] == "exploration" and prov["origin"].startswith("r0-licl-nvt-")
     run_dirs = list(Path(tmp_path).rglob("model_devi.out"))
     assert len(run_dirs) == 2 and not list(Path(tmp_path).rglob("traj.dump"))
-    report = responses[conv.uuid][1].output
+    report = judge("demo", 0, result, ConvergenceConfig(max_rounds=3), RoundStore().history("demo"))
+    RoundStore().put(report)
     assert not report.converged and not report.stop
     assert RoundStore().get("demo", 0).selection.n_frames == 22
 
@@ -67,6 +66,6 @@ def test_good_ensemble_converges(poor_ensemble, good_ensemble, tmp_path):
         out = run_task(task, licl_supercell(), models, TYPE_MAP, tmp_path / label, cfg)
         assert out.result.status == TaskStatus.COMPLETED
         selection = select_from_outputs([out], cfg, TYPE_MAP).result
-        verdicts[label] = judge("demo", 0, selection, ConvergenceConfig(accurate_ratio=0.99))
+        verdicts[label] = judge("demo", 0, selection, ConvergenceConfig(criteria={"accurate_ratio": {"threshold": 0.99}}))
     assert verdicts["good"].selection.accurate_ratio >= 0.99 and verdicts["good"].converged
     assert verdicts["poor"].selection.accurate_ratio < 0.5 and not verdicts["poor"].converged

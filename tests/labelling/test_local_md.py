@@ -50,17 +50,3 @@ def test_reference_md_flow_one_job_per_structure_and_temperature():
     flow = reference_md_flow({"LiCl": licl(), "iface": licl()}, config, campaign="c", bulks=("LiCl",))
     assert len(flow.jobs) == 4
     assert len(flow.jobs[0].function_args[0]) == 64 and len(flow.jobs[2].function_args[0]) == 8
-
-
-def test_export_training_set_job(seiflow_env, tmp_path, monkeypatch):
-    from seiflow.labelling.jobs import export_training_set
-
-    monkeypatch.chdir(tmp_path)
-    frames = run_nvt(licl(), temperature=300.0, steps=4, sample_every=2)
-    for f in frames:
-        f.provenance.campaign, f.provenance.round = "c", 0
-    FrameStore().add_many(frames)
-    export = export_training_set(str(tmp_path / "train"), ["Li", "In", "Cl"], campaign="c", max_round=0)
-    out = run_locally(export, store=store.get_jobstore(), ensure_success=True)[export.uuid][1].output
-    assert out.n_frames == 2 and len(out.systems) == 1
-    assert (tmp_path / "train" / "Cl4Li4" / "type_map.raw").read_text().split() == ["Li", "In", "Cl"]

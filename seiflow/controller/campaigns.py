@@ -19,10 +19,11 @@ class CampaignState(StrEnum):
     RUNNING = "running"
     CONVERGED = "converged"
     NOT_CONVERGED = "not_converged"  # stopped at the round cap
-    FAILED = "failed"
+    STALLED = "stalled"  # a round explored frames, selected none and was not converged
+    FAILED = "failed"  # every exploration failed, or a job could not run
 
 
-FINISHED = {CampaignState.CONVERGED.value, CampaignState.NOT_CONVERGED.value}
+FINISHED = {CampaignState.CONVERGED.value, CampaignState.NOT_CONVERGED.value, CampaignState.STALLED.value}
 
 
 def _now() -> datetime:
