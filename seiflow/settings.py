@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     inline_array_limit: int = Field(
         262_144, ge=1024, description="Arrays larger than this many bytes go to GridFS, not inline."
     )
-    # Outage tolerance (issue 11): every MongoDB call waits this long for an unreachable server
+    # Outage tolerance: every MongoDB call waits this long for an unreachable server
     # (pymongo serverSelectionTimeoutMS, also written into workers' launchpad.yaml) before failing.
     db_wait_s: float = Field(
         120.0, ge=1, description="Seconds a database call waits for a server that went away before failing."

@@ -44,7 +44,7 @@ _RESOLVED: dict[tuple, tuple[Settings, dict[str, Any], str]] = {}
 _INDEXED: set[tuple[str, str, str]] = set()  # (server addresses, database, collection) whose indexes were ensured
 PASSWORD_ENV = "SEIFLOW_DB_PASSWORD"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", EMBEDDED_HOST}
-CHECK_S = 10.0  # how long the reachability check of a command waits (issue 11: fail fast, clearly)
+CHECK_S = 10.0  # how long the reachability check of a command waits (fail fast, clearly)
 _CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/\s]*@")
 
 
@@ -66,7 +66,7 @@ def launchpad_config(settings: Settings) -> dict[str, Any]:
     """The LaunchPad's settings as FireWorks reads them (embedded default when no file is set)."""
     path = launchpad_file(settings)
     if path is None:
-        wait_ms = int(settings.db_wait_s * 1000)  # issue 11: outage tolerance, as below
+        wait_ms = int(settings.db_wait_s * 1000)  # outage tolerance, as below
         return {"host": settings.embedded.host, "port": settings.embedded.port, "name": "seiflow",
                 "mongoclient_kwargs": {"serverSelectionTimeoutMS": wait_ms}}
     if not path.is_file():
@@ -79,7 +79,7 @@ def launchpad_config(settings: Settings) -> dict[str, Any]:
         raise InputError(f"{path} has no database 'name'", "add 'name: <database>' to it")
     if data.get("username") and not data.get("password") and os.environ.get(PASSWORD_ENV):
         data["password"] = os.environ[PASSWORD_ENV]  # keep passwords out of files
-    # issue 11: wait out a short server outage (pymongo waits for server selection, then retries once);
+    # wait out a short server outage (pymongo waits for server selection, then retries once);
     # workers get this through the launchpad.yaml written for them
     kwargs = dict(data.get("mongoclient_kwargs") or {})
     kwargs.setdefault("serverSelectionTimeoutMS", int(settings.db_wait_s * 1000))

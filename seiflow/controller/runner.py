@@ -23,7 +23,7 @@ from seiflow.settings import Settings
 from seiflow.store import get_database, get_launchpad
 
 ACTIVE_STATES = ("READY", "RESERVED", "RUNNING", "WAITING")
-PIDS_FILE = "runner.json"  # issue 11: this runner's pid and its workers', to clean up after a SIGKILL
+PIDS_FILE = "runner.json"  # this runner's pid and its workers', to clean up after a SIGKILL
 
 
 @dataclass
@@ -160,7 +160,7 @@ def run_locally(
     workers = LocalWorkers(settings, root, n=n_workers, campaign=campaign)
     start = time.monotonic()
     last_line = ""
-    # issue 11: the store may go away for a while; polls wait for it (with backoff) instead of ending the run
+    # the store may go away for a while; polls wait for it (with backoff) instead of ending the run
     wait = {"deadline_s": max(settings.db_wait_s, 300.0)}
     try:
         workers.start()

@@ -6,8 +6,8 @@ Each is registered in :data:`seiflow.registry.CRITERIA` under the name a campaig
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, ClassVar
+from dataclasses import dataclass, field, make_dataclass
+from typing import Annotated
 
 from pydantic import Field
 
@@ -74,57 +74,30 @@ class MetricAbove(MetricBelow):
         return value >= self.target
 
 
-@dataclass
-class _Target:
-    """A registered metric target: the metric is the class's, the campaign gives the target."""
+def _register_target(metric: RoundMetric, base: type[MetricBelow], default: float, doc: str) -> type:
+    """Register a criterion on one round metric; the campaign gives its ``target``."""
+    bounds = Field(gt=0, le=1) if base is MetricAbove else Field(gt=0)
 
-    settings_exclude: ClassVar[tuple[str, ...]] = ("metric",)
-    metric_key: ClassVar[str]
+    def from_settings(cls: type, settings: object) -> MetricBelow:
+        return cls(metric=metric.value, target=settings.target, name=settings.name)
 
-    @classmethod
-    def from_settings(cls, settings: object) -> MetricBelow:
-        """The criterion with the campaign's target."""
-        return cls(metric=cls.metric_key, target=settings.target, name=settings.name)
-
-
-@CRITERIA.register(RoundMetric.ENERGY_RMSE.value)
-@dataclass
-class EnergyRmse(_Target, MetricBelow):
-    """Mean test energy RMSE of the ensemble (meV/atom) at or below ``target``."""
-
-    metric_key: ClassVar[str] = RoundMetric.ENERGY_RMSE.value
-    metric: str = RoundMetric.ENERGY_RMSE.value
-    target: Annotated[float, Field(gt=0)] = field(default=1.6, metadata={"description": "meV/atom (the study: 1.6)."})
+    cls = make_dataclass(
+        "".join(part.title() for part in metric.value.split("_")),
+        [("target", Annotated[float, bounds], field(default=default, metadata={"description": doc}))],
+        bases=(base,),
+        namespace={"settings_exclude": ("metric",), "from_settings": classmethod(from_settings),
+                   "__doc__": f"{metric.value} {'at or above' if base is MetricAbove else 'at or below'} "
+                              f"``target`` ({doc})."},
+    )
+    cls.__module__ = __name__
+    return CRITERIA.register(metric.value)(cls)
 
 
-@CRITERIA.register(RoundMetric.FORCE_RMSE.value)
-@dataclass
-class ForceRmse(_Target, MetricBelow):
-    """Mean test force RMSE of the ensemble (meV/Å) at or below ``target``."""
-
-    metric_key: ClassVar[str] = RoundMetric.FORCE_RMSE.value
-    metric: str = RoundMetric.FORCE_RMSE.value
-    target: Annotated[float, Field(gt=0)] = field(default=46.2, metadata={"description": "meV/Å (the study: 46.2)."})
-
-
-@CRITERIA.register(RoundMetric.STRESS_RMSE.value)
-@dataclass
-class StressRmse(_Target, MetricBelow):
-    """Mean test stress RMSE of the ensemble (MPa) at or below ``target``."""
-
-    metric_key: ClassVar[str] = RoundMetric.STRESS_RMSE.value
-    metric: str = RoundMetric.STRESS_RMSE.value
-    target: Annotated[float, Field(gt=0)] = field(default=33.6, metadata={"description": "MPa (the study: 33.6)."})
-
-
-@CRITERIA.register(RoundMetric.RDF_AGREEMENT.value)
-@dataclass
-class RdfAgreement(_Target, MetricAbove):
-    """RDF agreement of NNP and reference MD (a score in [0, 1]) at or above ``target``."""
-
-    metric_key: ClassVar[str] = RoundMetric.RDF_AGREEMENT.value
-    metric: str = RoundMetric.RDF_AGREEMENT.value
-    target: Annotated[float, Field(gt=0, le=1)] = field(default=0.9, metadata={"description": "Agreement score in [0, 1]."})
+# The metric targets, with the study's figures as defaults (mean over the ensemble's models).
+EnergyRmse = _register_target(RoundMetric.ENERGY_RMSE, MetricBelow, 1.6, "test energy RMSE, meV/atom; the study: 1.6")
+ForceRmse = _register_target(RoundMetric.FORCE_RMSE, MetricBelow, 46.2, "test force RMSE, meV/Å; the study: 46.2")
+StressRmse = _register_target(RoundMetric.STRESS_RMSE, MetricBelow, 33.6, "test stress RMSE, MPa; the study: 33.6")
+RdfAgreement = _register_target(RoundMetric.RDF_AGREEMENT, MetricAbove, 0.9, "RDF agreement score in [0, 1]")
 
 
 def criteria_from_config(config: ConvergenceConfig) -> list[Criterion]:

@@ -136,10 +136,10 @@ def frames_from_file(
             frames += frames_from_system(system, reference, provenance, start=len(frames))
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - dpdata raises many types on malformed files (issue 11 fuzzing)
+    except Exception as exc:  # noqa: BLE001 - dpdata raises many types on malformed files (found by fuzzing)
         first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise InputError(f"dpdata could not read {path} as {fmt}: {first}", "check the file and --fmt") from None
-    if not frames:  # issue 11: an empty dataset is bad input, not a silent success
+    if not frames:  # an empty dataset is bad input, not a silent success
         raise InputError(f"{path} holds no labelled frames as {fmt}", "check the file and --fmt")
     if fmt == "vasp/outcar":
         steps = _outcar_steps(path)

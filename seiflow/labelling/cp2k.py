@@ -1,7 +1,7 @@
 """CP2K labelling: static PBE single points (energy, forces, stress) under custodian's ``Cp2kJob``.
 
 atomate2 0.1.5's CP2K ``StaticMaker`` is not used: it needs ``PMG_DEFAULT_CP2K_FUNCTIONAL`` and explicit
-basis/potential objects and still writes a malformed AUX_FIT line (STACK.md). Instead
+basis/potential objects and still writes a malformed AUX_FIT line (tried with Debian's CP2K 2023.1). Instead
 :class:`Cp2kInputGenerator` writes a small, explicit input (Debian's GTH/MOLOPT data), custodian's
 ``Cp2kJob`` runs it with custodian's CP2K handlers, and pymatgen's ``Cp2kOutput`` parses it.
 Units stored are DeePMD's: forces Ha/bohr -> eV/Å, stress GPa -> virial eV (same as VASP frames).
