@@ -46,33 +46,39 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from seiflow.testing.fake_vasp import (
-    STALE_FILES,
-    next_attempt,
-    play_frozen,
-    play_kpoints_trans,
-    play_zbrent,
-)
-
 CALC_ENV = "SEIFLOW_VASP_EMULATOR_CALC"
 DEFAULT_CALCULATOR = "pair"
 POSITIVE_ENERGY = 1234.0
 OUTPUT_SCENARIOS = ("unconverged", "nonconverging", "positive_energy")
-MESSAGE_SCENARIOS: dict[str, Callable[[Path, Path], int]] = {
-    "zbrent": play_zbrent, "kpoints_trans": play_kpoints_trans, "frozen": play_frozen,
-}
+FAKE_VASP_SCENARIOS = ("zbrent", "kpoints_trans", "frozen")  # played by fake_vasp's own functions
+STALE_FILES = ("vasprun.xml", "OUTCAR", "OSZICAR", "CONTCAR")  # as fake_vasp: VASP truncates them
+ATTEMPT_FILE = ".vasp_emulator_attempt"
 
 
 def scenarios() -> list[str]:
     """Every error the emulator can play."""
     from custodian.vasp.handlers import VaspErrorHandler
 
-    return sorted({*OUTPUT_SCENARIOS, *MESSAGE_SCENARIOS, *VaspErrorHandler.error_msgs})
+    return sorted({*OUTPUT_SCENARIOS, *FAKE_VASP_SCENARIOS, *VaspErrorHandler.error_msgs})
+
+
+def next_attempt(run_dir: Path) -> int:
+    """Count this attempt in the run folder; 0 for the first."""
+    path = run_dir / ATTEMPT_FILE
+    attempt = int(path.read_text()) if path.is_file() else 0
+    path.write_text(str(attempt + 1))
+    return attempt
 
 
 def _play_message(name: str, run_dir: Path) -> int:
-    if name in MESSAGE_SCENARIOS:
-        return MESSAGE_SCENARIOS[name](run_dir, run_dir)
+    if name in FAKE_VASP_SCENARIOS:  # imported here: fake_vasp pulls in pydantic, slow to start
+        from seiflow.testing import fake_vasp
+
+        plays: dict[str, Callable[[Path, Path], int]] = {
+            "zbrent": fake_vasp.play_zbrent, "kpoints_trans": fake_vasp.play_kpoints_trans,
+            "frozen": fake_vasp.play_frozen,
+        }
+        return plays[name](run_dir, run_dir)
     from custodian.vasp.handlers import VaspErrorHandler
 
     print(" running on    1 total cores\n entering main loop")
@@ -82,11 +88,11 @@ def _play_message(name: str, run_dir: Path) -> int:
 
 def emulate(run_dir: Path, calculator: str = DEFAULT_CALCULATOR, scenario: str | None = None) -> int:
     """Run the emulator in ``run_dir`` and write the outputs; returns VASP's exit code (0)."""
-    from pymatgen.core import Structure
-    from pymatgen.io.vasp import Poscar
+    import numpy as np
 
     from seiflow.testing.vaspemu.dynamics import get_emulator_calculator, run_ionic_loop
     from seiflow.testing.vaspemu.electrons import bands, scf_count, scf_steps, total_dos
+    from seiflow.testing.vaspemu.files import poscar_text
     from seiflow.testing.vaspemu.inputs import read_inputs
     from seiflow.testing.vaspemu.text import oszicar_text, outcar_text, stdout_text
     from seiflow.testing.vaspemu.vasprun import write_vasprun
@@ -108,10 +114,10 @@ def emulate(run_dir: Path, calculator: str = DEFAULT_CALCULATOR, scenario: str |
     write_vasprun(run_dir / "vasprun.xml", inputs, traj, scf, b, total_dos(inputs, b))
     (run_dir / "OSZICAR").write_text(oszicar_text(inputs, traj, scf, b.magnetization))
     (run_dir / "OUTCAR").write_text(outcar_text(inputs, traj, scf, b, converged, time.perf_counter() - start))
-    final = Structure(traj.final_cell, inputs.structure.species, traj.final_positions, coords_are_cartesian=True,
-                      to_unit_cell=True)
-    velocities = traj.final_velocities.tolist() if traj.final_velocities is not None else None
-    Poscar(final, comment=inputs.comment, velocities=velocities).write_file(run_dir / "CONTCAR")
+    frac = traj.final_positions @ np.linalg.inv(traj.final_cell)
+    (run_dir / "CONTCAR").write_text(poscar_text(inputs.comment, traj.final_cell, frac - np.floor(frac),
+                                                 [p.element for p in inputs.potcars], inputs.type_counts,
+                                                 traj.final_velocities))
     print(stdout_text(inputs, traj, scf, b.magnetization), end="", flush=True)
     return 0
 

@@ -18,7 +18,6 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import covalent_radii
-from ase.neighborlist import neighbor_list
 
 from seiflow.testing.vaspemu.inputs import EmulatorInputError, RunInputs
 
@@ -26,6 +25,27 @@ KB_PER_EV_A3 = 1.0 / (0.1 * units.GPa)  # kB per eV/Å^3
 MVV2E = 1.0 / units.fs**2  # eV per amu (Å/fs)^2
 SEED_ENV = "SEIFLOW_VASP_EMULATOR_SEED"
 CALCULATORS = ("pair", "chgnet", "sevennet")
+
+
+def neighbour_pairs(cart: np.ndarray, cell: np.ndarray, cutoff: float) -> tuple[np.ndarray, ...]:
+    """All ordered pairs (i, j, distance, vector j - i) within ``cutoff`` over periodic images.
+
+    Plain numpy, one image shift at a time (ASE's neighbour list pulls in scipy, slow to import).
+    """
+    widths = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    reach = np.ceil(cutoff / widths).astype(int)
+    frac = cart @ np.linalg.inv(cell)
+    cart = (frac - np.floor(frac)) @ cell
+    out: list[list[np.ndarray]] = [[], [], [], []]
+    for shift in np.ndindex(*(2 * reach + 1)):
+        offset = (np.array(shift) - reach) @ cell
+        vec = cart[None, :, :] + offset - cart[:, None, :]
+        dist = np.linalg.norm(vec, axis=2)
+        keep = (dist < cutoff) & (dist > 1e-8)
+        i, j = np.nonzero(keep)
+        for bucket, values in zip(out, (i, j, dist[keep], vec[keep]), strict=True):
+            bucket.append(values)
+    return tuple(np.concatenate(b) for b in out)
 
 
 class PairPotential(Calculator):
@@ -48,7 +68,7 @@ class PairPotential(Calculator):
         """Energy, forces and stress of ``atoms``."""
         super().calculate(atoms, properties or ["energy"], system_changes)
         atoms = self.atoms
-        i, j, d, vec = neighbor_list("ijdD", atoms, self.cutoff)
+        i, j, d, vec = neighbour_pairs(atoms.get_positions(), np.array(atoms.cell[:]), self.cutoff)
         z = atoms.numbers
         r0 = self.scale * (covalent_radii[z[i]] + covalent_radii[z[j]])
         x = np.exp(-self.width * (d - r0))
@@ -109,8 +129,7 @@ class Trajectory:
 
 
 def _atoms(inputs: RunInputs, calc: Calculator) -> Atoms:
-    s = inputs.structure
-    atoms = Atoms([site.specie.symbol for site in s], positions=s.cart_coords, cell=s.lattice.matrix, pbc=True)
+    atoms = Atoms(inputs.symbols, positions=inputs.cart, cell=inputs.cell, pbc=True)
     atoms.set_masses([inputs.masses[t] for t in inputs.type_of_site])
     atoms.calc = calc
     return atoms

@@ -16,10 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pymatgen.core import Element, Structure
-from pymatgen.io.vasp import Incar, Kpoints, Poscar
+from ase.data import atomic_masses, atomic_numbers
+
+from seiflow.testing.vaspemu.files import (
+    VaspFileError,
+    pymatgen_vasp_data,
+    read_incar,
+    read_kpoints,
+    read_poscar,
+)
 
 FUNCTIONALS = ("PBE_54", "PBE_64", "PBE_52", "PBE")  # where a POTCAR.spec symbol is looked up
+HEADERS = Path(__file__).resolve().parents[2] / "data" / "vasp" / "potcar_headers.json"
 HBAR2_2M = 3.80998212  # eV Å^2: plane-wave kinetic energy is HBAR2_2M * |G|^2
 ALGO_TO_IALGO = {"normal": 38, "fast": 68, "veryfast": 48, "all": 58, "damped": 53, "exact": 90}
 
@@ -46,18 +54,18 @@ class PotcarInfo:
 
 @cache
 def _summary() -> dict[str, Any]:
-    import pymatgen.io.vasp as pmg_vasp
-
-    path = Path(pmg_vasp.__file__).parent / "potcar-summary-stats.json.bz2"
+    path = pymatgen_vasp_data("potcar-summary-stats.json.bz2")
+    if path is None:
+        return {}
     with bz2.open(path, "rt") as fh:
         return json.load(fh)
 
 
 def _guess_zval(symbol: str) -> float:
     """Valence electrons past the last noble-gas core, plus the semicore states a suffix names."""
-    el = Element(re.match(r"[A-Z][a-z]?", symbol).group(0))
-    core = max((n for n in (0, 2, 10, 18, 36, 54, 86) if n < el.Z), default=0)
-    zval = el.Z - core
+    z = atomic_numbers[re.match(r"[A-Z][a-z]?", symbol).group(0)]
+    core = max((n for n in (0, 2, 10, 18, 36, 54, 86) if n < z), default=0)
+    zval = z - core
     if core >= 18 and zval > 12:  # a filled d shell below the valence (Ga-Kr, In-Xe)
         zval -= 10
     suffix = symbol.split("_", 1)[1] if "_" in symbol else ""
@@ -70,8 +78,17 @@ def _guess_zval(symbol: str) -> float:
     return float(zval)
 
 
+@cache
+def _headers() -> dict[str, list]:
+    """Symbol -> [TITEL, ZVAL, VRHFIN, LEXCH], extracted once from pymatgen's table (fast to read)."""
+    return json.loads(HEADERS.read_text()) if HEADERS.is_file() else {}
+
+
 def potcar_info(symbol: str) -> PotcarInfo:
     """A POTCAR header for ``symbol`` from pymatgen's summary table (PBE_54 first), else a guess."""
+    if symbol in _headers():
+        titel, zval, vrhfin, lexch = _headers()[symbol]
+        return PotcarInfo(symbol, titel, float(zval), vrhfin, lexch)
     table = _summary()
     for functional in FUNCTIONALS:
         for key, entries in table.get(functional, {}).items():
@@ -145,9 +162,14 @@ def _grid(divisions: tuple[int, int, int], shift: np.ndarray, gamma: bool) -> Kp
     return KpointSet(style, divisions, np.asarray(shift, float), np.array(kept), w / w.sum(), False)
 
 
-def make_kpoints(run_dir: Path, incar: Incar, structure: Structure) -> KpointSet:
+def reciprocal(cell: np.ndarray) -> np.ndarray:
+    """Reciprocal lattice vectors (rows) with the 2*pi."""
+    return 2 * math.pi * np.linalg.inv(cell).T
+
+
+def make_kpoints(run_dir: Path, incar: dict[str, Any], cell: np.ndarray) -> KpointSet:
     """The k-point set from KPOINTS, or from KSPACING/KGAMMA when there is no KPOINTS file."""
-    rec = structure.lattice.reciprocal_lattice.abc  # with 2*pi
+    rec = np.linalg.norm(reciprocal(cell), axis=1)
     path = run_dir / "KPOINTS"
     if not path.is_file():
         spacing = float(incar.get("KSPACING", 0.5))
@@ -155,21 +177,18 @@ def make_kpoints(run_dir: Path, incar: Incar, structure: Structure) -> KpointSet
         kset = _grid(divisions, np.zeros(3), bool(incar.get("KGAMMA", True)))
         kset.from_kspacing = True
         return kset
-    kpts = Kpoints.from_file(path)
-    style = kpts.style.name.lower()
-    if style in ("gamma", "monkhorst"):
-        return _grid(tuple(int(n) for n in kpts.kpts[0]), np.asarray(kpts.kpts_shift, float), style == "gamma")
-    if style == "automatic":  # fully automatic: one length R_k
-        length = float(kpts.kpts[0][0])
-        divisions = tuple(max(1, int(length * b / (2 * math.pi) + 0.5)) for b in rec)
+    kpts = read_kpoints(path)
+    if kpts.style in ("gamma", "monkhorst"):
+        return _grid(kpts.divisions, np.asarray(kpts.shift, float), kpts.style == "gamma")
+    if kpts.style == "automatic":  # fully automatic: one length R_k
+        divisions = tuple(max(1, int(kpts.length * b / (2 * math.pi) + 0.5)) for b in rec)
         return _grid(divisions, np.zeros(3), True)
-    if style == "line_mode":
+    if kpts.style == "line":
         raise EmulatorInputError("the emulator does not do line-mode (band structure) KPOINTS")
-    frac = np.asarray(kpts.kpts, float)
-    if style == "cartesian":
-        frac = structure.lattice.reciprocal_lattice_crystallographic.get_fractional_coords(frac)
-    w = np.asarray(kpts.kpts_weights or [1.0] * len(frac), float)
-    return KpointSet("explicit", None, np.zeros(3), frac, w / w.sum(), False)
+    frac = kpts.kpoints
+    if kpts.cartesian:  # in units of 2*pi/a... taken as Cartesian reciprocal coordinates
+        frac = frac @ np.linalg.inv(reciprocal(cell) / (2 * math.pi))
+    return KpointSet("explicit", None, np.zeros(3), frac, kpts.weights / kpts.weights.sum(), False)
 
 
 def fft_dimension(length: float, encut: float, factor: float) -> int:
@@ -190,8 +209,10 @@ class RunInputs:
     """Everything VASP reads from the run folder, and the settings it derives from it."""
 
     run_dir: Path
-    incar: Incar
-    structure: Structure  # POSCAR order
+    incar: dict[str, Any]
+    cell: np.ndarray  # rows, Å
+    frac: np.ndarray  # POSCAR order
+    symbols: list[str]  # element of each site
     comment: str
     velocities: np.ndarray | None  # Å/fs from POSCAR, if any
     potcars: list[PotcarInfo]
@@ -205,7 +226,17 @@ class RunInputs:
     @property
     def nions(self) -> int:
         """Number of ions."""
-        return len(self.structure)
+        return len(self.frac)
+
+    @property
+    def volume(self) -> float:
+        """Cell volume (Å^3)."""
+        return float(abs(np.linalg.det(self.cell)))
+
+    @property
+    def cart(self) -> np.ndarray:
+        """Cartesian positions (Å)."""
+        return self.frac @ self.cell
 
     @property
     def type_of_site(self) -> list[int]:
@@ -215,7 +246,7 @@ class RunInputs:
     @property
     def masses(self) -> list[float]:
         """Mass (amu) of each type."""
-        return [float(Element(p.element).atomic_mass) for p in self.potcars]
+        return [float(atomic_masses[atomic_numbers[p.element]]) for p in self.potcars]
 
     @property
     def nelect(self) -> float:
@@ -306,13 +337,13 @@ class RunInputs:
     def fft_grid(self) -> tuple[int, int, int]:
         """NGX, NGY, NGZ."""
         factor = 4.0 if self.prec in ("accura", "high") else 3.0
-        return tuple(fft_dimension(a, self.encut, factor) for a in self.structure.lattice.abc)
+        return tuple(fft_dimension(a, self.encut, factor) for a in np.linalg.norm(self.cell, axis=1))
 
     @property
     def n_plane_waves(self) -> int:
         """Plane waves per k-point (the number inside the cut-off sphere)."""
         gcut = math.sqrt(self.encut / HBAR2_2M)
-        return int(self.structure.volume * gcut**3 / (6 * math.pi**2))
+        return int(self.volume * gcut**3 / (6 * math.pi**2))
 
     @property
     def ialgo(self) -> int:
@@ -325,22 +356,20 @@ def read_inputs(run_dir: Path) -> RunInputs:
     for name in ("INCAR", "POSCAR"):
         if not (run_dir / name).is_file():
             raise EmulatorInputError(f"ERROR: {name} not found in {run_dir}")
-    incar = Incar.from_file(run_dir / "INCAR")
+    try:
+        incar = read_incar(run_dir / "INCAR")
+        poscar = read_poscar(run_dir / "POSCAR")
+    except (VaspFileError, ValueError, IndexError) as exc:
+        raise EmulatorInputError(f"ERROR: cannot read the inputs: {exc}") from exc
     potcars = read_potcars(run_dir)
     names = [p.element for p in potcars]
-    text = (run_dir / "POSCAR").read_text()
-    try:
-        poscar = Poscar.from_str(text, default_names=names)
-    except Exception as exc:  # pymatgen raises several types on a bad POSCAR
-        raise EmulatorInputError(f"ERROR: cannot read POSCAR: {exc}") from exc
-    counts = list(poscar.natoms)
-    if len(counts) != len(potcars):
+    if len(poscar.counts) != len(potcars):
         raise EmulatorInputError(
-            f"ERROR: POSCAR has {len(counts)} types but POTCAR has {len(potcars)} (VERY BAD NEWS)"
+            f"ERROR: POSCAR has {len(poscar.counts)} types but POTCAR has {len(potcars)} (VERY BAD NEWS)"
         )
-    symbols = poscar.site_symbols
-    if [Element(s).symbol for s in symbols] != names:
-        raise EmulatorInputError(f"ERROR: POSCAR types {symbols} do not match POTCAR {names}")
-    velocities = np.asarray(poscar.velocities, float) if poscar.velocities is not None else None
-    kpoints = make_kpoints(run_dir, incar, poscar.structure)
-    return RunInputs(run_dir, incar, poscar.structure, poscar.comment, velocities, potcars, counts, kpoints)
+    if poscar.symbols is not None and poscar.symbols != names:
+        raise EmulatorInputError(f"ERROR: POSCAR types {poscar.symbols} do not match POTCAR {names}")
+    symbols = [names[t] for t, n in enumerate(poscar.counts) for _ in range(n)]
+    kpoints = make_kpoints(run_dir, incar, poscar.cell)
+    return RunInputs(run_dir, incar, poscar.cell, poscar.frac, symbols, poscar.comment, poscar.velocities,
+                     potcars, poscar.counts, kpoints)

@@ -89,8 +89,8 @@ def _mat(a: np.ndarray, b: np.ndarray, fmt: str = "{:13.9f}") -> list[str]:
 
 def header_text(inputs: RunInputs) -> str:
     """Everything before the first SCF iteration: INCAR and POTCAR echoes, dimensions, parameters."""
-    s, k = inputs.structure, inputs.kpoints
-    cell, rec = s.lattice.matrix, np.linalg.inv(s.lattice.matrix).T
+    k = inputs.kpoints
+    cell, rec = inputs.cell, np.linalg.inv(inputs.cell).T
     ngx, ngy, ngz = inputs.fft_grid
     g = inputs.get
     out = [VERSION, "  ", f" executed on             LinuxIFC date {time.strftime('%Y.%m.%d  %H:%M:%S')}",
@@ -115,13 +115,13 @@ def header_text(inputs: RunInputs) -> str:
             f" SYSTEM =  {g('SYSTEM', 'unknown system')}", f" POSCAR =  {inputs.comment}", ""]
     out += startparameters(inputs)
     out += ["", RULE, "", "", f" {MODE_LINES[inputs.mode]}", "", "", RULE, "", "",
-            f"  energy-cutoff  : {inputs.encut:11.2f}", f"  volume of cell : {s.volume:11.2f}",
+            f"  energy-cutoff  : {inputs.encut:11.2f}", f"  volume of cell : {inputs.volume:11.2f}",
             "      direct lattice vectors                 reciprocal lattice vectors", *_mat(cell, rec), "",
             "  length of vectors", *_mat(np.linalg.norm(cell, axis=1)[None], np.linalg.norm(rec, axis=1)[None]),
             "", "", " ", " k-points in reciprocal lattice and weights: ",
             *[f"  {a:11.8f}{b:12.8f}{c:12.8f}{w:12.3f}" for (a, b, c), w in zip(k.kpoints, k.weights, strict=True)],
             " ", " position of ions in fractional coordinates (direct lattice) ",
-            *[f"  {a:11.8f}{b:12.8f}{c:12.8f}" for a, b, c in s.frac_coords], " ", "", ""]
+            *[f"  {a:11.8f}{b:12.8f}{c:12.8f}" for a, b, c in inputs.frac], " ", "", ""]
     text = "\n".join(out) + "\n" + RULE + "\n\n\n"
     text += "".join(f" k-point {i + 1:3d} :   {a:6.4f} {b:6.4f} {c:6.4f}  plane waves: {inputs.n_plane_waves:6d}\n"
                     for i, (a, b, c) in enumerate(k.kpoints))

@@ -128,8 +128,13 @@ def structure_xml(cell: np.ndarray, frac: np.ndarray, indent: str, name: str | N
     return text + f"{indent}</structure>\n"
 
 
+def _wrap(frac: np.ndarray) -> np.ndarray:
+    return frac - np.floor(frac + 1e-12)
+
+
 def _frac(cell: np.ndarray, cart: np.ndarray) -> np.ndarray:
-    return cart @ np.linalg.inv(cell)
+    """Fractional coordinates in [0, 1), as VASP writes them."""
+    return _wrap(cart @ np.linalg.inv(cell))
 
 
 def header_xml(inputs: RunInputs) -> str:
@@ -138,13 +143,12 @@ def header_xml(inputs: RunInputs) -> str:
     gen = _block(_template(), "generator")
     gen = re.sub(r'(name="date" type="string">)[^<]*', rf"\g<1>{time.strftime('%Y %m %d', now)} ", gen)
     gen = re.sub(r'(name="time" type="string">)[^<]*', rf"\g<1>{time.strftime('%H:%M:%S', now)} ", gen)
-    s = inputs.structure
-    cell, frac = s.lattice.matrix, s.frac_coords
+    cell, frac = inputs.cell, _wrap(inputs.frac)
     text = '<?xml version="1.0" encoding="ISO-8859-1"?>\n<modeling>\n' + gen + " <incar>\n"
     text += "".join(_incar_line(k, v, "  ") for k, v in inputs.incar.items()) + " </incar>\n"
     text += " <primitive_cell>\n" + structure_xml(cell, frac, "  ", "primitive_cell")
     text += '  <varray name="primitive_index" >\n'
-    text += "".join(f'   <v type="int" >{i + 1:9d} </v>\n' for i in range(len(s))) + "  </varray>\n"
+    text += "".join(f'   <v type="int" >{i + 1:9d} </v>\n' for i in range(inputs.nions)) + "  </varray>\n"
     text += " </primitive_cell>\n" + kpoints_xml(inputs) + parameters_block(inputs) + atominfo_xml(inputs)
     return text
 
@@ -250,9 +254,8 @@ def write_vasprun(path: Path, inputs: RunInputs, traj: Trajectory, scf: list[lis
                   bands: Bands, dos: tuple) -> None:
     """Write the whole file; MD runs carry velocities in ``initialpos`` and ``finalpos``."""
     md = inputs.mode == "md"
-    s = inputs.structure
-    v0 = traj.initial_velocities * inputs.potim @ np.linalg.inv(s.lattice.matrix) if md else None
-    parts = [header_xml(inputs), structure_xml(s.lattice.matrix, s.frac_coords, " ", "initialpos", v0)]
+    v0 = traj.initial_velocities * inputs.potim @ np.linalg.inv(inputs.cell) if md else None
+    parts = [header_xml(inputs), structure_xml(inputs.cell, _wrap(inputs.frac), " ", "initialpos", v0)]
     last = len(traj.steps) - 1
     for n, (step, steps) in enumerate(zip(traj.steps, scf, strict=True)):
         final = n == last
