@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         (run_dir / name).unlink(missing_ok=True)
     script = [e for e in args.errors.split(",") if e]
     asked = [*script, *([args.always] if args.always else [])]
-    known = scenarios() if asked else []  # custodian's import is slow: only when errors are scripted
+    own = {*OUTPUT_SCENARIOS, *FAKE_VASP_SCENARIOS}
+    known = scenarios() if set(asked) - own else sorted(own)  # custodian's import is slow: only if needed
     for name in asked:
         if name not in known:
             print(f"vasp_emulator: unknown error {name!r}; use one of {', '.join(known)}", file=sys.stderr)

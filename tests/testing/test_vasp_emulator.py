@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import xml.etree.ElementTree as ET
 from contextlib import chdir, redirect_stdout
@@ -215,7 +216,7 @@ def test_potcar_headers_from_the_public_summary():
     assert potcar_info("Ga_d_GW_new").zval == 13.0  # not in the table: guessed from the symbol
 
 
-def test_atomate2_static_and_md_jobs_run_end_to_end(tmp_path):
+def test_atomate2_static_and_md_jobs_run_end_to_end(tmp_path, monkeypatch):
     from atomate2.vasp.jobs.core import StaticMaker
     from atomate2.vasp.jobs.md import MDMaker
     from jobflow import Flow, JobStore, run_locally
@@ -227,7 +228,8 @@ def test_atomate2_static_and_md_jobs_run_end_to_end(tmp_path):
     structure = _structure("LiCl", seed=4)
     static = StaticMaker(run_vasp_kwargs=kwargs, write_input_set_kwargs={"potcar_spec": True}).make(structure)
     md_maker = MDMaker(input_set_generator=MDSetGenerator(nsteps=4), write_input_set_kwargs={"potcar_spec": True})
-    md_maker.run_vasp_kwargs.update(kwargs)
+    md_maker.run_vasp_kwargs["custodian_kwargs"] = kwargs["custodian_kwargs"]  # atomate2's vasp_std, from PATH
+    monkeypatch.setenv("PATH", f"{exe.parent}:{os.environ['PATH']}")
     md = md_maker.make(static.output.structure)
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
     responses = run_locally(Flow([static, md]), store=store, root_dir=tmp_path, create_folders=True,
@@ -263,3 +265,20 @@ def test_vasp_label_maker_labels_through_custodian(seiflow_env, tmp_path):
     assert frame.energy == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
     assert np.allclose(frame.forces, atoms.get_forces(), atol=1e-6)  # the candidate's site order
     assert np.allclose(frame.virial, -atoms.get_stress(voigt=False) * atoms.get_volume(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_chgnet_labels_through_the_env_var(tmp_path, monkeypatch):
+    from seiflow.labelling.calculators import get_calculator
+
+    exe = vasp_emulator.write_vasp_std(tmp_path / "bin")
+    run_dir = _inputs(tmp_path / "run", _structure("LiCl", seed=6), StaticSetGenerator())
+    monkeypatch.setenv(vasp_emulator.CALC_ENV, "chgnet")
+    proc = subprocess.run([str(exe)], cwd=run_dir, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    atoms = AseAtomsAdaptor.get_atoms(Poscar.from_file(run_dir / "POSCAR").structure)
+    atoms.calc = get_calculator("chgnet")
+    xml, out = _dpdata(run_dir)
+    assert xml["energies"][0] == pytest.approx(atoms.get_potential_energy(), abs=1e-5)
+    assert np.allclose(out["forces"][0], atoms.get_forces(), atol=1e-5)
+    assert np.allclose(xml["virials"][0], -atoms.get_stress(voigt=False) * atoms.get_volume(), atol=1e-4)
