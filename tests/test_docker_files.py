@@ -1,12 +1,14 @@
 """docker/: the worker image and compose stack, checked by reading them against the repository.
 
-No Docker engine runs here, so these tests parse the files: every referenced file exists, every
-command is a console script the image installs, the workers cover every job category, and the
-settings the containers read are valid seiflow settings pointing at the compose ``mongo`` service.
+tests/test_docker_image.py builds the image with podman and runs it; no Docker engine (compose) runs
+here, so these tests parse the files: every referenced file exists, every command is a console script
+the image installs, the workers cover every job category, the settings the containers read are valid
+seiflow settings pointing at the compose ``mongo`` service, and the password is only in the environment.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import tomllib
 from importlib.metadata import entry_points
@@ -120,21 +122,22 @@ def test_commands_are_installed_console_scripts():
     commands = [s["command"][0] for s in _seiflow_services().values()]
     final_cmd = [json_cmd for op, json_cmd in _dockerfile() if op == "CMD"]
     commands.append(yaml.safe_load(final_cmd[-1])[0])
-    for cmd in commands:
-        assert cmd in scripts, cmd
-    check = next(args for op, args in _dockerfile() if op == "RUN" and "command -v" in args)
-    for cmd in shlex.split(check.split("command -v", 1)[1]):
+    assert set(commands) == {"seiflow-rlaunch"}  # FireWorks' rlaunch would need the password in a file
+    check = next(args for op, args in _dockerfile() if op == "RUN" and "for cmd in" in args)
+    listed = shlex.split(check.split("for cmd in", 1)[1].split(";", 1)[0])
+    assert {"seiflow", "seiflow-rlaunch", "rlaunch", "dp", "lmp"} <= set(listed)
+    for cmd in listed:
         assert cmd in scripts, cmd
 
 
 def test_dockerfile_matches_pyproject():
     steps = _dockerfile()
-    assert steps[0] == ("FROM", "python:3.11-slim")
+    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim") and steps[1] == ("FROM", "${BASE_IMAGE}")
     assert "3.11" in PYPROJECT["project"]["requires-python"]
     runs = [args for op, args in steps if op == "RUN"]
-    torch_at = next(i for i, r in enumerate(runs) if "pip install torch==2.13.0" in r)
-    project_at = next(i for i, r in enumerate(runs) if 'pip install "/src[ml]"' in r)
-    assert torch_at < project_at
+    deps = next(r for r in runs if "pip install --progress-bar off torch==2.13.0" in r)
+    assert deps.index("torch==2.13.0") < deps.index('"/src[ml]"')  # torch first, then the ml extra
+    assert any("pip install --progress-bar off --no-deps /src" in r for r in runs)
     assert "torch==2.13.0" in PYPROJECT["project"]["optional-dependencies"]["ml"]
     for op, args in steps:
         if op == "COPY":
@@ -145,8 +148,45 @@ def test_dockerfile_matches_pyproject():
     assert f"SEIFLOW_CONFIG={compose_config}" in env
 
 
+def test_dockerfile_bakes_in_nothing_of_one_machine():
+    """Defaults are the public ones; pip's build-only settings are ARGs without defaults (not ENV)."""
+    args = dict(a.partition("=")[::2] for op, a in _dockerfile() if op == "ARG")
+    assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    assert args["WITH_CP2K"] == "0"
+    for name in ("PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CERT"):
+        assert args[name] == "", name
+    envs = " ".join(a for op, a in _dockerfile() if op == "ENV")
+    assert "PIP_FIND_LINKS" not in envs and "PIP_CERT" not in envs and "/run/" not in envs
+    text = (DOCKER / "Dockerfile.worker").read_text()
+    for local in ("/opt/wheels", "/opt/pypi", "/etc/xdg/pip", "localhost/", "/root/"):
+        assert local not in text.split("FROM", 1)[1], local
+
+
+def test_password_only_in_the_environment():
+    """No file under docker/ holds a password; every seiflow service and mongo take it from the environment."""
+    lp = yaml.safe_load((DOCKER / "launchpad.yaml").read_text())
+    assert lp["username"] and "password" not in lp
+    from_env = "${SEIFLOW_DB_PASSWORD:?export SEIFLOW_DB_PASSWORD first}"
+    for name, service in _seiflow_services().items():
+        assert service["environment"]["SEIFLOW_DB_PASSWORD"] == from_env, name
+    mongo = _compose()["services"]["mongo"]["environment"]
+    assert mongo["MONGO_INITDB_ROOT_USERNAME"] == lp["username"]
+    assert mongo["MONGO_INITDB_ROOT_PASSWORD"] == from_env
+    for path in DOCKER.rglob("*"):
+        if path.is_file():
+            assert not re.search(r"(?i)^\s*password\s*:", path.read_text(errors="replace"), re.M), path
+
+
+def test_compose_image_is_the_one_podman_build_makes():
+    script = (DOCKER / "podman-build.sh").read_text()
+    default_tag = re.search(r"tag=\$\{1:-([^}]+)\}", script).group(1)
+    assert default_tag == "localhost/" + _compose()["x-worker"]["image"]
+    assert "docker/Dockerfile.worker" in script and "Dockerfile.worker.dockerignore" in script
+
+
 @pytest.mark.parametrize("name", ["controller", "worker-dft", "worker-train", "worker-lammps", "mongo"])
 def test_readme_documents_each_service(name):
     readme = (DOCKER / "README.md").read_text()
     assert f"`{name}`" in readme
     assert "docker compose -f docker/compose.yaml up" in readme
+    assert "bash docker/podman-build.sh" in readme and "SEIFLOW_DB_PASSWORD" in readme

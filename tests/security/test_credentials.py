@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 from jobflow import Flow
 from jobflow.managers.fireworks import flow_to_workflow
 from pymongo import MongoClient
@@ -31,6 +33,7 @@ from tests.security.servers import (
 )
 
 TINY = Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml"
+LIGHT_WORKER = Path(__file__).parents[2] / "seiflow" / "data" / "workers" / "light" / "my_fworker.yaml"
 
 
 def cli(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -124,8 +127,46 @@ def test_auth_from_env_through_launchpad_jobstore_framestore_and_workers(
     logs = [p.read_text(errors="replace") for p in (tmp_path / "workers").rglob("*.log")]
     assert logs and not any(PASSWORD in text for text in logs)
     assert PASSWORD not in caplog.text
-    # the workers' launchpad file holds the password (workers need it), readable by the owner only
+    # the workers got the password through SEIFLOW_DB_PASSWORD (seiflow-rlaunch): no file seiflow wrote
+    # for them or in its work dir holds it, and their launchpad.yaml is readable by the owner only
+    assert "password" not in yaml.safe_load((tmp_path / "workers" / "launchpad.yaml").read_text())
     assert (tmp_path / "workers" / "launchpad.yaml").stat().st_mode & 0o077 == 0
+    assert files_holding(PASSWORD, tmp_path / "workers", tmp_path / "runs") == []
+
+
+def files_holding(secret: str, *roots: Path) -> list[Path]:
+    """Every file under ``roots`` whose bytes contain ``secret`` (links are not followed)."""
+    found = []
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else ():
+            if path.is_file() and not path.is_symlink() and secret.encode() in path.read_bytes():
+                found.append(path)
+    return found
+
+
+def test_seiflow_rlaunch_takes_the_password_from_the_environment(auth_server, tmp_path, monkeypatch):
+    """FireWorks' rlaunch needs the password in launchpad.yaml; seiflow-rlaunch takes SEIFLOW_DB_PASSWORD."""
+    use(write_settings(tmp_path, _auth_launchpad(auth_server, "rlaunchdb"), auth_server), monkeypatch, PASSWORD)
+    lp = store.get_launchpad()
+    lp.reset("", require_password=False)
+    job = add(2, 5)
+    job.update_config({"manager_config": {"_category": "light"}})
+    lp.add_wf(flow_to_workflow(Flow([job]), store=store.get_jobstore()))
+    bin_dir = Path(sys.executable).parent
+    (tmp_path / "w").mkdir()
+    args = ["-l", str(tmp_path / "launchpad.yaml"), "-w", str(LIGHT_WORKER), "rapidfire", "--nlaunches", "1"]
+    plain = subprocess.run([str(bin_dir / "rlaunch"), *args], cwd=tmp_path / "w", capture_output=True,
+                           text=True, timeout=120)
+    assert plain.returncode != 0 and lp.fireworks.count_documents({"state": "COMPLETED"}) == 0
+    ours = subprocess.run([str(bin_dir / "seiflow-rlaunch"), *args], cwd=tmp_path / "w", capture_output=True,
+                          text=True, timeout=300)
+    assert ours.returncode == 0, ours.stdout[-2000:] + ours.stderr[-2000:]
+    assert lp.fireworks.count_documents({"state": "COMPLETED"}) == 1
+    js = store.get_jobstore()
+    js.connect()
+    assert js.get_output(job.uuid) == 7
+    assert PASSWORD not in ours.stdout + ours.stderr
+    assert files_holding(PASSWORD, tmp_path) == []
 
 
 @pytest.mark.parametrize("password", ["wrong-password-123", None])
