@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return emulate(run_dir, args.calculator, scenario)
     except EmulatorInputError as exc:
         print(f" {exc}", flush=True)
-        print(f"vasp_emulator: {exc}", file=sys.stderr)
+        print(f"vasp_emulator: {exc.one_line()}", file=sys.stderr)
         return 2
 
 

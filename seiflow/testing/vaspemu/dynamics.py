@@ -25,6 +25,7 @@ KB_PER_EV_A3 = 1.0 / (0.1 * units.GPa)  # kB per eV/Å^3
 MVV2E = 1.0 / units.fs**2  # eV per amu (Å/fs)^2
 SEED_ENV = "SEIFLOW_VASP_EMULATOR_SEED"
 CALCULATORS = ("pair", "chgnet", "sevennet")
+BERENDSEN_STEPS = 20  # Berendsen coupling time, in time steps
 
 
 def neighbour_pairs(cart: np.ndarray, cell: np.ndarray, cutoff: float) -> tuple[np.ndarray, ...]:
@@ -97,7 +98,8 @@ def get_emulator_calculator(name: str) -> Calculator:
         from seiflow.labelling.calculators import get_calculator
 
         return get_calculator(name)
-    raise EmulatorInputError(f"unknown emulator calculator {name!r}; use one of {', '.join(CALCULATORS)}")
+    raise EmulatorInputError(f"unknown emulator calculator {name!r}",
+                             f"use --calculator (or SEIFLOW_VASP_EMULATOR_CALC) {' / '.join(CALCULATORS)}")
 
 
 @dataclass
@@ -184,7 +186,7 @@ def _thermostat(kind: str, inputs: RunInputs, v: np.ndarray, masses: np.ndarray,
     dt = inputs.potim
     if kind == "berendsen":
         _, t_now = _temperature(masses, v)
-        lam = np.sqrt(1 + (dt / (20 * dt)) * (target / t_now - 1)) if t_now > 0 else 1.0
+        lam = np.sqrt(1 + (target / t_now - 1) / BERENDSEN_STEPS) if t_now > 0 else 1.0
         return v * float(np.clip(lam, 0.8, 1.25))
     if kind == "rescale" and (step + 1) % int(inputs.get("NBLOCK", 1)) == 0:
         _, t_now = _temperature(masses, v)
@@ -239,7 +241,7 @@ def run_relax(inputs: RunInputs, atoms: Atoms) -> Trajectory:
     steps: list[IonicStep] = []
     converged = False
     for _ in range(inputs.nsw):
-        steps.append(_evaluate(atoms, max(isif, 1) if isif in (3, 4) else isif))
+        steps.append(_evaluate(atoms, isif))
         if ediffg < 0:
             converged = float(np.linalg.norm(steps[-1].forces, axis=1).max()) < -ediffg
         elif len(steps) > 1:

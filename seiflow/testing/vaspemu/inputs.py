@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 
+from seiflow.errors import InputError
 from seiflow.testing.vaspemu.files import (
     VaspFileError,
     pymatgen_vasp_data,
@@ -32,8 +33,11 @@ HBAR2_2M = 3.80998212  # eV Å^2: plane-wave kinetic energy is HBAR2_2M * |G|^2
 ALGO_TO_IALGO = {"normal": 38, "fast": 68, "veryfast": 48, "all": 58, "damped": 53, "exact": 90}
 
 
-class EmulatorInputError(RuntimeError):
+class EmulatorInputError(InputError):
     """The run folder is not something VASP could start (VASP would stop with an error)."""
+
+    def __init__(self, message: str, fix: str | None = "give the emulator what VASP itself would accept"):
+        super().__init__(message, fix)
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,8 @@ def read_potcars(run_dir: Path) -> list[PotcarInfo]:
     spec = run_dir / "POTCAR.spec"
     if spec.is_file():
         return [potcar_info(s.split()[0]) for s in spec.read_text().splitlines() if s.strip()]
-    raise EmulatorInputError("ERROR: POTCAR not found (neither POTCAR nor POTCAR.spec)")
+    raise EmulatorInputError("ERROR: POTCAR not found (neither POTCAR nor POTCAR.spec)",
+                             "write POTCAR.spec (atomate2: potcar_spec=True) or a POTCAR in the run folder")
 
 
 @dataclass

@@ -74,7 +74,6 @@ def effective_parameters(inputs: RunInputs) -> dict[str, Any]:
     if isinstance(p.get("GGA"), str):
         p["GGA"] = p["GGA"].upper()
     p.update({k: [v] * len(inputs.potcars) for k, v in PER_TYPE.items()})
-    p["POMASS"] = inputs.masses
     return p
 
 
