@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jobflow import Flow, Response, job
 
-from seiflow.controller.submit import tag_jobs
+from seiflow.jobconfig import tag_jobs
 from seiflow.testing.flows import add
 
 

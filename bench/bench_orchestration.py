@@ -85,7 +85,7 @@ def bare_wfs(n: int) -> list:
 def seiflow_wfs(n: int) -> list:
     from jobflow.managers.fireworks import flow_to_workflow
 
-    from seiflow.controller.submit import tag_jobs
+    from seiflow.jobconfig import tag_jobs
     from seiflow.store import get_jobstore
     from seiflow.testing.flows import add
 

@@ -28,13 +28,9 @@ JOBSTORE_DOCS_COLLECTION = "jobflow_outputs"
 JOBSTORE_DATA_BUCKET = "jobflow_data"  # large job outputs (explored structures)
 ARRAYS_BUCKET = "arrays"  # frame arrays above the inline limit
 MODELS_BUCKET = "models"  # model files (frozen, compressed, checkpoint, parity)
+TRAJECTORIES_BUCKET = "trajectories"  # reference MD trajectories (gzipped vasprun.xml, CP2K xyz)
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 27101
 EMBEDDED_PID_FILE = "secantusd.pid"
 EMBEDDED_LOG_FILE = "secantusd.log"
-
-
-def set_category(job: object, category: JobCategory | str, dynamic: bool = True) -> None:
-    """Give a jobflow ``job`` its FireWorks category (jobflow copies manager_config into the spec)."""
-    job.update_config({"manager_config": {"_category": JobCategory(category).value}}, dynamic=dynamic)

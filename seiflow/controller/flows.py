@@ -21,19 +21,20 @@ from seiflow.analysis.jobs import analyse_campaign
 from seiflow.constants import JobCategory
 from seiflow.controller import campaigns
 from seiflow.controller.seeds import as_structure, exploration_seeds
-from seiflow.controller.submit import tag_jobs
 from seiflow.convergence.report import RoundStore, judge
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
-from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
-from seiflow.labelling.md import reference_md_flow
+from seiflow.jobconfig import keep_own_config, tag_jobs
+from seiflow.labelling.base import LabelOutput, label_maker_for
+from seiflow.labelling.groups import GroupedLabelMaker
+from seiflow.labelling.md import initial_data_flow
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
 from seiflow.schemas.round import SelectionResult, StopKind
 from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
-from seiflow.training.data import TrainingDataSpec
+from seiflow.training.data import training_data
 from seiflow.training.flows import EnsembleTrainMaker
 
 STATE_OF_STOP = {
@@ -45,15 +46,9 @@ STATE_OF_STOP = {
 
 
 def _controller_job(j: Job, name: str, category: JobCategory = JobCategory.LIGHT) -> Job:
-    """Name a controller job and set its category for itself only.
-
-    jobflow would otherwise pass the category (and the whole manager config) on to every job the
-    controller adds.
-    """
+    """Name a controller job and set its category for itself only (not for the jobs it adds)."""
     j.name = name
-    j.update_config({"manager_config": {"_category": JobCategory(category).value}}, dynamic=False)
-    j.config.pass_manager_config = False
-    return j
+    return keep_own_config(j, category)
 
 
 @dataclass
@@ -87,7 +82,7 @@ class RoundMaker(Maker):
     training: EnsembleTrainMaker = field(default_factory=EnsembleTrainMaker)
     exploration: ExplorationMaker = field(default_factory=ExplorationMaker)
     selection: SelectionMaker = field(default_factory=SelectionMaker)
-    labelling: LabelMaker | None = None
+    labelling: GroupedLabelMaker | None = None
     closing: CloseRoundMaker = field(default_factory=CloseRoundMaker)
 
     @classmethod
@@ -98,7 +93,7 @@ class RoundMaker(Maker):
             training=EnsembleTrainMaker.from_campaign(c),
             exploration=ExplorationMaker(config=c.exploration, selection=c.selection),
             selection=SelectionMaker(config=c.selection, type_map=type_map),
-            labelling=label_maker_for(c.labelling),
+            labelling=GroupedLabelMaker(labelling=label_maker_for(c.labelling), group_size=c.labelling.group_size),
         )
 
     def make(
@@ -107,7 +102,7 @@ class RoundMaker(Maker):
         """Round ``r``: train the ensemble, explore with it, select, label, then close the round."""
         if self.labelling is None:
             raise InputError("RoundMaker.labelling is not set", "use RoundMaker.from_campaign(campaign)")
-        data = TrainingDataSpec(query={"campaign": c.name})
+        data = training_data(c.name, self.labelling.reference)
         init = prev_models if (r > 1 and c.training.next_round_init != "scratch") else None
         ensemble = self.training.make(data, c.name, r, prev_model_ids=init)
         exploration = self.exploration.make(seeds, ensemble.output, list(c.system.type_map), round_index=r)
@@ -156,9 +151,8 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
     md_structures = dict(doc.bulks)
     if c.labelling.md.include_interface and doc.interface is not None:
         md_structures["interface"] = doc.interface
-    md = reference_md_flow(
-        md_structures, c.labelling.md, calculator=label_maker_for(c.labelling).relax_calculator(),
-        campaign=c.name, max_force=c.labelling.max_force, bulks=tuple(doc.bulks),
+    md = initial_data_flow(
+        label_maker_for(c.labelling), md_structures, c.labelling.md, campaign=c.name, bulks=tuple(doc.bulks)
     )
     seeds = exploration_seeds(doc, list(c.exploration.seeds))
     closing = CloseRoundMaker().make(c, 0, seeds, RoundMaker.from_campaign(c), labels=md.output)

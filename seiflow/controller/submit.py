@@ -6,31 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from fireworks import LaunchPad, Workflow
-from jobflow import Flow, Job
+from jobflow import Flow
 from jobflow.managers.fireworks import flow_to_workflow
 
-from seiflow.constants import JobCategory
 from seiflow.controller import campaigns
+from seiflow.jobconfig import tag_jobs
 from seiflow.schemas.campaign import Campaign
 from seiflow.settings import Settings
 from seiflow.store import get_database, get_jobstore, get_launchpad
-
-
-def tag_jobs(flow: Flow | Job, campaign: str, category: str | None = JobCategory.LIGHT.value) -> None:
-    """Put the campaign name (and a default category) into every job's FireWorks spec.
-
-    Jobs without a category get ``category`` (``light`` by default for controller-side work).
-    """
-    jobs = flow.jobs if isinstance(flow, Flow) else [flow]
-    for job in jobs:
-        if isinstance(job, Flow):
-            tag_jobs(job, campaign, category)
-            continue
-        manager = dict(job.config.manager_config)
-        manager["campaign"] = campaign
-        if category and "_category" not in manager:
-            manager["_category"] = category
-        job.config.manager_config = manager
 
 
 def to_workflow(flow: Flow, campaign: Campaign) -> Workflow:

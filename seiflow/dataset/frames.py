@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from seiflow.schemas.frame import (
     Provenance,
     Reference,
     reference_bytes,
+    reference_key,
     species_digest,
     structure_hash,
 )
@@ -191,6 +193,7 @@ class FrameStore:
             "energy": frame.energy,
             "arrays": encoded,
             "reference": frame.reference.model_dump(mode="json"),
+            "reference_key": shared.reference_key(frame.reference),
             "provenance": frame.provenance.model_dump(mode="json"),
             "campaigns": [frame.provenance.campaign] if frame.provenance.campaign else [],
             "status": frame.status.value,
@@ -235,8 +238,14 @@ class FrameStore:
         formula: str | None = None,
         status: str | FrameStatus | None = FrameStatus.LABELLED,
         calculator: str | None = None,
+        reference: Reference | dict | None = None,
+        exclude_sources: list[str] | tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """The MongoDB filter for these criteria (None means any; ``status=None`` means all)."""
+        """The MongoDB filter for these criteria (None means any; ``status=None`` means all).
+
+        ``reference`` keeps frames labelled by exactly that calculator and settings;
+        ``exclude_sources`` drops frames of those provenance sources (e.g. ``validation``).
+        """
         q: dict[str, Any] = {}
         if campaign is not None:
             q["campaigns"] = campaign  # labelled for it, or labelled earlier and reused by it
@@ -252,6 +261,12 @@ class FrameStore:
             q["status"] = FrameStatus(status).value
         if calculator is not None:
             q["reference.calculator"] = calculator
+        if reference is not None:
+            q["reference_key"] = reference_key(reference)
+        if exclude_sources:
+            if source is not None and source in exclude_sources:
+                raise InputError(f"source {source!r} is both asked for and excluded", "drop one of them")
+            q.setdefault("provenance.source", {"$nin": list(exclude_sources)})
         return q
 
     def find(self, **criteria: Any) -> Iterator[LabelledFrame]:
@@ -339,7 +354,12 @@ class _Shared:
         return entry[1]
 
     def formula(self, species: list[str]) -> str:
+        """The reduced formula of these species."""
         return self._species_entry(species)[0]
+
+    def reference_key(self, reference: Reference) -> str:
+        """:func:`reference_key` of the reference, from its cached JSON."""
+        return hashlib.sha256(self._reference_json(reference)).hexdigest()[:20]
 
     def content_hash(self, frame: LabelledFrame) -> str:
         return structure_hash(

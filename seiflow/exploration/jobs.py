@@ -13,12 +13,13 @@ import numpy as np
 from jobflow import Flow, Maker, job
 from pymatgen.core import Structure
 
-from seiflow.constants import JobCategory, set_category
+from seiflow.constants import JobCategory
 from seiflow.errors import InputError
 from seiflow.exploration.deviation import energy_deviation, read_dump, read_model_devi, to_structure
 from seiflow.exploration.inputs import DUMP_FILE, MODEL_DEVI_FILE, write_inputs
 from seiflow.exploration.run import LammpsRunner
 from seiflow.exploration.tasks import make_tasks
+from seiflow.jobconfig import set_category
 from seiflow.schemas.campaign import ExplorationConfig, SelectionConfig
 from seiflow.schemas.exploration import (
     ExplorationOutput,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from seiflow.dataset.frames import FrameStore
-    from seiflow.schemas.campaign import LabellingConfig
+    from seiflow.schemas.campaign import LabellingConfig, ReferenceMDConfig
 
 DEFAULT_MAX_FORCE = 50.0  # eV/Å; frames above are flagged, not trained on
 DEFAULT_ENERGY_WINDOW = 5.0  # eV/atom away from the batch median (same composition) is an outlier
@@ -102,6 +102,20 @@ class LabelMaker(Maker, ABC):
     def relax_calculator(self) -> str:
         """The local calculator that relaxes bulks when the campaign names none (CHGNet for DFT)."""
         return "chgnet"
+
+    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
+        """Reference MD at ``temperature`` labelled by this reference (the campaign's initial data).
+
+        The maker's ``make(structure, origin=, campaign=)`` gives a job whose output is a
+        :class:`LabelOutput`. Here: ASE MD with the local calculator; DFT codes run their own AIMD.
+        """
+        from seiflow.labelling.md import ReferenceMDMaker
+
+        return ReferenceMDMaker(
+            temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
+            sample_every=md.sample_every, calculator=self.relax_calculator(), seed=seed,
+            max_force=self.max_force, energy_window=self.energy_window,
+        )
 
     @property
     @abstractmethod

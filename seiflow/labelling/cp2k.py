@@ -35,7 +35,10 @@ from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
+    from jobflow import Maker
     from pymatgen.core import Structure
+
+    from seiflow.schemas.campaign import ReferenceMDConfig
 
 HA_BOHR_TO_EV_A = 51.42208619083232  # 1 Ha/bohr in eV/Å (CODATA 2018)
 GPA_TO_EV_A3 = 1 / 160.21766208  # 1 GPa in eV/Å^3
@@ -205,6 +208,17 @@ class Cp2kLabelMaker(FolderLabelMaker):
     def reference(self) -> Reference:
         """CP2K with the preset's settings."""
         return Reference(calculator="cp2k", settings=self.preset.reference_settings())
+
+    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
+        """CP2K NVT MD with this preset, command and handlers; frames share this Reference."""
+        from seiflow.labelling.cp2k_md import Cp2kMDMaker
+
+        return Cp2kMDMaker(
+            preset=self.preset, temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
+            sample_every=md.sample_every, seed=seed, cp2k_cmd=self.cp2k_cmd, handlers=self.handlers,
+            max_errors=self.max_errors, polling_time_step=self.polling_time_step,
+            max_force=self.max_force, energy_window=self.energy_window,
+        )
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the input for ``structure`` in ``directory`` and run CP2K there under custodian."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jobflow import Job, job
 
-from seiflow.constants import set_category
+from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
     LabelMaker,
     LabelOutput,

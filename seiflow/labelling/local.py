@@ -18,8 +18,8 @@ import numpy as np
 from jobflow import Job, job
 from pydantic import BaseModel
 
-from seiflow.constants import set_category
 from seiflow.dataset.convert import structure_arrays
+from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
     LabelMaker,
     LabelOutput,

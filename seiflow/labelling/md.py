@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from jobflow import Flow, Job, Maker, job
 
-from seiflow.constants import JobCategory, set_category
+from seiflow.constants import JobCategory
 from seiflow.dataset.convert import structure_arrays
+from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
     DEFAULT_ENERGY_WINDOW,
     DEFAULT_MAX_FORCE,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from seiflow.dataset.frames import FrameStore
+    from seiflow.labelling.base import LabelMaker
     from seiflow.schemas.campaign import ReferenceMDConfig
 
 MD_SOURCE = "reference_md"
@@ -198,6 +200,34 @@ class ReferenceMDMaker(Maker):
         return md_job
 
 
+def initial_data_flow(
+    labeller: LabelMaker,
+    structures: dict[str, Structure],
+    config: ReferenceMDConfig,
+    campaign: str | None = None,
+    bulks: tuple[str, ...] = (),
+    seed: int = 0,
+) -> Flow:
+    """One reference-MD job per (structure, temperature), run by the campaign's own reference.
+
+    ``labeller``'s :meth:`~seiflow.labelling.base.LabelMaker.md_maker` decides how: ASE MD with a
+    local calculator, VASP AIMD, CP2K MD. Structures named in ``bulks`` are first repeated to
+    ``config.bulk_supercell_atoms`` atoms; the interface runs at ``config.interface_temperatures``
+    when set (the study: 300 K), the bulks at ``config.temperatures``.
+    """
+    jobs = []
+    for name, structure in structures.items():
+        is_bulk = name in bulks
+        start = supercell_to(structure, config.bulk_supercell_atoms) if is_bulk else structure
+        temperatures = config.temperatures
+        if not is_bulk and config.interface_temperatures is not None:
+            temperatures = config.interface_temperatures
+        for temperature in temperatures:
+            maker = labeller.md_maker(temperature, config, seed=seed)
+            jobs.append(maker.make(start, origin=name, campaign=campaign))
+    return Flow(jobs, output=[j.output for j in jobs], name="reference md")
+
+
 def reference_md_flow(
     structures: dict[str, Structure],
     config: ReferenceMDConfig,
@@ -206,17 +236,8 @@ def reference_md_flow(
     max_force: float = DEFAULT_MAX_FORCE,
     bulks: tuple[str, ...] = (),
 ) -> Flow:
-    """One reference-MD job per (structure, temperature) of the campaign's ``labelling.md`` section.
+    """:func:`initial_data_flow` with a local calculator (ASE MD)."""
+    from seiflow.labelling.local import LocalLabelMaker
 
-    Structures named in ``bulks`` are first repeated to ``config.bulk_supercell_atoms`` atoms.
-    """
-    jobs = []
-    for name, structure in structures.items():
-        start = supercell_to(structure, config.bulk_supercell_atoms) if name in bulks else structure
-        for temperature in config.temperatures:
-            maker = ReferenceMDMaker(
-                temperature=temperature, steps=config.steps, timestep_fs=config.timestep_fs,
-                sample_every=config.sample_every, calculator=calculator, max_force=max_force,
-            )
-            jobs.append(maker.make(start, origin=name, campaign=campaign))
-    return Flow(jobs, output=[j.output for j in jobs], name="reference md")
+    labeller = LocalLabelMaker(calculator=calculator, max_force=max_force)
+    return initial_data_flow(labeller, structures, config, campaign, bulks)

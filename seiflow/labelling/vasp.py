@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import copy
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from atomate2 import SETTINGS as ATOMATE2_SETTINGS
 from atomate2.vasp.files import write_vasp_input_set
-from atomate2.vasp.jobs.md import MDMaker
 from custodian.custodian import ErrorHandler
 from custodian.vasp.jobs import VaspJob
-from jobflow import Flow, Maker
 from pydantic import BaseModel, Field
 
-from seiflow.constants import JobCategory, set_category
 from seiflow.dataset.convert import structure_arrays
 from seiflow.dataset.importers import frames_from_file
 from seiflow.errors import InputError
@@ -35,12 +32,15 @@ from seiflow.labelling.handlers import (
     RunOutcome,
     run_with_custodian,
 )
-from seiflow.labelling.presets import STUDY_AIMD, STUDY_VASP, VASP_PRESETS, AimdPreset, VaspPreset
+from seiflow.labelling.presets import STUDY_VASP, VASP_PRESETS, VaspPreset
 from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
+    from jobflow import Maker
     from pymatgen.core import Structure
+
+    from seiflow.schemas.campaign import ReferenceMDConfig
 
 MATCH_TOLERANCE = 1e-3  # Å; parsed sites are matched back to the candidate's order
 
@@ -106,6 +106,17 @@ class VaspLabelMaker(FolderLabelMaker):
         """VASP with the preset's settings."""
         return Reference(calculator="vasp", settings=self.preset.reference_settings())
 
+    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
+        """The study's NVT AIMD with this preset, VASP command and handlers (VASP seeds itself)."""
+        from seiflow.labelling.vasp_md import VaspMDMaker
+
+        return VaspMDMaker(
+            preset=self.preset, temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
+            sample_every=md.sample_every, vasp_cmd=self.vasp_cmd, handlers=self.handlers,
+            max_errors=self.max_errors, polling_time_step=self.polling_time_step,
+            potcar_spec=self.potcar_spec, max_force=self.max_force, energy_window=self.energy_window,
+        )
+
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write inputs for ``structure`` in ``directory`` and run VASP there under custodian."""
         directory.mkdir(parents=True, exist_ok=True)
@@ -158,47 +169,3 @@ def frame_from_vasp_dir(
         forces=np.asarray(parsed.forces)[perm], virial=parsed.virial,
         reference=reference, provenance=provenance,
     )
-
-
-@dataclass
-class VaspAimdMaker(Maker):
-    """The study's NVT AIMD: one atomate2 ``MDMaker`` job per preset temperature (300 K, 600 K).
-
-    Parameters
-    ----------
-    name
-        Flow name.
-    preset
-        Temperatures, time step, steps and INCAR settings.
-    vasp_cmd
-        The VASP command; tests give the fake.
-    category
-        FireWorks category of each MD job.
-    run_vasp_kwargs
-        Extra arguments for atomate2's ``run_vasp`` (handlers, max_errors...).
-    """
-
-    name: str = "study aimd"
-    preset: AimdPreset = STUDY_AIMD
-    vasp_cmd: str = ATOMATE2_SETTINGS.VASP_CMD
-    category: str = JobCategory.DFT.value
-    run_vasp_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def md_maker(self, temperature: float) -> MDMaker:
-        """atomate2's ``MDMaker`` for one temperature with the preset and this VASP command."""
-        kwargs = {**self.run_vasp_kwargs, "vasp_cmd": self.vasp_cmd}
-        base = MDMaker()
-        return MDMaker(
-            name=f"{self.preset.name} {temperature:g}K",
-            input_set_generator=self.preset.md_generator(temperature),
-            run_vasp_kwargs={**base.run_vasp_kwargs, **kwargs},
-        )
-
-    def make(self, structure: Structure) -> Flow:
-        """One MD job per preset temperature, each in the ``dft`` category."""
-        jobs = []
-        for temperature in self.preset.temperatures:
-            md_job = self.md_maker(temperature).make(structure)
-            set_category(md_job, self.category)
-            jobs.append(md_job)
-        return Flow(jobs, name=self.name)

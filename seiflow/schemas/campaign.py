@@ -90,6 +90,9 @@ class ReferenceMDConfig(_Section):
     """Reference (AIMD or stand-in) NVT runs that seed the dataset."""
 
     temperatures: list[float] = Field(default_factory=lambda: [300.0, 600.0], description="K.")
+    interface_temperatures: list[float] | None = Field(
+        None, description="K, for the interface (the study: [300]); None: the same as temperatures."
+    )
     steps: int = Field(40, ge=1, description="MD steps per structure and temperature.")
     timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
     sample_every: int = Field(4, ge=1, description="Keep every n-th step as a labelled frame.")
@@ -106,6 +109,9 @@ class LabellingConfig(_Section):
     )
     md: ReferenceMDConfig = Field(default_factory=ReferenceMDConfig)
     max_force: float = Field(50.0, gt=0, description="Frames with max |F| above this (eV/Å) are flagged.")
+    group_size: int = Field(
+        1, ge=1, description="Candidates per labelling job (one firework each, run side by side)."
+    )
 
 
 class LossConfig(_Section):

@@ -95,6 +95,12 @@ def reference_bytes(reference: Reference) -> bytes:
     return json.dumps(reference.model_dump(mode="json"), sort_keys=True).encode()
 
 
+def reference_key(reference: Reference | dict) -> str:
+    """A short id of a reference (calculator and settings): frames with equal keys train together."""
+    ref = reference if isinstance(reference, Reference) else Reference.model_validate(reference)
+    return hashlib.sha256(reference_bytes(ref)).hexdigest()[:20]
+
+
 def structure_hash(
     species: list[str],
     positions: np.ndarray,

@@ -9,7 +9,8 @@ from jobflow import Job, Maker, job
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
-from seiflow.constants import JobCategory, set_category
+from seiflow.constants import JobCategory
+from seiflow.jobconfig import set_category
 from seiflow.schemas.campaign import SelectionConfig
 from seiflow.schemas.exploration import ExplorationOutput
 from seiflow.schemas.round import SelectionResult

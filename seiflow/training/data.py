@@ -17,9 +17,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from seiflow.errors import InputError
+from seiflow.schemas.frame import Reference
 from seiflow.schemas.model import TrainingDataRecord
 
 MAX_INLINE_IDS = 20_000
+NEVER_TRAINED = ("validation",)  # provenance sources no training query returns
 DATA_RECORD = "data.json"
 
 
@@ -30,6 +32,14 @@ class TrainingDataSpec(BaseModel):
         None, description="FrameStore query (campaign, max_round, status...); None: use systems."
     )
     systems: list[str] = Field(default_factory=list, description="deepmd/npy system folders.")
+
+
+def training_data(campaign: str, reference: Reference) -> TrainingDataSpec:
+    """A campaign's training frames: labelled by its reference only, validation frames never."""
+    return TrainingDataSpec(query={
+        "campaign": campaign, "reference": reference.model_dump(mode="json"),
+        "exclude_sources": list(NEVER_TRAINED),
+    })
 
 
 def _export_frames(query: dict[str, Any], dest: Path, type_map: list[str]) -> dict[Path, list[str]]:

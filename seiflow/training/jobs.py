@@ -13,8 +13,9 @@ from pathlib import Path
 
 from jobflow import Job, Maker, job
 
-from seiflow.constants import JobCategory, set_category
+from seiflow.constants import JobCategory
 from seiflow.errors import InputError
+from seiflow.jobconfig import set_category
 from seiflow.models.store import ModelStore, new_model_id
 from seiflow.schemas.campaign import TrainingConfig
 from seiflow.schemas.model import ModelDoc, TrainOutput

@@ -11,7 +11,7 @@ from jobflow import Flow, run_locally
 from pymatgen.io.vasp import Incar, Poscar
 
 from seiflow.dataset.frames import FrameStore
-from seiflow.labelling.vasp import VaspAimdMaker, VaspLabelMaker
+from seiflow.labelling.vasp import VaspLabelMaker
 from seiflow.schemas.frame import FrameStatus
 from seiflow.testing.fake_vasp import fake_vasp_cmd
 from seiflow.testing.flows import add
@@ -87,14 +87,14 @@ def test_relabelling_skips_stored_frames(seiflow_env, tmp_path):
     assert again.frame_ids == first.frame_ids and (again.n_duplicate, again.n_failed) == (1, 0)
 
 
-def test_aimd_preset_inputs_and_category(tmp_path):
-    flow = VaspAimdMaker(vasp_cmd="vasp_std").make(_structure())
-    assert [j.config.manager_config["_category"] for j in flow.jobs] == ["dft", "dft"]
-    temps = []
-    for j in flow.jobs:
-        maker = j.function.__self__
-        assert maker.run_vasp_kwargs["vasp_cmd"] == "vasp_std"
-        incar = maker.input_set_generator.get_input_set(_structure(), potcar_spec=True).incar
+def test_aimd_inputs_come_from_atomate2s_md_set_with_the_preset(tmp_path):
+    from seiflow.labelling.vasp_md import VaspMDMaker
+
+    for temperature in (300.0, 600.0):
+        maker = VaspMDMaker(vasp_cmd="vasp_std", temperature=temperature, steps=1000)
+        job = maker.make(_structure(), origin="LiCl", campaign="c")
+        assert job.config.manager_config["_category"] == "dft"
+        incar = maker.input_preset().md_generator(temperature).get_input_set(_structure(), potcar_spec=True).incar
         assert (incar["MDALGO"], incar["POTIM"], incar["NSW"], incar["GGA"].upper()) == (2, 1.0, 1000, "PE")
-        temps.append(incar["TEBEG"])
-    assert temps == [300, 600]
+        assert incar["TEBEG"] == temperature
+        assert maker.reference == VaspLabelMaker().reference  # AIMD frames train with the statics
