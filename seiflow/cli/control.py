@@ -64,6 +64,7 @@ def status_cmd(ctx: click.Context, campaign: str | None, as_json: bool) -> None:
 
 def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: float, as_json: bool,
                     report: bool, t0: float) -> None:
+    from seiflow.controller import campaigns
     from seiflow.controller.runner import run_locally
 
     settings = settings_from(ctx)
@@ -85,7 +86,7 @@ def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: fl
     text = (f"campaign {name}: {outcome.state} after {result['seconds']:.0f} s, round {result['rounds']}, "
             f"{result['frames']} frames" + (f"\nreport: {result['report_html']}" if result["report_html"] else ""))
     emit(result, as_json, text)
-    if outcome.state not in ("converged", "not_converged"):
+    if outcome.state not in campaigns.FINISHED:
         ctx.exit(1)
 
 

@@ -48,7 +48,8 @@ def frames_group() -> None:
 
 @frames_group.command("import")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--fmt", required=True, help="vasp/outcar, vasp/xml, cp2k/output, cp2k/aimd_output, extxyz, deepmd/npy")
+@click.option("--fmt", default=None, help="vasp/outcar, vasp/xml, cp2k/output, cp2k/aimd_output, extxyz, deepmd/npy "
+              "(default: guessed from the file name)")
 @click.option("--campaign", help="Campaign the frames belong to.")
 @click.option("--round", "round_", type=int, default=0, show_default=True)
 @click.option("--source", default="import", show_default=True)
@@ -56,9 +57,10 @@ def frames_group() -> None:
 @click.pass_context
 def import_cmd(ctx, path, fmt, campaign, round_, source, as_json) -> None:
     """Import every labelled frame of PATH (through dpdata), storing each structure once."""
-    from seiflow.dataset.importers import frames_from_file
+    from seiflow.dataset.importers import format_of, frames_from_file
     from seiflow.schemas.frame import Provenance
 
+    fmt = format_of(path, fmt)
     prov = Provenance(campaign=campaign, round=round_, source=source, origin=Path(path).name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -27,6 +27,7 @@ from seiflow.exploration.jobs import ExplorationMaker
 from seiflow.jobconfig import keep_own_config, tag_jobs
 from seiflow.labelling.base import LabelOutput, label_maker_for
 from seiflow.labelling.groups import GroupedLabelMaker
+from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
@@ -151,12 +152,15 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
     md_structures = dict(doc.bulks)
     if c.labelling.md.include_interface and doc.interface is not None:
         md_structures["interface"] = doc.interface
-    md = initial_data_flow(
-        label_maker_for(c.labelling), md_structures, c.labelling.md, campaign=c.name, bulks=tuple(doc.bulks)
-    )
+    labeller = label_maker_for(c.labelling)
+    md = initial_data_flow(labeller, md_structures, c.labelling.md, campaign=c.name, bulks=tuple(doc.bulks))
+    jobs: list[Job | Flow] = [md]
+    if c.labelling.initial_data:
+        entries = [e.model_dump(mode="json") for e in c.labelling.initial_data]
+        jobs.append(import_job(entries, labeller.reference, c.name))
     seeds = exploration_seeds(doc, list(c.exploration.seeds))
-    closing = CloseRoundMaker().make(c, 0, seeds, RoundMaker.from_campaign(c), labels=md.output)
-    addition = Flow([md, closing], name=f"{c.name} initial data")
+    closing = CloseRoundMaker().make(c, 0, seeds, RoundMaker.from_campaign(c), labels=[j.output for j in jobs])
+    addition = Flow([*jobs, closing], name=f"{c.name} initial data")
     tag_jobs(addition, c.name)
     return Response(output=doc, addition=addition)
 

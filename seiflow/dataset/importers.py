@@ -16,17 +16,10 @@ import dpdata
 import numpy as np
 
 from seiflow.errors import InputError
+from seiflow.schemas.formats import IMPORT_FORMATS, guess_format
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
-# fmt -> calculator recorded when no reference is given
-FORMATS = {
-    "vasp/outcar": "vasp",
-    "vasp/xml": "vasp",
-    "cp2k/output": "cp2k",
-    "cp2k/aimd_output": "cp2k",
-    "extxyz": "imported",
-    "deepmd/npy": "imported",
-}
+FORMATS = IMPORT_FORMATS  # fmt -> calculator recorded when no reference is given
 _OUTCAR_STEP = re.compile(r"FREE ENERGIE OF THE ION-ELECTRON SYSTEM")
 
 
@@ -151,3 +144,29 @@ def frames_from_file(
                 stacklevel=2,
             )
     return frames
+
+
+def format_of(path: str | Path, fmt: str | None = None) -> str:
+    """``fmt``, or the format ``path`` implies (a folder with ``type.raw`` is deepmd/npy)."""
+    if fmt:
+        return fmt
+    path = Path(path)
+    if path.is_dir() and (path / "type.raw").is_file():
+        return "deepmd/npy"
+    guessed = guess_format(path)
+    if guessed is None:
+        raise InputError(f"cannot tell the format of {path.name}", f"give --fmt: one of {', '.join(FORMATS)}")
+    return guessed
+
+
+def expand(pattern: str | Path) -> list[Path]:
+    """The files (or deepmd/npy folders) a path or glob names, sorted; an InputError when none."""
+    pattern = Path(pattern).expanduser()
+    if any(ch in str(pattern) for ch in "*?["):
+        anchor = Path(pattern.anchor or ".")
+        found = sorted(anchor.glob(str(pattern.relative_to(anchor)))) if pattern.is_absolute() else sorted(Path().glob(str(pattern)))
+    else:
+        found = [pattern] if pattern.exists() else []
+    if not found:
+        raise InputError(f"{pattern} matches no file", "check the path (relative paths start at the campaign file)")
+    return found

@@ -145,6 +145,7 @@ class Cp2kSettings(ReferenceSettings):
     )
     cp2k_cmd: str = Field("cp2k.psmp", description="CP2K command, e.g. 'mpirun -np 2 cp2k.psmp'.")
     max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
+    polling_time_step: float = Field(10.0, gt=0, description="Seconds between custodian's checks of CP2K.")
 
     @model_validator(mode="after")
     def _overrides_are_preset_fields(self) -> Cp2kSettings:

@@ -52,6 +52,7 @@ class VaspSettings(ReferenceSettings):
     vasp_cmd: str | None = Field(None, description="VASP command; None: atomate2's VASP_CMD setting.")
     max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
     potcar_spec: bool = Field(False, description="Write POTCAR.spec instead of POTCAR (dry runs, tests).")
+    polling_time_step: float = Field(10.0, gt=0, description="Seconds between custodian's checks of VASP.")
 
 
 @REFERENCES.register("vasp")

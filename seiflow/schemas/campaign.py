@@ -16,6 +16,7 @@ from pymatgen.core import Composition, Element
 
 from seiflow.errors import InputError
 from seiflow.registry import CRITERIA, DESCRIPTORS, FILTERS, REFERENCES
+from seiflow.schemas.formats import IMPORT_FORMATS, guess_format
 from seiflow.schemas.phases import BULKS
 
 
@@ -100,6 +101,27 @@ class ReferenceMDConfig(_Section):
     bulk_supercell_atoms: int = Field(60, ge=1, description="Bulks are repeated to at least this size.")
 
 
+class InitialDataConfig(_Section):
+    """Existing labelled frames (AIMD already run) imported, deduplicated, when the campaign starts."""
+
+    path: str = Field(..., description="File, folder (deepmd/npy) or glob; relative to the campaign file.")
+    fmt: Literal[tuple(IMPORT_FORMATS)] | None = Field(
+        None, description="Import format; None: guessed from the file name (vasprun.xml, OUTCAR, *.xyz...)."
+    )
+    labelled_by: Literal["campaign", "other"] = Field(
+        "campaign",
+        description="campaign: labelled with the campaign's reference settings (trained on); "
+        "other: another level of theory (stored, never trained on).",
+    )
+
+    def resolved_format(self) -> str:
+        """``fmt``, or the format the path's name implies."""
+        fmt = self.fmt or guess_format(self.path)
+        if fmt is None:
+            raise ValueError(f"cannot tell the format of {self.path!r}; set fmt: one of {', '.join(IMPORT_FORMATS)}")
+        return fmt
+
+
 class LabellingConfig(_Section):
     """Which reference labels frames, and how suspicious labels are flagged."""
 
@@ -112,6 +134,21 @@ class LabellingConfig(_Section):
     group_size: int = Field(
         1, ge=1, description="Candidates per labelling job (one firework each, run side by side)."
     )
+    initial_data: list[InitialDataConfig] = Field(
+        default_factory=list, description="Existing labelled frames imported at the start."
+    )
+
+    @model_validator(mode="after")
+    def _initial_data_matches_the_reference(self) -> LabellingConfig:
+        code = getattr(self.reference, "code", None)
+        for i, entry in enumerate(self.initial_data):
+            holds = IMPORT_FORMATS[entry.resolved_format()]
+            if entry.labelled_by == "campaign" and holds not in ("imported", code):
+                raise ValueError(
+                    f"initial_data[{i}] ({entry.path}) holds {holds} labels but the reference is {code}: "
+                    "set labelled_by: other (stored, never trained on), or use that reference"
+                )
+        return self
 
 
 class LossConfig(_Section):
@@ -300,4 +337,15 @@ def load_campaign(path: str | Path) -> Campaign:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path} is not valid YAML: {first}", "fix the YAML syntax") from None
+    if isinstance(data, dict):
+        _resolve_paths(data, path.parent)
     return campaign_from_dict(data, str(path))
+
+
+def _resolve_paths(data: dict, base: Path) -> None:
+    """Make ``labelling.initial_data`` paths absolute, relative to the campaign file's folder."""
+    labelling = data.get("labelling")
+    entries = labelling.get("initial_data") if isinstance(labelling, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            entry["path"] = str((base / Path(entry["path"]).expanduser()).resolve())

@@ -1,0 +1,77 @@
+"""A whole small campaign with ``reference: vasp`` through two rlaunch workers, VASP being the emulator.
+
+AIMD initial data (the VASP MD job), two rounds of statics with one firework per candidate, the round cap,
+the closing analysis; every training frame is VASP-labelled and the candidates ran on both workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seiflow.constants import FRAMES_COLLECTION, MODELS_COLLECTION, ROUNDS_COLLECTION, TRAJECTORIES_BUCKET
+from seiflow.controller.flows import campaign_flow
+from seiflow.controller.runner import run_locally
+from seiflow.controller.submit import submit
+from seiflow.schemas.campaign import campaign_from_dict
+from seiflow.store import get_database, get_launchpad
+from seiflow.testing.vasp_emulator import vasp_emulator_cmd
+
+TINY = Path(__file__).with_name("tiny_campaign.yaml")
+
+
+def vasp_campaign(name: str = "tinyvasp"):
+    """The tiny campaign, labelled by VASP (the emulator) with one firework per candidate."""
+    data = yaml.safe_load(TINY.read_text())
+    data["name"] = name
+    data["labelling"]["reference"] = {
+        "code": "vasp", "vasp_cmd": vasp_emulator_cmd(), "potcar_spec": True, "polling_time_step": 0.2,
+    }
+    data["labelling"]["group_size"] = 1
+    data["labelling"]["md"].update({"steps": 16, "sample_every": 2})
+    data["selection"]["max_candidates"] = 4
+    return campaign_from_dict(data)
+
+
+@pytest.mark.slow
+def test_vasp_campaign_through_two_workers(seiflow_env):
+    campaign = vasp_campaign()
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    submit(campaign, campaign_flow(campaign), lp)
+    lines: list[str] = []
+    outcome = run_locally(seiflow_env.settings, campaign.name, n_workers=2, timeout_s=1500, poll_s=2,
+                          progress=lines.append)
+    assert outcome.state in ("not_converged", "stalled"), (outcome, lines[-5:])
+    db = get_database()
+    fws = list(lp.fireworks.find({}, {"state": 1, "name": 1, "launches": 1}))
+    assert {fw["state"] for fw in fws} == {"COMPLETED"}, [(f["name"], f["state"]) for f in fws]
+    rounds = [r["round"] for r in db[ROUNDS_COLLECTION].find({"campaign": campaign.name})]
+    assert rounds and max(rounds) >= 2 or outcome.state == "stalled"
+
+    # AIMD initial data: VASP MD frames with their trajectory in GridFS
+    md = list(db[FRAMES_COLLECTION].find({"campaigns": campaign.name, "provenance.source": "reference_md"}))
+    assert len(md) == 8 and {f["reference"]["calculator"] for f in md} == {"vasp"}
+    assert all(f["provenance"]["trajectory"] for f in md)
+    assert db[f"{TRAJECTORIES_BUCKET}.files"].count_documents({"metadata.campaign": campaign.name}) == 1
+
+    # one firework per candidate, run by both workers
+    groups = [fw for fw in fws if " group " in fw["name"]]
+    assert groups, [fw["name"] for fw in fws]
+    workers = Counter()
+    for fw in groups:
+        launch = lp.launches.find_one({"launch_id": fw["launches"][-1]}, {"fworker": 1})
+        workers[launch["fworker"]["name"]] += 1
+    assert set(workers) == {"local0", "local1"}, workers
+    explored = db[FRAMES_COLLECTION].count_documents({"campaigns": campaign.name, "provenance.source": "exploration"})
+    assert explored == len(groups)
+
+    # every training frame of the campaign is VASP-labelled
+    models = list(db[MODELS_COLLECTION].find({"campaign": campaign.name}, {"data": 1}))
+    trained = {i for m in models for i in m["data"]["frame_ids"]}
+    assert trained and {f["reference"]["calculator"] for f in db[FRAMES_COLLECTION].find({"_id": {"$in": list(trained)}})} == {"vasp"}
+    analysis = db["analyses"].find_one({"campaign": campaign.name})
+    assert analysis and analysis["n_frames"] > 0
