@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seiflow.constants import FRAMES_COLLECTION, MODELS_COLLECTION, ROUNDS_COLLECTION, TRAJECTORIES_BUCKET
+from seiflow.constants import (
+    FRAMES_COLLECTION,
+    MODELS_COLLECTION,
+    ROUNDS_COLLECTION,
+    TRAJECTORIES_BUCKET,
+)
 from seiflow.controller.flows import campaign_flow
 from seiflow.controller.runner import run_locally
 from seiflow.controller.submit import submit
