@@ -121,3 +121,23 @@ STUDY_CP2K = Cp2kPreset(name="study-cp2k-pbe")
 # Presets by the name a campaign gives (``labelling.reference: {code: vasp, preset: study_pbe}``).
 VASP_PRESETS: dict[str, VaspPreset] = {"study_pbe": STUDY_VASP}
 CP2K_PRESETS: dict[str, Cp2kPreset] = {"study_pbe": STUDY_CP2K}
+
+CHEAP_CP2K = Cp2kPreset(
+    name="cheap-cp2k-pbe",
+    cutoff=250.0,
+    rel_cutoff=40.0,
+    eps_scf=1e-5,
+    added_mos=10,
+)
+"""The cheapest CP2K settings found with sane forces on Li and Li/Cl cells: for tests and demos (issue 16).
+
+Same as ``STUDY_CP2K`` (PBE, GTH, DZVP-MOLOPT-SR-GTH, Fermi-Dirac 300 K, Gamma point) but CUTOFF 250 Ry,
+REL_CUTOFF 40 Ry and EPS_SCF 1e-5. On rattled (0.08 Å) cells its forces match ``STUDY_CP2K``'s within
+0.008-0.012 eV/Å rms (cosine >= 0.99; virial within 0.07 eV). Measured 2026-12-01 with one process
+(``OMP_NUM_THREADS=1 cp2k.psmp``, which beats ``mpirun -np 2`` and 2 threads at these sizes), CPU seconds
+on a shared 2-core machine: single point 7-10 s for 2-atom bcc Li, 9-10 s for 4-atom Li2Cl2, 14-15 s for
+8-atom LiCl; an NVT MD step 5-7 s (Li2), 6-7 s (Li2Cl2), ~12 s (Li4Cl4).
+Cheaper settings fail: REL_CUTOFF 30 Ry (at CUTOFF 120-200) gives force errors as large as the forces,
+and SZV-MOLOPT-SR-GTH, though 3-4x cheaper and right for Li metal (0.009 eV/Å rms), gets Cl cells wrong
+(cosine 0.77-0.80 to the DZVP forces).
+"""
