@@ -22,6 +22,9 @@ MODELS_COLLECTION = "models"
 ROUNDS_COLLECTION = "rounds"
 CAMPAIGNS_COLLECTION = "campaigns"
 ANALYSES_COLLECTION = "analyses"
+VALIDATION_SETS_COLLECTION = "validation_sets"  # per campaign: the validation MD's start structures and settings
+VALIDATIONS_COLLECTION = "validations"  # per campaign and round: errors and dynamics on the validation set
+CALIBRATIONS_COLLECTION = "calibrations"  # per campaign and round: deviation/true-error pairs, fit, levels
 JOBSTORE_DOCS_COLLECTION = "jobflow_outputs"
 
 # GridFS buckets.

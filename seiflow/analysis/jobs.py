@@ -26,11 +26,9 @@ from seiflow.analysis.production import (
     estimate_cost,
     parse_loop_time,
 )
-from seiflow.analysis.rdf import compare_trajectories
+from seiflow.analysis.snapshot import nnp_end_snapshots
 from seiflow.analysis.trajectory import read_frames
-from seiflow.constants import ANALYSES_COLLECTION
-from seiflow.dataset.convert import to_atoms
-from seiflow.dataset.frames import FrameStore
+from seiflow.constants import ANALYSES_COLLECTION, CAMPAIGNS_COLLECTION, VALIDATION_SETS_COLLECTION
 from seiflow.errors import SeiflowError
 from seiflow.models.store import ModelStore
 from seiflow.schemas.campaign import Campaign
@@ -77,35 +75,51 @@ def _mechanism_table(frames: list, dump_every: int, timestep_fs: float) -> list[
 @job
 def analyse_campaign(
     campaign: dict, seeds: dict, models: list[str] | None = None, temperature: float = 600.0,
-    steps: int = 2000, dump_every: int = 100,
+    steps: int = 2000, dump_every: int = 100, final: bool = False,
 ) -> dict[str, Any]:
-    """NNP MD of the interface (or first seed) with the final model, then mechanism, RDF and cost."""
+    """The closing analysis with the final model: like-for-like dynamics on the validation set, cost.
+
+    NNP MD runs from each validation trajectory's start structure at its temperature, length and
+    sampling, and is compared with it (partial RDFs, mechanism descriptors side by side). Without a
+    validation set, NNP MD of the interface (or first seed) at ``temperature`` gives the mechanism only.
+    """
+    from seiflow.analysis.validation_jobs import dynamics_comparisons, validation_frames
+
     c = Campaign.model_validate(campaign)
     type_map = list(c.system.type_map)
-    name = "interface" if "interface" in seeds else next(iter(seeds))
-    seed = seeds[name] if isinstance(seeds[name], Structure) else Structure.from_dict(seeds[name])
     store = ModelStore()
     model_id = (models or [m.model_id for m in store.latest_ensemble(c.name)])[0]
-    run_dir = Path.cwd() / "nnp_md"
-    model = store.fetch(model_id, run_dir)
-    frames, speed = nnp_md(seed, model, type_map, run_dir, temperature, steps, dump_every)
-    reference = [to_atoms(f) for f in FrameStore().find(campaign=c.name, source="reference_md")
-                 if f.provenance.origin == name and abs((f.provenance.model_extra or {}).get(
-                     "temperature", temperature) - temperature) < 1]
-    doc: dict[str, Any] = {
-        "campaign": c.name, "created_at": datetime.now(UTC), "model_id": model_id, "seed": name,
-        "temperature": temperature, "steps": steps, "n_frames": len(frames),
-        "mechanism": _mechanism_table(frames, dump_every, 1.0),
-        "cost": estimate_cost(speed, PRODUCTION_ATOMS, PRODUCTION_STEPS,
-                              measured_on=f"{len(seed)}-atom {name}, 1 model").model_dump(),
-    }
-    if reference:
-        nnp_rdf, ref_rdf, agreement = compare_trajectories(frames, reference)
-        doc["rdf"] = {"r": nnp_rdf.r, "curves": {"nnp": nnp_rdf.g, "reference": ref_rdf.g},
-                      "overall": agreement.overall, "per_pair": agreement.per_pair,
-                      "definition": agreement.definition, "n_reference_frames": len(reference)}
-    get_database()[ANALYSES_COLLECTION].replace_one({"campaign": c.name}, doc, upsert=True)
-    return {k: v for k, v in doc.items() if k not in ("rdf", "mechanism")} | {
+    db = get_database()
+    vset = db[VALIDATION_SETS_COLLECTION].find_one({"campaign": c.name}, {"_id": 0})
+    frames = validation_frames(c.name, vset.get("reference")) if vset else {}
+    comparisons = dynamics_comparisons(vset, frames, model_id, type_map, Path.cwd()) if frames else []
+    doc: dict[str, Any] = {"campaign": c.name, "created_at": datetime.now(UTC), "model_id": model_id,
+                           "dynamics": [x.model_dump(mode="json") for x in comparisons],
+                           "snapshots": nnp_end_snapshots(Path.cwd(), comparisons, type_map)}  # report's picture
+    if comparisons:
+        first = comparisons[0]
+        speed = first.speed_us_step_atom
+        doc.update(seed=first.structure, temperature=first.temperature, steps=first.steps,
+                   n_frames=first.n_frames, mechanism=first.mechanism, like_for_like=True, rdf={
+                       "r": first.rdf_r, "curves": {"nnp": first.rdf_nnp, "reference": first.rdf_reference},
+                       "overall": first.rdf_overall, "per_pair": first.rdf_per_pair,
+                       "definition": first.rdf_definition, "n_reference_frames": first.n_frames})
+        natoms = first.natoms
+    else:
+        name = "interface" if "interface" in seeds else next(iter(seeds))
+        seed = seeds[name] if isinstance(seeds[name], Structure) else Structure.from_dict(seeds[name])
+        run_dir = Path.cwd() / "nnp_md"
+        nnp, speed = nnp_md(seed, store.fetch(model_id, run_dir), type_map, run_dir, temperature, steps, dump_every)
+        doc.update(seed=name, temperature=temperature, steps=steps, n_frames=len(nnp), like_for_like=False,
+                   mechanism=_mechanism_table(nnp, dump_every, 1.0))
+        natoms = len(seed)
+    doc["cost"] = estimate_cost(speed, PRODUCTION_ATOMS, PRODUCTION_STEPS,
+                                measured_on=f"{natoms}-atom {doc['seed']}, 1 model").model_dump()
+    doc["final_model"] = final
+    db[ANALYSES_COLLECTION].replace_one({"campaign": c.name}, doc, upsert=True)
+    if final:  # the campaign's model: what the production input and users take
+        db[CAMPAIGNS_COLLECTION].update_one({"name": c.name}, {"$set": {"final_model_id": model_id}})
+    return {k: v for k, v in doc.items() if k not in ("rdf", "mechanism", "dynamics", "snapshots")} | {
         "rdf_agreement": doc.get("rdf", {}).get("overall")}
 
 

@@ -26,8 +26,12 @@ class ErrorMetrics(BaseModel):
     """RMSE and MAE against the reference labels (None where a label is missing)."""
 
     n_frames: int
-    rmse_e_mev_atom: float | None = None
-    mae_e_mev_atom: float | None = None
+    rmse_e_mev_atom: float | None = Field(None, description="Energy per atom RMSE, meV/atom.")
+    mae_e_mev_atom: float | None = Field(None, description="Energy per atom MAE, meV/atom.")
+    e_offset_mev_atom: float | None = Field(None, description="Mean (predicted - reference) energy per atom.")
+    rmse_e_centered_mev_atom: float | None = Field(
+        None, description="Energy per atom RMSE with the mean offset removed, meV/atom."
+    )
     rmse_f_mev_a: float | None = Field(None, description="Over all force components, meV/Å.")
     mae_f_mev_a: float | None = None
     rmse_v_mpa: float | None = Field(None, description="Over the 9 stress components, MPa.")
@@ -96,10 +100,13 @@ def error_metrics(
     s_r = np.concatenate([np.ravel(s_ref[k]) for k in s_ok]) * EV_A3_TO_MPA if s_ok else np.zeros(0)
     s_p = np.concatenate([np.ravel(s_pred[k]) for k in s_ok]) * EV_A3_TO_MPA if s_ok else np.zeros(0)
     rmse_e, mae_e = _rmse_mae((e_p - e_r) * 1000.0)
+    offset = float(np.mean(e_p - e_r) * 1000.0) if e_ok else None
+    rmse_ec = _rmse_mae((e_p - e_r) * 1000.0 - offset)[0] if e_ok else None
     rmse_f, mae_f = _rmse_mae((f_p - f_r) * 1000.0)
     rmse_v, mae_v = _rmse_mae(s_p - s_r)
     metrics = ErrorMetrics(
-        n_frames=len(e_ref), rmse_e_mev_atom=rmse_e, mae_e_mev_atom=mae_e, rmse_f_mev_a=rmse_f,
+        n_frames=len(e_ref), rmse_e_mev_atom=rmse_e, mae_e_mev_atom=mae_e, e_offset_mev_atom=offset,
+        rmse_e_centered_mev_atom=rmse_ec, rmse_f_mev_a=rmse_f,
         mae_f_mev_a=mae_f, rmse_v_mpa=rmse_v, mae_v_mpa=mae_v,
     )
     parity = ParityData(

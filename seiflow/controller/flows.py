@@ -13,22 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Job, Maker, Response, job
+from jobflow import Flow, Job, Maker, OnMissing, Response, job
 from pydantic import BaseModel
 from pymatgen.core import Structure
 
 from seiflow.analysis.jobs import analyse_campaign
-from seiflow.constants import JobCategory
+from seiflow.analysis.validation_jobs import VALIDATION_SOURCE, ValidationMaker, round_metrics
+from seiflow.constants import VALIDATION_SETS_COLLECTION, JobCategory
 from seiflow.controller import campaigns
 from seiflow.controller.seeds import as_structure, exploration_seeds
+from seiflow.convergence.calibration_jobs import CalibrationMaker
 from seiflow.convergence.report import RoundStore, judge
+from seiflow.convergence.schedule import next_scale
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
 from seiflow.jobconfig import keep_own_config, tag_jobs
-from seiflow.labelling.base import LabelOutput, label_maker_for
+from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
 from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.labelling.imports import import_job
-from seiflow.labelling.md import initial_data_flow
+from seiflow.labelling.md import initial_data_flow, supercell_to
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
 from seiflow.schemas.round import SelectionResult, StopKind
@@ -37,6 +40,7 @@ from seiflow.store import get_database
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
 from seiflow.training.data import training_data
 from seiflow.training.flows import EnsembleTrainMaker
+from seiflow.training.jobs import DeepmdTrainMaker
 
 STATE_OF_STOP = {
     StopKind.CONVERGED: campaigns.CampaignState.CONVERGED,
@@ -61,6 +65,8 @@ class CloseRoundMaker(Maker):
     def make(self, campaign: Campaign, r: int, seeds: dict, round_maker: RoundMaker, **outputs: Any) -> Job:
         """``close_round`` of round ``r`` (category ``light``); ``outputs`` are the round's results."""
         closing = close_round(campaign.model_dump(mode="json"), r, seeds, round_maker=round_maker, **outputs)
+        # a crashed validation or calibration job must not stop the round: its output is then None
+        closing.update_config({"on_missing_references": OnMissing.NONE}, dynamic=False)
         return _controller_job(closing, f"{campaign.name} {self.name} r{r}")
 
 
@@ -75,15 +81,18 @@ class RoundMaker(Maker):
     ----------
     name
         Flow name.
-    training, exploration, selection, labelling, closing
-        The stage makers, in the order the round runs them.
+    training, validation, exploration, selection, labelling, calibration, closing
+        The stage makers, in the order the round runs them (validation beside exploration;
+        calibration, when set, after labelling).
     """
 
     name: str = "round"
     training: EnsembleTrainMaker = field(default_factory=EnsembleTrainMaker)
+    validation: ValidationMaker = field(default_factory=ValidationMaker)
     exploration: ExplorationMaker = field(default_factory=ExplorationMaker)
     selection: SelectionMaker = field(default_factory=SelectionMaker)
     labelling: GroupedLabelMaker | None = None
+    calibration: CalibrationMaker | None = None
     closing: CloseRoundMaker = field(default_factory=CloseRoundMaker)
 
     @classmethod
@@ -92,9 +101,12 @@ class RoundMaker(Maker):
         type_map = list(c.system.type_map)
         return cls(
             training=EnsembleTrainMaker.from_campaign(c),
+            validation=ValidationMaker(enabled=c.validation.enabled, dynamics=c.validation.dynamics_every_round),
             exploration=ExplorationMaker(config=c.exploration, selection=c.selection),
             selection=SelectionMaker(config=c.selection, type_map=type_map),
             labelling=GroupedLabelMaker(labelling=label_maker_for(c.labelling), group_size=c.labelling.group_size),
+            calibration=(CalibrationMaker(config=c.selection.calibration)
+                         if c.selection.calibration is not None or c.selection.n_sanity else None),
         )
 
     def make(
@@ -106,6 +118,11 @@ class RoundMaker(Maker):
         data = training_data(c.name, self.labelling.reference)
         init = prev_models if (r > 1 and c.training.next_round_init != "scratch") else None
         ensemble = self.training.make(data, c.name, r, prev_model_ids=init)
+        stages: list[Job | Flow] = [ensemble]
+        validation = None
+        if self.validation.enabled:
+            validation = self.validation.make(c.name, r, ensemble.output, list(c.system.type_map))
+            stages.append(validation)
         exploration = self.exploration.make(seeds, ensemble.output, list(c.system.type_map), round_index=r)
         selection = self.selection.make(exploration.output, model=ensemble.output[0])
         selection.name = f"{c.name} {self.selection.name} r{r}"
@@ -113,11 +130,19 @@ class RoundMaker(Maker):
             selection.output.structures, {"campaign": c.name, "round": r, "source": "exploration"}
         )
         labelling.name = f"{c.name} label r{r}"
+        after = [labelling]
+        calibration = None
+        if self.calibration is not None:
+            calibration = self.calibration.make(c.name, r, ensemble.output, list(c.system.type_map),
+                                                labels=labelling.output)
+            after.append(calibration)
         closing = self.closing.make(
             c, r, seeds, self, labels=[labelling.output], selection=selection.output.result,
             models=ensemble.output, metrics=[j.output.metrics for j in ensemble.jobs],
+            validation=validation.output if validation is not None else None,
+            calibration=calibration.output if calibration is not None else None,
         )
-        return Flow([ensemble, exploration, selection, labelling, closing], name=f"{c.name} {self.name} {r}")
+        return Flow([*stages, exploration, selection, *after, closing], name=f"{c.name} {self.name} {r}")
 
 
 def campaign_flow(campaign: Campaign) -> Flow:
@@ -155,6 +180,8 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
     labeller = label_maker_for(c.labelling)
     md = initial_data_flow(labeller, md_structures, c.labelling.md, campaign=c.name, bulks=tuple(doc.bulks))
     jobs: list[Job | Flow] = [md]
+    if c.validation.enabled:
+        jobs.append(validation_set_flow(c, doc, labeller))
     if c.labelling.initial_data:
         entries = [e.model_dump(mode="json") for e in c.labelling.initial_data]
         jobs.append(import_job(entries, labeller.reference, c.name))
@@ -163,6 +190,27 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
     addition = Flow([*jobs, closing], name=f"{c.name} initial data")
     tag_jobs(addition, c.name)
     return Response(output=doc, addition=addition)
+
+
+def validation_set_flow(c: Campaign, doc: StructuresDocument, labeller: LabelMaker) -> Flow:
+    """Reference MD of the validation structures (own seed, source ``validation``); records the set."""
+    pool = {"interface": doc.interface} if doc.interface is not None else {}
+    pool.update(doc.bulks)
+    names = c.validation.structures if c.validation.structures is not None else list(pool)
+    missing = [n for n in names if n not in pool]
+    if missing:
+        raise InputError(f"validation.structures names {missing}, which the campaign does not build",
+                         f"use names from {sorted(pool)}")
+    atoms = c.labelling.md.bulk_supercell_atoms
+    starts = {n: supercell_to(pool[n], atoms) if n in doc.bulks else pool[n] for n in names}
+    get_database()[VALIDATION_SETS_COLLECTION].replace_one({"campaign": c.name}, {
+        "campaign": c.name, "reference": labeller.reference.model_dump(mode="json"),
+        "structures": {n: s.as_dict() for n, s in starts.items()},
+        **c.validation.model_dump(mode="json", include={"temperatures", "steps", "sample_every", "timestep_fs",
+                                                         "seed", "dynamics"}),
+    }, upsert=True)
+    return initial_data_flow(labeller, starts, c.validation.md(), campaign=c.name, seed=c.validation.seed,
+                             source=VALIDATION_SOURCE)
 
 
 def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, float]:
@@ -175,6 +223,44 @@ def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, 
             if isinstance(value, int | float):
                 values.setdefault(key, []).append(float(value))
     return {str(ROUND_METRIC_OF.get(k, k)): sum(v) / len(v) for k, v in sorted(values.items())}
+
+
+def plan_next_round(
+    maker: RoundMaker, c: Campaign, selection: SelectionResult, calibration: dict | None
+) -> dict[str, float]:
+    """Set the next round's force levels (calibrated, else adaptive) and run length; the levels set."""
+    config = maker.selection.config
+    levels_next: dict[str, float] = {}
+    if c.selection.calibration is not None:
+        levels = (calibration or {}).get("levels")
+        if levels:
+            config = config.model_copy(update={**levels, "adaptive_lower": False})
+            levels_next = {**levels, "calibrated": 1.0}
+        else:  # too few pairs, or a fit that cannot say: DP-GEN2's adaptive lower level meanwhile
+            config = config.model_copy(update={"adaptive_lower": True})
+            levels_next = {"f_trust_hi": config.f_trust_hi, "adaptive_rate": config.adaptive_rate}
+    maker.selection.config = config
+    maker.exploration.selection = config
+    if c.exploration.adaptive:
+        maker.exploration.scale = next_scale(maker.exploration.scale, selection, c.exploration.max_scale)
+    return levels_next
+
+
+def final_model_jobs(c: Campaign, r: int, maker: RoundMaker) -> list[Job]:
+    """The production model: one longer training from scratch on every label, then its validation."""
+    steps = c.training.final_numb_steps
+    config = c.training.model_copy(update={
+        "numb_steps": steps, "next_round_init": "scratch", "decay_steps": max(1, steps // 200),
+    })
+    trainer = DeepmdTrainMaker(config=config, type_map=list(c.system.type_map), name="final model")
+    train = trainer.make(training_data(c.name, maker.labelling.reference), c.name, r,
+                         index=c.training.numb_models, seed=c.training.seed + 1000)
+    jobs = [train]
+    if maker.validation.enabled:
+        check = ValidationMaker(name="validate final", dynamics=False).make(
+            c.name, r + 1, [train.output.model_id], list(c.system.type_map))
+        jobs.append(check)
+    return jobs
 
 
 def _flat(labels: list | None) -> list:
@@ -194,6 +280,8 @@ def close_round(
     selection: dict | SelectionResult | None = None,
     models: list[str] | None = None,
     metrics: list | None = None,
+    validation: dict | None = None,
+    calibration: dict | None = None,
 ) -> Response:
     """Judge round ``r`` (r > 0), store its report, and add round r+1 unless the campaign stops."""
     c = Campaign.model_validate(campaign)
@@ -204,19 +292,31 @@ def close_round(
     if r > 0:
         result = SelectionResult.model_validate(selection)
         store = RoundStore(db)
-        report = judge(c.name, r, result, c.convergence, store.history(c.name), mean_metrics(metrics))
+        measured = {f"test_{k}": v for k, v in mean_metrics(metrics).items()}
+        measured.update(round_metrics(validation) or mean_metrics(metrics))  # the fixed set when there is one
+        maker = round_maker or RoundMaker.from_campaign(c)
+        used = {"f_trust_lo": result.f_trust_lo_used, "f_trust_hi": maker.selection.config.f_trust_hi}
+        scale = maker.exploration.scale
+        levels_next = plan_next_round(maker, c, result, calibration)
+        report = judge(c.name, r, result, c.convergence, store.history(c.name), measured, levels=used,
+                       levels_next=levels_next, calibration=calibration, exploration_scale=scale)
         store.put(report)
         summary.update(converged=report.converged, stop=report.stop, stop_reason=report.stop_reason,
                        accurate_ratio=result.accurate_ratio)
         if report.stop:
             state = STATE_OF_STOP[report.stop_kind]
             campaigns.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
-            closing = _controller_job(analyse_campaign(campaign, seeds, models), f"{c.name} analysis",
-                                      JobCategory.LAMMPS)
-            tag_jobs(closing, c.name)
-            return Response(output=summary, addition=Flow([closing], name=f"{c.name} analysis"))
+            final: list[Job] = []
+            if report.stop_kind == StopKind.CONVERGED and c.training.final_numb_steps:
+                final = final_model_jobs(c, r, maker)
+                models = [final[0].output.model_id]
+            closing = _controller_job(analyse_campaign(campaign, seeds, models, final=bool(final)),
+                                      f"{c.name} analysis", JobCategory.LAMMPS)
+            addition = Flow([*final, closing], name=f"{c.name} analysis")
+            tag_jobs(addition, c.name)
+            return Response(output=summary, addition=addition)
     campaigns.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")
-    maker = round_maker or RoundMaker.from_campaign(c)
+    maker = maker if r > 0 else (round_maker or RoundMaker.from_campaign(c))
     addition = maker.make(c, r + 1, seeds, models)
     tag_jobs(addition, c.name)
     return Response(output=summary, addition=addition)

@@ -103,3 +103,44 @@ RdfAgreement = _register_target(RoundMetric.RDF_AGREEMENT, MetricAbove, 0.9, "RD
 def criteria_from_config(config: ConvergenceConfig) -> list[Criterion]:
     """The campaign's criteria (``convergence.criteria``), in the order it lists them."""
     return [CRITERIA.create(settings) for settings in config.criteria.values()]
+
+
+@CRITERIA.register("levels_stable")
+@dataclass
+class LevelsStable(Criterion):
+    """The calibrated lower force level moved less than ``tolerance`` (relative) over ``rounds`` rounds."""
+
+    tolerance: Annotated[float, Field(gt=0)] = field(default=0.15, metadata={"description": "Relative change."})
+    rounds: Annotated[int, Field(ge=2)] = field(default=2, metadata={"description": "Rounds compared."})
+    name: str = "levels_stable"
+
+    def check(self, history: list[RoundReport]) -> CriterionResult:
+        """Whether the last ``rounds`` calibrated levels agree within the tolerance."""
+        levels = [r.levels_next.get("f_trust_lo") for r in history[-self.rounds:]
+                  if r.levels_next.get("calibrated")]
+        if len(levels) < self.rounds:
+            return CriterionResult(name=self.name, satisfied=False,
+                                   detail=f"{len(levels)} calibrated level(s) so far, {self.rounds} needed")
+        spread = (max(levels) - min(levels)) / max(levels)
+        return CriterionResult(name=self.name, satisfied=spread <= self.tolerance,
+                               detail=f"f_trust_lo {[round(x, 4) for x in levels]}: spread {spread:.2f} vs <= {self.tolerance}")
+
+
+@CRITERIA.register("sanity_error")
+@dataclass
+class SanityError(Criterion):
+    """The true force error of the sanity labels (the ensemble said accurate) at or below ``target``."""
+
+    target: Annotated[float, Field(gt=0)] = field(
+        default=0.15, metadata={"description": "eV/Å, on the 90th percentile of max-atom errors."})
+    name: str = "sanity_error"
+
+    def check(self, history: list[RoundReport]) -> CriterionResult:
+        """Whether the last round's sanity labels confirm the ensemble's accuracy claim."""
+        sanity = ((history[-1].calibration or {}).get("sanity") or {}) if history else {}
+        value = sanity.get("p90_f_error")
+        if value is None:
+            return CriterionResult(name=self.name, satisfied=False, detail="no sanity labels this round")
+        return CriterionResult(name=self.name, satisfied=value <= self.target,
+                               detail=f"p90 max-atom force error {value:.3f} eV/Å on {sanity.get('n')} "
+                                      f"sanity labels vs <= {self.target}")

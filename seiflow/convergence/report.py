@@ -20,12 +20,14 @@ def judge(
     history: list[RoundReport] | None = None,
     metrics: dict[str, float] | None = None,
     criteria: list[Criterion] | None = None,
+    **fields: object,
 ) -> RoundReport:
     """The round's report: converged when every criterion holds; stop also at the round cap.
 
     Rounds are numbered from 1 (round 0 is the initial data), so round ``max_rounds`` is the last.
+    ``fields`` are further report fields (levels, calibration...) the criteria may read.
     """
-    report = RoundReport(campaign=campaign, round=round_index, selection=selection, metrics=metrics or {})
+    report = RoundReport(campaign=campaign, round=round_index, selection=selection, metrics=metrics or {}, **fields)
     past = [r for r in (history or []) if r.round < round_index]
     chain = [*sorted(past, key=lambda r: r.round), report]
     criteria = criteria if criteria is not None else criteria_from_config(config)

@@ -60,12 +60,17 @@ def read_dump(path: Path) -> dict[int, Atoms]:
     return out
 
 
-def to_structure(atoms: Atoms, task_id: str, step: int) -> Structure:
-    """A pymatgen Structure carrying the provenance the labelling makers record."""
+def to_structure(atoms: Atoms, task_id: str, step: int, max_devi_f: float | None = None) -> Structure:
+    """A pymatgen Structure carrying the provenance the labelling makers record.
+
+    ``max_devi_f`` (the ensemble's max force deviation at this step, eV/Å) goes with it, so the labelled
+    frame can be paired with its true error (trust-level calibration).
+    """
     structure = AseAtomsAdaptor.get_structure(atoms)
-    structure.properties = {
-        "provenance": {"source": "exploration", "origin": task_id, "frame_index": int(step)}
-    }
+    provenance = {"source": "exploration", "origin": task_id, "frame_index": int(step)}
+    if max_devi_f is not None:
+        provenance["max_devi_f"] = float(max_devi_f)
+    structure.properties = {"provenance": provenance}
     return structure
 
 

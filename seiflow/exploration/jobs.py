@@ -52,6 +52,16 @@ def _keep_mask(result: ExplorationResult, selection: SelectionConfig, type_map: 
     return classes == FrameClass.CANDIDATE
 
 
+def sanity_picks(result: ExplorationResult, selection: SelectionConfig, type_map: list[str]) -> np.ndarray:
+    """Indices of up to ``n_sanity`` random frames the ensemble calls accurate (kept for sanity labels)."""
+    if not selection.n_sanity:
+        return np.array([], dtype=int)
+    selector = selector_from_config(selection.model_copy(update={"fps": False}), type_map)
+    accurate = np.flatnonzero(selector.trust.classify(result.deviation) == FrameClass.ACCURATE)
+    rng = np.random.default_rng(result.task.velocity_seed)
+    return rng.choice(accurate, size=min(selection.n_sanity, accurate.size), replace=False)
+
+
 def run_task(
     task: ExplorationTask,
     structure: Structure,
@@ -82,12 +92,14 @@ def run_task(
     )
     keep = np.flatnonzero(_keep_mask(result, selection, type_map))
     keep = keep[np.argsort(-deviation.array("max_devi_f")[keep], kind="stable")][:max_kept]
+    keep = np.union1d(keep, sanity_picks(result, selection, type_map)).astype(int)
     steps = sorted(deviation.steps[i] for i in keep if deviation.steps[i] in frames)
+    devi_of = dict(zip(deviation.steps, deviation.max_devi_f, strict=True))
     result.kept_steps = steps
     if not keep_dump:
         (run_dir / DUMP_FILE).unlink(missing_ok=True)
     return ExplorationOutput(
-        result=result, structures=[to_structure(frames[s], task.task_id, s) for s in steps]
+        result=result, structures=[to_structure(frames[s], task.task_id, s, devi_of[s]) for s in steps]
     )
 
 
@@ -125,13 +137,14 @@ class ExplorationMaker(Maker):
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     work_dir: str | None = None
     max_kept_factor: int = 4  # keep at most this many times max_candidates frames per task
+    scale: float = 1.0  # run-length multiplier set by the adaptive schedule
 
     def make(
         self, seeds: dict[str, Structure], models: list[str], type_map: list[str], round_index: int = 0
     ) -> Flow:
         """A flow of exploration jobs over ``seeds``; its output is the list of task outputs."""
         jobs = []
-        for task in make_tasks(list(seeds), self.config, round_index):
+        for task in make_tasks(list(seeds), self.config, round_index, self.scale):
             j = explore(
                 task, seeds[task.seed_name], models, type_map, self.selection,
                 work_dir=self.work_dir, max_kept=self.max_kept_factor * self.selection.max_candidates,

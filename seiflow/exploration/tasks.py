@@ -9,12 +9,13 @@ from seiflow.schemas.campaign import ExplorationConfig
 from seiflow.schemas.exploration import Ensemble, ExplorationTask
 
 
-def round_nsteps(config: ExplorationConfig, round_index: int) -> int:
+def round_nsteps(config: ExplorationConfig, round_index: int, scale: float = 1.0) -> int:
     """Run length of a round: ``nsteps`` in round 1, times ``nsteps_growth`` each later round.
 
-    Rounds are numbered from 1 (round 0 is the initial data); the length is a multiple of ``out_freq``.
+    Rounds are numbered from 1 (round 0 is the initial data); ``scale`` is the adaptive multiplier
+    (:mod:`seiflow.convergence.schedule`); the length is a multiple of ``out_freq``.
     """
-    steps = int(round(config.nsteps * config.nsteps_growth ** max(round_index - 1, 0)))
+    steps = int(round(config.nsteps * config.nsteps_growth ** max(round_index - 1, 0) * scale))
     return max(config.out_freq, steps - steps % config.out_freq)
 
 
@@ -23,14 +24,14 @@ def _slug(text: str) -> str:
 
 
 def make_tasks(
-    seed_names: list[str], config: ExplorationConfig, round_index: int = 0
+    seed_names: list[str], config: ExplorationConfig, round_index: int = 0, scale: float = 1.0
 ) -> list[ExplorationTask]:
     """One task per (seed, ensemble, temperature[, pressure]); ids are unique and readable."""
     if not seed_names:
         raise InputError("no seed structures for exploration", "set exploration.seeds")
     if len(set(seed_names)) != len(seed_names):
         raise InputError("a seed structure name appears twice", "give each seed a unique name")
-    nsteps = round_nsteps(config, round_index)
+    nsteps = round_nsteps(config, round_index, scale)
     tasks = []
     for seed_name in seed_names:
         for ensemble in config.ensembles:

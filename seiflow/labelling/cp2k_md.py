@@ -300,6 +300,8 @@ class Cp2kMDMaker(Maker):
         Thresholds above which sampled frames are flagged (see ``seiflow.labelling.base``).
     category
         FireWorks ``_category`` of the job.
+    source
+        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
     """
 
     name: str = "cp2k md"
@@ -318,6 +320,7 @@ class Cp2kMDMaker(Maker):
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
     category: str = "dft"
+    source: str = MD_SOURCE
 
     def __post_init__(self) -> None:
         self.input_generator()  # bad MD settings raise InputError here, not in the worker
@@ -351,7 +354,7 @@ class Cp2kMDMaker(Maker):
         round: int = 0,
     ) -> Job:
         """A job running the MD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
-        provenance = Provenance(campaign=campaign, round=round, source=MD_SOURCE, origin=origin)
+        provenance = Provenance(campaign=campaign, round=round, source=self.source, origin=origin)
         md_job = cp2k_md(self, structure, provenance.model_dump(mode="json"))
         md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
         md_job.update_config({"manager_config": {"_category": self.category}})

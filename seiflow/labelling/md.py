@@ -167,6 +167,8 @@ class ReferenceMDMaker(Maker):
         Thresholds above which sampled frames are flagged (see ``seiflow.labelling.base``).
     category
         FireWorks ``_category`` of the job.
+    source
+        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
     """
 
     name: str = "reference md"
@@ -181,13 +183,14 @@ class ReferenceMDMaker(Maker):
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
     category: str = JobCategory.DFT.value
+    source: str = MD_SOURCE
 
     def make(
         self, structure: Structure, origin: str | None = None, campaign: str | None = None,
         round: int = 0,
     ) -> Job:
         """A job running the MD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
-        provenance = Provenance(campaign=campaign, round=round, source=MD_SOURCE, origin=origin)
+        provenance = Provenance(campaign=campaign, round=round, source=self.source, origin=origin)
         md = {
             "steps": self.steps, "timestep_fs": self.timestep_fs, "sample_every": self.sample_every,
             "calculator": self.calculator, "thermostat": self.thermostat,
@@ -207,6 +210,7 @@ def initial_data_flow(
     campaign: str | None = None,
     bulks: tuple[str, ...] = (),
     seed: int = 0,
+    source: str = MD_SOURCE,
 ) -> Flow:
     """One reference-MD job per (structure, temperature), run by the campaign's own reference.
 
@@ -224,6 +228,9 @@ def initial_data_flow(
             temperatures = config.interface_temperatures
         for temperature in temperatures:
             maker = labeller.md_maker(temperature, config, seed=seed)
+            maker.source = source
+            if source != MD_SOURCE:
+                maker.name = f"{source} {maker.name}"
             jobs.append(maker.make(start, origin=name, campaign=campaign))
     return Flow(jobs, output=[j.output for j in jobs], name="reference md")
 

@@ -104,6 +104,8 @@ class VaspMDMaker(Maker):
         Write ``POTCAR.spec`` instead of ``POTCAR`` (tests, dry runs).
     max_force, energy_window, category
         Flagging thresholds, and the FireWorks category.
+    source
+        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
     """
 
     name: str = "vasp md"
@@ -121,6 +123,7 @@ class VaspMDMaker(Maker):
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
     category: str = JobCategory.DFT.value
+    source: str = MD_SOURCE
 
     @property
     def reference(self) -> Reference:
@@ -151,7 +154,7 @@ class VaspMDMaker(Maker):
         self, structure: Structure, origin: str | None = None, campaign: str | None = None, round: int = 0
     ) -> Job:
         """A job running the AIMD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
-        provenance = Provenance(campaign=campaign, round=round, source=MD_SOURCE, origin=origin)
+        provenance = Provenance(campaign=campaign, round=round, source=self.source, origin=origin)
         md_job = vasp_md(self, structure, provenance.model_dump(mode="json"))
         md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
         set_category(md_job, self.category)

@@ -180,6 +180,9 @@ class TrainingConfig(_Section):
     fitting_neurons: list[int] = Field(default_factory=lambda: [60, 60, 60], description="Fitting net.")
     numb_steps: int = Field(2000, ge=1, description="Training steps in round 1.")
     numb_steps_next: int = Field(1000, ge=1, description="Steps for rounds after the first.")
+    final_numb_steps: int | None = Field(
+        None, ge=1, description="After convergence, one production model trained this long on all labels; None: none."
+    )
     next_round_init: Literal["init_frz_model", "restart", "scratch"] = Field(
         "init_frz_model", description="How later rounds start: from the last frozen model, its checkpoint, or anew."
     )
@@ -206,6 +209,26 @@ class ExplorationConfig(_Section):
         default_factory=lambda: ["interface"],
         description="'interface', bulk names, or 'perturbed' for perturbed copies.",
     )
+    adaptive: bool = Field(
+        False, description="Lengthen runs when a round finds few candidates, shorten when many (ArcaNN)."
+    )
+    max_scale: float = Field(16.0, ge=1, description="Largest adaptive length multiplier.")
+
+
+class CalibrationConfig(_Section):
+    """Trust levels in true-error units: fitted each round from deviation against true error."""
+
+    f_error_lo: float = Field(0.1, gt=0, description="eV/Å: a frame is accurate when its error bound is below.")
+    f_error_hi: float = Field(0.6, gt=0, description="eV/Å: above this error bound a frame is failed.")
+    quantile: float = Field(0.9, gt=0.5, lt=1, description="Error quantile the bound holds at.")
+    min_pairs: int = Field(20, ge=3, description="Pairs needed before the fit sets the levels.")
+    min_spearman: float = Field(0.3, ge=-1, le=1, description="Rank correlation needed to trust the fit.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CalibrationConfig:
+        if self.f_error_hi <= self.f_error_lo:
+            raise ValueError("f_error_hi must be greater than f_error_lo")
+        return self
 
 
 class SelectionConfig(_Section):
@@ -231,6 +254,12 @@ class SelectionConfig(_Section):
     adaptive_rate: float = Field(
         0.05, gt=0, le=1, description="Adaptive lower level: fraction of frames made candidates."
     )
+    calibration: CalibrationConfig | None = Field(
+        None, description="Set the force levels from deviation vs true error on labelled frames (each round)."
+    )
+    n_sanity: int = Field(
+        0, ge=0, description="Random explored frames labelled per round regardless of deviation (sanity)."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SelectionConfig:
@@ -243,6 +272,37 @@ class SelectionConfig(_Section):
             if None not in (lo, hi) and hi <= lo:
                 raise ValueError(f"{q}_trust_hi must be greater than {q}_trust_lo")
         return self
+
+
+class ValidationConfig(_Section):
+    """The fixed validation set: reference MD never trained on, and like-for-like NNP MD against it.
+
+    Labelled once at the start by the campaign's reference, with its own velocity seed, stored with
+    provenance source ``validation``; every model of every round is tested on it, and NNP MD from the
+    same start structures, at the same temperatures, for the same length and sampling, is compared with it.
+    """
+
+    enabled: bool = Field(True, description="Build the validation set and test every round on it.")
+    temperatures: list[float] = Field(default_factory=lambda: [300.0], description="K (the study: 300 K).")
+    steps: int = Field(40, ge=1, description="Reference MD steps per structure and temperature.")
+    sample_every: int = Field(4, ge=1, description="Every n-th step is a validation frame.")
+    timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
+    seed: int = Field(1000, description="Velocity seed (differs from the training MD's).")
+    structures: list[str] | None = Field(
+        None, description="'interface' and bulk names; None: the interface and every bulk."
+    )
+    dynamics: list[str] = Field(
+        default_factory=lambda: ["interface"],
+        description="Structures whose NNP MD is compared with the reference trajectory (RDFs, mechanism).",
+    )
+    dynamics_every_round: bool = Field(
+        True, description="Compare dynamics after every round (always done at the close)."
+    )
+
+    def md(self) -> ReferenceMDConfig:
+        """These settings as a reference-MD section (for the labelling makers)."""
+        return ReferenceMDConfig(temperatures=self.temperatures, steps=self.steps,
+                                 timestep_fs=self.timestep_fs, sample_every=self.sample_every)
 
 
 class ConvergenceConfig(_Section):
@@ -269,6 +329,7 @@ class Campaign(_Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     exploration: ExplorationConfig = Field(default_factory=ExplorationConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
 
     @model_validator(mode="after")

@@ -81,6 +81,9 @@ class ModelDoc(BaseModel):
     )
     file_names: dict[str, str] = Field(default_factory=dict, description="Kind -> stored file name.")
     metrics: ValidationMetrics = Field(default_factory=ValidationMetrics)
+    validation: dict[str, Any] | None = Field(
+        None, description="Errors on the campaign's fixed validation set (analysis.benchmark.ModelValidation)."
+    )
     data: TrainingDataRecord = Field(default_factory=TrainingDataRecord)
     input: dict[str, Any] = Field(default_factory=dict, description="The DeePMD input.json used.")
     timings_s: dict[str, float] = Field(default_factory=dict, description="train/freeze/compress/test.")

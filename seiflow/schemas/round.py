@@ -39,6 +39,7 @@ class SelectionResult(BaseModel):
     filter_reasons: dict[str, int] = Field(default_factory=dict, description="Filter name -> frames dropped.")
     histogram: Histogram = Field(default_factory=Histogram, description="Max force deviation histogram.")
     selected: list[FrameId] = Field(default_factory=list, description="Frames sent to labelling.")
+    n_sanity: int = Field(0, description="Random accurate frames also sent to labelling (sanity labels).")
     n_failed_tasks: int = Field(0, description="Exploration tasks that crashed.")
     failed_tasks: dict[str, str] = Field(default_factory=dict, description="task id -> reason.")
 
@@ -77,4 +78,10 @@ class RoundReport(BaseModel):
     stop_kind: StopKind | None = Field(None, description="Why it stops (None: it goes on).")
     stop_reason: str | None = Field(None, description="Why it stops, in words.")
     metrics: dict[str, float] = Field(default_factory=dict, description="Test RMSEs, RDF score...")
+    levels: dict[str, float] = Field(default_factory=dict, description="Force trust levels used, eV/Å.")
+    levels_next: dict[str, float] = Field(
+        default_factory=dict, description="Levels set for the next round (calibrated or adaptive)."
+    )
+    calibration: dict | None = Field(None, description="Deviation/true-error fit and sanity errors.")
+    exploration_scale: float = Field(1.0, description="Run-length multiplier this round ran with.")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), description="When judged.")

@@ -40,6 +40,8 @@ class Selector:
     filters: list[Filter] = field(default_factory=list)
     descriptor: Descriptor | None = None
     adaptive: AdaptiveLower | None = None
+    n_sanity: int = 0  # random accurate frames labelled as a check of the ensemble's claim
+    seed: int = 0
 
     def keep_floor(self) -> float:
         """Force deviation from which explored frames should be kept (exploration drops the rest)."""
@@ -56,11 +58,13 @@ class Selector:
         lo = self.adaptive.lower_level(all_f, hi) if self.adaptive else self.trust.force.lo
         counts: Counter[int] = Counter()
         cand: list[tuple[float, str, int]] = []
+        accurate: list[tuple[str, int]] = []
         for r in done:
             classes = self.trust.classify(r.deviation, f_lo=lo)
             counts.update(classes.tolist())
             for i in np.flatnonzero(classes == FrameClass.CANDIDATE):
                 cand.append((r.deviation.max_devi_f[i], r.task.task_id, r.deviation.steps[i]))
+            accurate += [(r.task.task_id, r.deviation.steps[i]) for i in np.flatnonzero(classes == FrameClass.ACCURATE)]
         by_key = {k: s for s in structures if (k := frame_key(s)) is not None}
         picked, n_filtered, reasons = self._pick(sorted(cand, reverse=True), by_key)
         n = int(sum(counts.values()))
@@ -81,7 +85,22 @@ class Selector:
             n_failed_tasks=len(failed_tasks),
             failed_tasks=failed_tasks,
         )
-        return doc, [by_key[(t, s)] for _, t, s in picked]
+        sanity = self._sanity([k for k in accurate if k in by_key], by_key)
+        doc.n_sanity = len(sanity)
+        return doc, [by_key[(t, s)] for _, t, s in picked] + sanity
+
+    def _sanity(self, keys: list[tuple[str, int]], by_key: dict[tuple[str, int], Structure]) -> list[Structure]:
+        """Up to ``n_sanity`` random accurate frames, marked ``provenance.sanity``."""
+        if not self.n_sanity or not keys:
+            return []
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for i in rng.choice(len(keys), size=min(self.n_sanity, len(keys)), replace=False):
+            structure = by_key[keys[i]].copy()
+            prov = dict((structure.properties or {}).get("provenance") or {})
+            structure.properties = {**(structure.properties or {}), "provenance": {**prov, "sanity": True}}
+            out.append(structure)
+        return out
 
     def _pick(
         self, cand: list[tuple[float, str, int]], by_key: dict[tuple[str, int], Structure]
@@ -126,4 +145,4 @@ def selector_from_config(
         path = Path(model_path) if model_path is not None else None
         descriptor = DESCRIPTORS.create(config.descriptor, type_map=type_map, model_path=path)
     adaptive = AdaptiveLower(rate=config.adaptive_rate) if config.adaptive_lower else None
-    return Selector(trust, config.max_candidates, filters, descriptor, adaptive)
+    return Selector(trust, config.max_candidates, filters, descriptor, adaptive, n_sanity=config.n_sanity)

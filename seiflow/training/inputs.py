@@ -105,7 +105,8 @@ def build_input(
             "type": "exp",
             "start_lr": config.start_lr,
             "stop_lr": config.stop_lr,
-            "decay_steps": min(config.decay_steps, numb_steps),
+            # at least 4 decays over the run, however short (a resumed round has few steps)
+            "decay_steps": max(1, min(config.decay_steps, numb_steps // 4)),
         },
         "loss": loss,
         "training": {

@@ -1,0 +1,27 @@
+"""Adaptive exploration: how long the next round's runs are, from what this round found.
+
+ArcaNN's rule, with a way back: when fewer than 10 % of the explored frames are candidates or failed the
+runs get 4x longer, under 20 % 2x; when more than half are, they get half as long again (never shorter
+than the campaign's own schedule); the multiplier is capped at ``max_scale``. The multiplier is recorded
+in each round's report.
+"""
+
+from __future__ import annotations
+
+from seiflow.schemas.round import SelectionResult
+
+RULE = ((0.10, 4.0), (0.20, 2.0))  # (share of candidates + failed below, multiply by)
+SHRINK_ABOVE = 0.5
+
+
+def next_scale(scale: float, selection: SelectionResult, max_scale: float) -> float:
+    """The run-length multiplier of the next round."""
+    if selection.n_frames == 0:
+        return scale
+    share = (selection.n_candidate + selection.n_failed) / selection.n_frames
+    for below, factor in RULE:
+        if share < below:
+            return min(scale * factor, max_scale)
+    if share > SHRINK_ABOVE:
+        return max(scale / 2.0, 1.0)
+    return scale
