@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,40 @@ class TrainingDataRecord(BaseModel):
     test_frame_ids: list[str] | None = None
 
 
+class CompressionRecord(BaseModel):
+    """How the compressed model was made and whether its tables cover the data (else the frozen one is used).
+
+    ``dp compress`` tabulates the embedding net from the training data's smallest neighbour distance up
+    to ``extrapolate`` times that range; a closer neighbour falls outside the table, where DeePMD-kit
+    prints nothing and the compressed model is wrong. The record says which file the store keeps.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    used: Literal["compressed", "frozen"] = Field(
+        ..., description="The file ModelStore.fetch gives: compressed (stored) or frozen (compressed dropped)."
+    )
+    extrapolate: int | None = Field(None, description="dp compress -e of the kept table; None when dropped.")
+    step: float = Field(0.01, description="dp compress -s: stride of the first table.")
+    tried: list[int] = Field(default_factory=list, description="Extrapolate values checked, in order.")
+    min_nbor_dist: float | None = Field(None, description="Smallest neighbour distance in the training data, Å.")
+    covered_min_distance: dict[str, float] = Field(
+        default_factory=dict,
+        description="Element -> smallest neighbour distance (Å) the kept table covers around that element.",
+    )
+    min_distance: dict[str, float] = Field(
+        default_factory=dict, description="Checked set (train, held_out, validation) -> its smallest distance, Å."
+    )
+    out_of_range_counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Checked set -> atoms (over all frames) with a neighbour closer than the last table tried covers.",
+    )
+    deepmd_warnings: int = Field(
+        0, description="DeePMD's 'idx out of ... bound' neighbour-list warnings in the held-out dp test output."
+    )
+    note: str = Field("", description="Why the compressed model was kept, widened or dropped.")
+
+
 class ModelDoc(BaseModel):
     """One model of an ensemble, as stored in the ``models`` collection (files in GridFS)."""
 
@@ -87,6 +121,9 @@ class ModelDoc(BaseModel):
     data: TrainingDataRecord = Field(default_factory=TrainingDataRecord)
     input: dict[str, Any] = Field(default_factory=dict, description="The DeePMD input.json used.")
     timings_s: dict[str, float] = Field(default_factory=dict, description="train/freeze/compress/test.")
+    compression: CompressionRecord | None = Field(
+        None, description="The compression outcome (None: compression off, or a model stored before it)."
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

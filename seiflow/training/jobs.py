@@ -18,9 +18,10 @@ from seiflow.errors import InputError
 from seiflow.jobconfig import set_category
 from seiflow.models.store import ModelStore, new_model_id
 from seiflow.schemas.campaign import TrainingConfig
-from seiflow.schemas.model import ModelDoc, TrainOutput
+from seiflow.schemas.model import CompressionRecord, ModelDoc, TrainOutput
 from seiflow.settings import load_settings
 from seiflow.training import run
+from seiflow.training.compression import compress_in_range, out_of_range, validation_systems
 from seiflow.training.data import TrainingDataSpec, held_out_dir, prepare_data, train_systems
 from seiflow.training.inputs import auto_sel, build_input
 
@@ -106,6 +107,19 @@ def _write_input(
     return inp
 
 
+def _compress(
+    run_dir: Path, backend: str, frozen: Path, type_map: list[str], data: TrainingDataSpec
+) -> tuple[Path | None, CompressionRecord, float]:
+    """Compress with a table covering the data (see :mod:`seiflow.training.compression`), else None."""
+    data_dir = run_dir / "data"
+    checks = {"train": train_systems(data_dir)}
+    if (held := held_out_dir(data_dir)) is not None:
+        checks["held_out"] = sorted(p for p in held.iterdir() if p.is_dir())
+    if (valid := validation_systems(data.query, run_dir / "validation", type_map)) is not None:
+        checks["validation"] = sorted(p for p in valid.iterdir() if p.is_dir())
+    return compress_in_range(run_dir, backend, frozen, type_map, checks)
+
+
 @job(output_schema=TrainOutput)
 def train_model(
     config: TrainingConfig,
@@ -142,8 +156,11 @@ def train_model(
         timings["train"] = run.train(run_dir, backend, plan.init_frz_model, plan.restart_from)
     frozen, timings["freeze"] = run.freeze(run_dir, backend)
     files = {"frozen": frozen}
-    if config.compress:
-        files["compressed"], timings["compress"] = run.compress(run_dir, backend, frozen)
+    compression = None
+    if config.compress:  # kept only when its tables cover the training, held-out and validation frames
+        compressed, compression, timings["compress"] = _compress(run_dir, backend, frozen, type_map, data)
+        if compressed is not None:
+            files["compressed"] = compressed
     if backend == "tensorflow":
         files["checkpoint"] = _pack_checkpoint(run_dir)
     doc = ModelDoc(
@@ -151,11 +168,14 @@ def train_model(
         seed=seed, backend=backend, deepmd_version=deepmd_version(), type_map=type_map,
         numb_steps=run.checkpoint_step(run_dir) or plan.numb_steps, start_step=plan.start_step,
         init=plan.init, parent_model_id=prev_model_id, data=record, input=inp,
+        compression=compression,
     )
     tests = held_out_dir(run_dir / "data")
     if tests is not None:
         prefix, timings["test"] = run.dp_test(run_dir, backend, files.get("compressed", frozen), tests)
         doc.metrics, parity = run.read_test_details(prefix)
+        if doc.compression is not None:
+            doc.compression.deepmd_warnings = out_of_range((run_dir / run.TEST_LOG).read_text(errors="replace"))
         files["parity"] = run_dir / "test" / "parity.json"
         files["parity"].write_text(parity.model_dump_json())
     doc.timings_s = {k: float(f"{v:.2f}") for k, v in timings.items()}  # `round` is a parameter here

@@ -23,6 +23,7 @@ EV_A3_TO_MPA = 160217.66208  # 1 eV/Å^3 in MPa
 BACKEND_FLAGS = {"tensorflow": "--tf", "pytorch": "--pt"}
 MODEL_SUFFIX = {"tensorflow": ".pb", "pytorch": ".pth"}
 THREAD_VARS = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")
+TEST_LOG = "test.log"
 _STEP = re.compile(r"model\.ckpt-(\d+)\.(?:meta|pt)")
 
 
@@ -107,10 +108,18 @@ def freeze(run_dir: Path, backend: str) -> tuple[Path, float]:
     return out, seconds
 
 
-def compress(run_dir: Path, backend: str, frozen: Path) -> tuple[Path, float]:
-    """``dp compress``: the compressed model file and the time taken."""
+def compress(
+    run_dir: Path, backend: str, frozen: Path, extrapolate: int = 5, step: float = 0.01,
+    log_name: str = "compress.log",
+) -> tuple[Path, float]:
+    """``dp compress -e EXTRAPOLATE -s STEP``: the compressed model file and the time taken.
+
+    The first table spans the training data's range with stride ``step``; the second one goes on to
+    ``extrapolate`` times its top with stride ``10 * step`` (DeePMD-kit's defaults: 5 and 0.01).
+    """
     out = Path(run_dir) / f"compressed{MODEL_SUFFIX[backend]}"
-    seconds = run_dp(backend, ["compress", "-i", frozen.name, "-o", out.name], run_dir, "compress.log")
+    args = ["compress", "-i", frozen.name, "-o", out.name, "-e", str(int(extrapolate)), "-s", f"{step:g}"]
+    seconds = run_dp(backend, args, run_dir, log_name)
     return out, seconds
 
 
@@ -120,11 +129,12 @@ def dp_test(run_dir: Path, backend: str, model: Path, systems_dir: Path) -> tupl
     prefix.parent.mkdir(exist_ok=True)
     for old in prefix.parent.glob("detail.*"):
         old.unlink()
+    (Path(run_dir) / TEST_LOG).unlink(missing_ok=True)  # the log of this test only (warnings counted from it)
     seconds = run_dp(
         backend,
         ["test", "-m", str(model), "-s", str(systems_dir), "-d", str(prefix)],
         run_dir,
-        "test.log",
+        TEST_LOG,
     )
     return prefix, seconds
 
