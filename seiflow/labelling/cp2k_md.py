@@ -39,6 +39,7 @@ from custodian.cp2k.jobs import Cp2kJob
 from jobflow import Job, Maker, job
 from pymatgen.core.units import Ha_to_eV
 
+from seiflow.constants import JobCategory
 from seiflow.dataset.convert import structure_arrays
 from seiflow.errors import InputError
 from seiflow.labelling.base import (
@@ -62,6 +63,7 @@ from seiflow.labelling.handlers import (
     cp2k_handlers,
     run_with_custodian,
 )
+from seiflow.labelling.md import MD_SOURCE
 from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
@@ -69,7 +71,6 @@ if TYPE_CHECKING:
     from custodian.custodian import ErrorHandler
     from pymatgen.core import Structure
 
-MD_SOURCE = "reference_md"  # the provenance source of seiflow.labelling.md's frames too
 MD_FOLDER = "cp2k_md"
 POSITIONS_FILE = f"{PROJECT}-pos-1.xyz"  # CP2K's MOTION/PRINT/TRAJECTORY, Å
 FORCES_FILE = f"{PROJECT}-frc-1.xyz"  # CP2K's MOTION/PRINT/FORCES, Ha/bohr
@@ -319,7 +320,7 @@ class Cp2kMDMaker(Maker):
     polling_time_step: float = 10.0
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
-    category: str = "dft"
+    category: str = JobCategory.DFT.value
     source: str = MD_SOURCE
 
     def __post_init__(self) -> None:

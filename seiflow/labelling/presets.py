@@ -133,11 +133,12 @@ CHEAP_CP2K = Cp2kPreset(
 
 Same as ``STUDY_CP2K`` (PBE, GTH, DZVP-MOLOPT-SR-GTH, Fermi-Dirac 300 K, Gamma point) but CUTOFF 250 Ry,
 REL_CUTOFF 40 Ry and EPS_SCF 1e-5. On rattled (0.08 Å) cells its forces match ``STUDY_CP2K``'s within
-0.008-0.012 eV/Å rms (cosine >= 0.99; virial within 0.07 eV). Measured 2026-12-01 with one process
-(``OMP_NUM_THREADS=1 cp2k.psmp``, which beats ``mpirun -np 2`` and 2 threads at these sizes), CPU seconds
-on a shared 2-core machine: single point 7-10 s for 2-atom bcc Li, 9-10 s for 4-atom Li2Cl2, 14-15 s for
-8-atom LiCl; an NVT MD step 5-7 s (Li2), 6-7 s (Li2Cl2), ~12 s (Li4Cl4).
+0.008-0.012 eV/Å rms (cosine >= 0.99; virial within 0.07 eV). Measured 2026-12-01, one process
+(``OMP_NUM_THREADS=1 cp2k.psmp``: it beats ``mpirun -np 2`` and 2 threads at these sizes), CPU seconds on
+a shared 2-core machine: single point 7-11 s for 2-atom bcc Li, 9-10 s for 4-atom Li2Cl2, 14-19 s for
+8-atom LiCl (the 2-atom fcc primitive LiCl costs 15-20 s: avoid it); an NVT MD step ~6 s (Li2, Li2Cl2),
+~12 s (Li4Cl4). CUTOFF 300 costs about the same (+5 %) with errors of 0.001-0.012 eV/Å.
 Cheaper settings fail: REL_CUTOFF 30 Ry (at CUTOFF 120-200) gives force errors as large as the forces,
-and SZV-MOLOPT-SR-GTH, though 3-4x cheaper and right for Li metal (0.009 eV/Å rms), gets Cl cells wrong
+and SZV-MOLOPT-SR-GTH, though 3-5x cheaper and right for Li metal (0.009 eV/Å rms), gets Cl cells wrong
 (cosine 0.77-0.80 to the DZVP forces).
 """
