@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -68,20 +69,32 @@ def ratios(rounds: Sequence[int], series: dict[str, Sequence[float]]) -> str:
     for name, values in series.items():
         ax.plot(rounds, values, "o-", label=name)
     ax.set(xlabel="round", ylabel="fraction", ylim=(0, 1))
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     return to_base64(fig)
 
 
-def rdfs(r: Sequence[float], curves: dict[str, dict[str, Sequence[float]]]) -> str:
-    """Partial RDFs, one panel per pair, one line per trajectory (``curves[label][pair]``)."""
+def rdfs(r: Sequence[float], curves: dict[str, dict[str, Sequence[float]]],
+         scores: dict[str, float] | None = None) -> str:
+    """Partial RDFs, one panel per pair (3 per row), one line per trajectory (``curves[label][pair]``).
+
+    ``scores``: the agreement score of each pair, shown in its panel title.
+    """
     pairs = sorted({p for c in curves.values() for p in c})
-    fig, axes = plt.subplots(1, max(len(pairs), 1), figsize=(3.2 * max(len(pairs), 1), 3), squeeze=False)
-    for ax, pair in zip(axes[0], pairs, strict=False):
+    ncols = min(max(len(pairs), 1), 3)
+    nrows = -(-max(len(pairs), 1) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 2.9 * nrows), squeeze=False)
+    styles = {"reference": {"color": "k", "lw": 1.6}, "NNP": {"color": "tab:red", "lw": 1.2, "ls": "--"}}
+    for ax, pair in zip(axes.flat, pairs, strict=False):
         for label, c in curves.items():
             if pair in c:
-                ax.plot(r, c[pair], label=label)
-        ax.set(title=pair, xlabel="r (Å)", ylabel="g(r)")
+                ax.plot(r, c[pair], label=label, **styles.get(label, {}))
+        title = pair if not scores or pair not in scores else f"{pair}   agreement {scores[pair]:.2f}"
+        ax.set(title=title, xlabel="r (Å)", ylabel="g(r)")
         ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.set_visible(False)
+    fig.tight_layout()
     return to_base64(fig)
 
 
@@ -92,4 +105,118 @@ def series(x: Sequence[float], ys: dict[str, Sequence[float | None]], xlabel: st
         ax.plot(x, [np.nan if v is None else v for v in y], "o-", label=name)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize=7)
+    return to_base64(fig)
+
+
+def fixed_set_learning_curve(points: Sequence[dict], test_points: Sequence[dict],
+                             panels: Sequence[tuple[str, str, str, float]]) -> str:
+    """Validation-set RMSE per round against training labels, with dp test and the study's line.
+
+    ``points``/``test_points``: dicts with ``n_labels``, ``round`` and the metric keys; ``panels``:
+    (key, title, unit, the study's value).
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (key, title, unit, study) in zip(axes[0], panels, strict=True):
+        pts = [(p["n_labels"], p[key], p.get("round")) for p in points
+               if p.get(key) is not None and p.get("n_labels") is not None]
+        if pts:
+            ax.plot([x for x, _, _ in pts], [y for _, y, _ in pts], "o-", color="tab:blue",
+                    label="validation set")
+            for x, y, rnd in pts:
+                ax.annotate(f"r{rnd}", (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7)
+        test = [(p["n_labels"], p[key]) for p in test_points
+                if p.get(key) is not None and p.get("n_labels") is not None]
+        if test:
+            ax.plot(*zip(*test, strict=True), "s--", color="tab:gray", ms=4, label="dp test (random split)")
+        ax.axhline(study, color="tab:green", ls=":", lw=1.5, label=f"the study ({study:g})")
+        ax.set(title=title, xlabel="training labels", ylabel=f"RMSE ({unit})", ylim=(0, None))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return to_base64(fig)
+
+
+def parity_groups(panels: Sequence[tuple[str, dict[str, tuple[Sequence[float], Sequence[float]]], str]]) -> str:
+    """Parity plots, one panel per (title, {group: (reference, predicted)}, unit), one colour per group."""
+    panels = [p for p in panels if any(len(ref) for ref, _ in p[1].values())]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 4.0), squeeze=False)
+    for ax, (title, groups, unit) in zip(axes[0], panels, strict=False):
+        every = np.concatenate([np.r_[np.asarray(a, float), np.asarray(b, float)] for a, b in groups.values()])
+        lo, hi = float(every.min()), float(every.max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        for name, (ref, pred) in groups.items():
+            if len(ref):
+                ax.scatter(ref, pred, s=5, alpha=0.5, label=name)
+        ax.set(title=title, xlabel=f"reference ({unit})", ylabel=f"NNP ({unit})")
+        if len(groups) > 1:
+            ax.legend(fontsize=7, markerscale=2)
+    fig.tight_layout()
+    return to_base64(fig)
+
+
+def mechanism_series(rows: Sequence[dict], panels: Sequence[tuple[str, str, float | None, float]]) -> str:
+    """Mechanism descriptors against time for the reference (black) and the NNP (red).
+
+    ``panels``: (descriptor key, y label, tolerance band around the reference or None, y scale factor).
+    """
+    t = [r.get("time_ps") for r in rows]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.0), squeeze=False)
+    for ax, (key, label, tol, scale) in zip(axes[0], panels, strict=True):
+        ref = np.array([np.nan if r.get(f"{key}_reference") is None else r[f"{key}_reference"] for r in rows],
+                       dtype=float) * scale
+        nnp = np.array([np.nan if r.get(f"{key}_nnp") is None else r[f"{key}_nnp"] for r in rows],
+                       dtype=float) * scale
+        ax.plot(t, ref, "k-", lw=1.6, label="reference")
+        if tol is not None:
+            ax.fill_between(t, ref - tol * scale, ref + tol * scale, color="k", alpha=0.08, lw=0,
+                            label="tolerance")
+        ax.plot(t, nnp, "--", color="tab:red", lw=1.4, label="NNP")
+        ax.set(title=label, xlabel="time (ps)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return to_base64(fig)
+
+
+SPECIES_STYLE = {"Li": ("#b8b8b8", 6), "Cl": ("#7fc97f", 10)}
+IN_STYLE = {"InCl6": ("#6a3d9a", 36, "In in InCl6"), "reduced": ("#ff7f00", 46, "In reduced (< 4 Cl)")}
+
+
+def snapshots(panels: Sequence[tuple[str, dict]]) -> str:
+    """Side views (along a across, along c up: the interface normal) with In atoms and In clusters marked.
+
+    ``panels``: (title, :func:`seiflow.analysis.snapshot.marks` output). Clusters of In-In bonded atoms
+    get one colour each, with a black edge.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 6.4), squeeze=False, sharey=True)
+    cmap = plt.get_cmap("tab10")
+    for ax, (title, m) in zip(axes[0], panels, strict=True):
+        cell = np.asarray(m["cell"], dtype=float)
+        frac = np.asarray(m["positions"], dtype=float) @ np.linalg.inv(cell)
+        a_len, c_len = float(np.linalg.norm(cell[0])), float(np.linalg.norm(cell[2]))
+        pos = np.stack([frac[:, 0] * a_len, frac[:, 1], frac[:, 2] * c_len], axis=1)  # along a, -, along c
+        species, state, cluster = np.asarray(m["species"]), np.asarray(m["in_state"]), np.asarray(m["cluster"])
+        ax.plot([0, a_len, a_len, 0, 0], [0, 0, c_len, c_len, 0], color="0.6", lw=0.8)
+        for el, (color, size) in SPECIES_STYLE.items():
+            sel = species == el
+            ax.scatter(pos[sel, 0], pos[sel, 2], s=size, c=color, lw=0, label=el)
+        for key, (color, size, label) in IN_STYLE.items():
+            sel = state == key
+            if sel.any():
+                ax.scatter(pos[sel, 0], pos[sel, 2], s=size, c=color, edgecolors="none", label=label)
+        for k in sorted(set(cluster[cluster >= 0].tolist())):
+            sel = cluster == k
+            ax.scatter(pos[sel, 0], pos[sel, 2], s=70, c=[cmap(k % 10)], edgecolors="k", lw=1.0,
+                       label="In cluster" if k == 0 else None)
+        ax.set_aspect("equal")
+        ax.set(title=title, xlabel="along a (Å)")
+        ax.text(0.0, -0.11, f"In {m['n_in']}: reduced {m['n_reduced']}, clusters {m['n_clusters']} "
+                f"(largest {m['largest_cluster']})", transform=ax.transAxes, fontsize=9, va="top")
+    axes[0][0].set_ylabel("along c, the interface normal (Å)")
+    handles, labels = {}, {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+            labels[lab] = lab
+    fig.legend(list(handles.values()), list(labels), loc="upper center", ncol=len(labels), fontsize=8,
+               markerscale=1.2, frameon=False, bbox_to_anchor=(0.5, 1.04))
+    fig.tight_layout()
     return to_base64(fig)

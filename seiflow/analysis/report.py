@@ -1,9 +1,14 @@
 """The campaign report: one self-contained HTML file (figures as base64 PNG) and the numbers as JSON.
 
-It reads the store (``campaigns``, ``frames``, ``models``, ``rounds`` and the models' GridFS parity
-files) as documents, so it works on a finished or a still-running campaign: whatever is not there yet is
-listed under ``missing`` instead of failing. Extra analysis results (RDF, mechanism, diffusion... as JSON
-written by ``seiflow analyze``) can be attached and are shown as tables.
+It opens with a verdict (:mod:`seiflow.analysis.verdict`): the fixed validation set's errors next to the
+study's, the RDF agreement, whether the NNP reproduces the reference's mechanism, and what to do next;
+then the validation figures (:mod:`seiflow.analysis.report_validation`), then frames, models and rounds.
+
+It reads the store (``campaigns``, ``frames``, ``models``, ``rounds``, ``validation_sets``,
+``validations``, ``analyses`` and the models' GridFS files) as documents, so it works on a finished or a
+still-running campaign: whatever is not there yet is listed under ``missing`` instead of failing. Extra
+analysis results (RDF, mechanism, diffusion... as JSON written by ``seiflow analyze``) can be attached and
+are shown as tables.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo.database import Database
 
-from seiflow.analysis import plots
+from seiflow.analysis import plots, report_validation
+from seiflow.analysis.report_html import STYLE, figures_html, table, verdict_html
+from seiflow.analysis.verdict import Verdict, build_verdict, rmse
 from seiflow.constants import (
     CAMPAIGNS_COLLECTION,
     FRAMES_COLLECTION,
     MODELS_COLLECTION,
     ROUNDS_COLLECTION,
+    VALIDATION_SETS_COLLECTION,
 )
 from seiflow.registry import CALCULATORS
 
@@ -43,6 +51,10 @@ class ReportData(BaseModel):
     learning_curve: list[dict[str, Any]] = Field(default_factory=list)
     rounds: list[dict[str, Any]] = Field(default_factory=list)
     parity_model: str | None = None
+    verdict: Verdict | None = Field(None, description="The opening verdict.")
+    validation: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed-set learning curve, errors per structure, parity and dynamics."
+    )
     extra: dict[str, Any] = Field(default_factory=dict)
     missing: list[str] = Field(default_factory=list)
 
@@ -111,10 +123,18 @@ def learning_points(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return points
 
 
+def _round_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The round's figures as the convergence check saw them (the validation set's when it has one)."""
+    out = {k: rmse(metrics.get(k)) for k in ("energy_rmse_mev_atom", "force_rmse_mev_a", "stress_rmse_mpa")}
+    score = metrics.get("rdf_agreement")
+    return out | {"rdf_agreement": None if score is None else round(float(score), 3)}
+
+
 def _round_row(d: dict[str, Any]) -> dict[str, Any]:
     sel = d.get("selection") or {}
     ratios = d.get("ratios") or {}
     hist = sel.get("histogram") or d.get("histogram") or {}
+    crit = d.get("criteria") or []
     return {
         "round": d.get("round"),
         "n_frames": sel.get("n_frames", d.get("n_frames")),
@@ -124,6 +144,8 @@ def _round_row(d: dict[str, Any]) -> dict[str, Any]:
         "n_candidate": sel.get("n_candidate", d.get("n_candidates")),
         "n_selected": len(sel.get("selected") or []) if sel else d.get("n_selected"),
         "f_trust_lo": sel.get("f_trust_lo_used"),
+        **_round_metrics(d.get("metrics") or {}),
+        "criteria_met": f"{sum(bool(c.get('satisfied')) for c in crit)}/{len(crit)}" if crit else None,
         "converged": d.get("converged"),
         "stop_reason": d.get("stop_reason"),
         "histogram": {"edges": hist.get("edges", []), "counts": hist.get("counts", [])},
@@ -165,14 +187,39 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
                         ("parity data (dp test output of a model)", parity is None)):
         if empty:
             missing.append(name)
+    test_curve = learning_points(models)
+    validation, aux = _validation(db, campaign, test_curve, bool(models))
     data = ReportData(
         campaign=campaign, generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state=doc.get("state"), current_round=doc.get("round"),
         reference=describe_reference(ref_settings, configured), frames=frames, models=models,
-        learning_curve=learning_points(models), rounds=rounds, parity_model=parity_model,
-        extra=extra or {}, missing=missing,
+        learning_curve=test_curve, rounds=rounds, parity_model=parity_model, verdict=aux.pop("verdict"),
+        validation=validation, extra=extra or {}, missing=missing,
     )
-    return data, {"parity": parity}
+    return data, {"parity": parity, **aux}
+
+
+def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],
+                predict: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The validation section's numbers (JSON) and what its figures and the verdict need."""
+    has_set = db[VALIDATION_SETS_COLLECTION].count_documents({"campaign": campaign}, limit=1) > 0
+    curve = report_validation.validation_curve(db, campaign)
+    dyn, dyn_source, analysis = report_validation.final_dynamics(db, campaign)
+    model = report_validation.final_model(db, campaign, analysis) if predict and has_set else None
+    parity = report_validation.validation_parity(db, campaign, model) if model else {"meta": {}, "groups": {}}
+    last = curve[-1] if curve else {}
+    source = (f"round {last.get('round')}: mean of {last.get('n_models')} models on {last.get('n_frames')} "
+              f"validation frames never trained on" if curve else
+              "no validated round yet" if has_set else
+              "this campaign has no fixed validation set (campaign section validation)")
+    v = build_verdict(curve, test_curve, (dyn or {}).get("rdf_overall"), (dyn or {}).get("rdf_per_pair"),
+                      (dyn or {}).get("mechanism") or [], source, dyn_source)
+    numbers = {"has_set": has_set, "curve": curve, "per_structure": report_validation.per_structure(db, campaign),
+               "parity": parity["meta"], "dynamics": {k: (dyn or {}).get(k) for k in (
+                   "structure", "temperature", "model_id", "n_frames", "rdf_overall", "rdf_per_pair")}
+               | {"source": dyn_source}}
+    return numbers, {"verdict": v, "curve": curve, "test_curve": test_curve, "validation_parity": parity,
+                     "dynamics": dyn, "analysis": analysis}
 
 
 def figures(data: ReportData, aux: dict[str, Any]) -> dict[str, str]:
@@ -186,10 +233,10 @@ def figures(data: ReportData, aux: dict[str, Any]) -> dict[str, str]:
         if rows:
             panels.append((title, [r[0] for r in rows], [r[1] for r in rows], unit))
     if panels:
-        figs[f"Parity ({data.parity_model})"] = plots.parity(panels)
+        figs[f"Parity on held-out training frames (dp test, {data.parity_model})"] = plots.parity(panels)
     curve = [p for p in data.learning_curve if p.get("n_labels") is not None]
-    if curve:
-        figs["Learning curve (test error vs training labels)"] = plots.learning_curve(
+    if curve and not aux.get("curve"):  # with a validation set, its learning curve shows dp test too
+        figs["Learning curve on held-out training frames (dp test error vs training labels)"] = plots.learning_curve(
             [p["n_labels"] for p in curve], {k: [p.get(k) for p in curve] for k in METRICS})
     hists = {f"round {r['round']}": (r["histogram"]["edges"], r["histogram"]["counts"])
              for r in data.rounds if r["histogram"]["counts"]}
@@ -202,59 +249,56 @@ def figures(data: ReportData, aux: dict[str, Any]) -> dict[str, str]:
             [r["round"] for r in with_ratios],
             {k: [r.get(f"{k}_ratio") or 0.0 for r in with_ratios] for k in ("accurate", "candidate", "failed")})
     rdf = data.extra.get("rdf") or {}
-    if rdf.get("r") and rdf.get("curves"):
+    if rdf.get("r") and rdf.get("curves") and not (aux.get("dynamics") or {}).get("rdf_r"):
         figs["Partial RDFs"] = plots.rdfs(rdf["r"], rdf["curves"])
     return figs
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    if not rows:
-        return "<p><em>none yet</em></p>"
-    columns = columns or [k for k in rows[0] if not isinstance(rows[0][k], dict | list)]
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return html.escape("" if v is None else str(v))
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def render_html(data: ReportData, figs: dict[str, str]) -> str:
-    """One self-contained HTML page: summary, missing parts, tables, figures."""
+def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[str, str] | None = None) -> str:
+    """One self-contained HTML page: summary, verdict, validation figures, tables, other figures."""
     e = html.escape
     summary = [{"item": "campaign", "value": data.campaign}, {"item": "state", "value": data.state},
                {"item": "current round", "value": data.current_round},
                {"item": "labelled by", "value": data.reference},
                {"item": "frames", "value": data.frames.get("total")},
                {"item": "generated", "value": data.generated_at}]
-    parts = [f"<h1>seiflow campaign report: {e(data.campaign)}</h1>", _table(summary, ["item", "value"])]
+    parts = [f"<h1>seiflow campaign report: {e(data.campaign)}</h1>", table(summary, ["item", "value"])]
+    if data.verdict is not None:
+        parts.append(verdict_html(data.verdict))
     if data.missing:
         items = "".join(f"<li>{e(m)}</li>" for m in data.missing)
         parts.append(f"<div class='missing'><h3>Not available yet</h3><ul>{items}</ul></div>")
+    per_structure = data.validation.get("per_structure") or []
+    parity = data.validation.get("parity") or {}
+    if per_structure or validation_figs:
+        parts.append("<h2>The fixed validation set</h2>")
+        if per_structure:
+            parts += ["<h3>Errors per structure (newest validated round, mean over its models)</h3>",
+                      table(per_structure)]
+        if parity.get("reason"):
+            parts.append(f"<p class='note'>Parity on the validation set: {e(parity['reason'])}.</p>")
+        if parity.get("skipped"):
+            parts.append(f"<p class='note'>Not predicted (elements outside the model's type map): "
+                         f"{e(', '.join(f'{k} ({n} frames)' for k, n in parity['skipped'].items()))}.</p>")
+        parts.append(figures_html(validation_figs or {}))
     frames = [{"group": g, "key": k, "frames": v} for g in ("by_round", "by_source", "by_status")
               for k, v in (data.frames.get(g) or {}).items()]
-    parts += ["<h2>Frames</h2>", _table(frames),
-              "<h2>Validation (test set)</h2>",
+    parts += ["<h2>Frames</h2>", table(frames),
+              "<h2>Held-out training frames (dp test, random split)</h2>",
               "<p>Energy RMSE in meV/atom, force RMSE in meV/Å, stress RMSE in MPa.</p>",
-              _table(data.learning_curve), "<h3>Models</h3>",
-              _table(data.models, ["model_id", "round", "index", "n_train_frames", *METRICS]),
-              "<h2>Active-learning rounds</h2>", _table(data.rounds)]
+              table(data.learning_curve), "<h3>Models</h3>",
+              table(data.models, ["model_id", "round", "index", "n_train_frames", *METRICS]),
+              "<h2>Active-learning rounds</h2>",
+              "<p class='note'>RMSEs and RDF agreement as the convergence check saw them: on the fixed validation "
+              "set when the campaign has one, else dp test.</p>", table(data.rounds)]
     for name, value in data.extra.items():
         rows = value.get("table") if isinstance(value, dict) else None
         if rows:
-            parts += [f"<h2>{e(name)}</h2>", _table(rows)]
-    parts.append("<h2>Figures</h2>")
-    for title, b64 in figs.items():
-        parts.append(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{b64}'>"
-                     f"<figcaption>{e(title)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
-             "margin:6px 0}td,th{border:1px solid #bbb;padding:2px 6px;font-size:13px}"
-             ".missing{background:#fff4d6;padding:4px 12px}img{max-width:100%}")
+            title = "RDF agreement per pair (closing analysis)" if name == "rdf" else name
+            parts += [f"<h2>{e(title)}</h2>", table(rows)]
+    parts += ["<h2>Figures</h2>", figures_html(figs)]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>seiflow {e(data.campaign)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 
 
 def write_report(db: Database, campaign: str, out_dir: str | Path,
@@ -262,15 +306,26 @@ def write_report(db: Database, campaign: str, out_dir: str | Path,
     """Write ``<campaign>_report.html`` and ``<campaign>_report.json``; a summary for the CLI."""
     data, aux = collect(db, campaign, extra)
     figs = figures(data, aux)
+    vfigs = report_validation.figures(db, campaign, aux["curve"], aux["test_curve"], aux["validation_parity"],
+                                      aux["dynamics"], aux["analysis"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html_path, json_path = out / f"{campaign}_report.html", out / f"{campaign}_report.json"
-    html_path.write_text(render_html(data, figs))
+    html_path.write_text(render_html(data, figs, vfigs))
     json_path.write_text(data.model_dump_json(indent=1))
     latest = data.learning_curve[-1] if data.learning_curve else {}
+    fixed = aux["curve"][-1] if aux["curve"] else {}
+    v = data.verdict
     return {
         "html": str(html_path), "json": str(json_path), "campaign": campaign,
         "rounds": len(data.rounds), "state": data.state, "reference": data.reference,
-        "frames": data.frames.get("total", 0), "models": len(data.models), "figures": sorted(figs),
+        "frames": data.frames.get("total", 0), "models": len(data.models), "figures": sorted({**vfigs, **figs}),
         "latest_metrics": {k: latest.get(k) for k in METRICS}, "missing": data.missing,
+        "validation_metrics": {"round": fixed.get("round"), "n_labels": fixed.get("n_labels"),
+                               "n_frames": fixed.get("n_frames"), **{k: fixed.get(k) for k in METRICS},
+                               "rdf_agreement": (aux.get("dynamics") or {}).get("rdf_overall")},
+        "verdict": {"headline": v.headline, "accuracy_reached": v.accuracy_reached,
+                    "mechanism_reproduced": v.mechanism_reproduced, "mechanism": v.mechanism.answer,
+                    "rows": [r.model_dump(include={"quantity", "unit", "campaign", "study", "ratio", "status"})
+                             for r in v.rows], "actions": v.actions},
     }

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from ase.build import bulk
 
+from seiflow.analysis.jobs import report_extra
 from seiflow.analysis.report import describe_reference, write_report
 from seiflow.constants import ROUNDS_COLLECTION
 from seiflow.controller import campaigns
@@ -101,3 +105,79 @@ def test_unknown_campaign_and_reference_words(seiflow_env, tmp_path):
     result = write_report(get_database(), "nope", tmp_path)
     assert result["missing"][0].startswith("campaign document")
     assert describe_reference([], "vasp") == "VASP (configured; no frames yet)"
+
+
+# -- the verdict and the validation part, on a seeded finished campaign (tests/analysis/finished_campaign.py) --
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.mark.slow
+def test_report_of_finished_campaign_opens_with_verdict(seiflow_env, tmp_path):
+    from tests.analysis import finished_campaign
+
+    db = get_database()
+    name = finished_campaign.seed(db, tmp_path)
+    result = write_report(db, name, tmp_path / "out", extra=report_extra(name, db))
+    v = result["verdict"]
+    rows = {r["quantity"]: r for r in json.loads(Path(result["json"]).read_text())["verdict"]["rows"]}
+    assert v["accuracy_reached"] is False and v["mechanism_reproduced"] is True and v["mechanism"] == "yes"
+    assert {r["quantity"]: r for r in v["rows"]}["force RMSE"] == {
+        "quantity": "force RMSE", "unit": "meV/Å", "campaign": 152.0, "study": 46.2, "ratio": 3.3,
+        "status": "3.3x the study's"}
+    assert rows["energy RMSE"]["campaign"] == 4.1 and rows["energy RMSE"]["ratio"] == 2.6
+    assert rows["stress RMSE"]["status"] == "meets the study"
+    assert rows["RDF agreement"]["status"] == "below the target"
+    assert v["headline"].startswith("Not yet at the study's accuracy: force error 3.3x the study's (152 vs 46.2")
+    explore, train, label, rdf = v["actions"]
+    assert explore.startswith("Explore like the validation MD") and "force RMSE 2.4x the dp-test error" in explore
+    assert train.startswith("Train longer or larger") and "force RMSE flat over the last round (-5 %)" in train
+    assert label.startswith("Label more") and "energy RMSE still falling (16 % over the last round)" in label
+    assert rdf.startswith("Label more configurations like the validation MD") and "In-In" in rdf
+    assert "mostly a constant offset (+3.2 meV/atom" in rows["energy RMSE"]["action"]
+    assert result["validation_metrics"]["round"] == 4 and result["validation_metrics"]["n_labels"] == 198
+    data = json.loads(Path(result["json"]).read_text())
+    assert data["verdict"]["mechanism"]["checks"][3]["descriptor"].startswith("In-Cl coordination")
+    assert [p["n_labels"] for p in data["validation"]["curve"]] == [90, 126, 162, 198]
+    assert data["validation"]["parity"]["reason"] == "the final model has no frozen file in GridFS"
+    assert {r["structure"] for r in data["validation"]["per_structure"]} == {"interface", "LiCl"}
+    page = Path(result["html"]).read_text()
+    assert page.index("Verdict") < page.index("The fixed validation set") < page.index("<h2>Frames")
+    captions = " | ".join(result["figures"])
+    for words in ("Learning curve on the fixed validation set", "Mechanism descriptors against time",
+                  "Partial RDFs, reference vs NNP", "The interface at the start and the end"):
+        assert words in captions, words
+    assert "Partial RDFs" not in result["figures"]  # the closing analysis's RDFs: now reference vs NNP above
+    assert page.count("data:image/png;base64,") == len(result["figures"]) == 7
+
+
+@pytest.mark.slow
+def test_report_screenshot_with_headless_chromium(seiflow_env, tmp_path):
+    from tests.analysis import finished_campaign
+
+    db = get_database()
+    name = finished_campaign.seed(db, tmp_path)
+    result = write_report(db, name, tmp_path / "out", extra=report_extra(name, db))
+    png = tmp_path / "report.png"
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "report_screenshot.sh"), result["html"], str(png)],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(png.resolve())
+    assert _png_size(png) == (1200, 3000) and png.stat().st_size > 100_000
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(png))[..., :3]
+    assert (pixels.min(axis=2) < 0.9).mean() > 0.05  # not a blank page
+    assert len(np.unique((pixels[::4, ::4] * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 200  # figures
+    if os.environ.get("SEIFLOW_KEEP_SCREENSHOT"):  # a folder: keep the report and its screenshot to look at
+        for path in (png, Path(result["html"])):
+            shutil.copy(path, os.environ["SEIFLOW_KEEP_SCREENSHOT"])
+
+
+def test_screenshot_script_refuses_a_missing_report(tmp_path):
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "report_screenshot.sh"), str(tmp_path / "no.html")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "no such file" in proc.stderr
