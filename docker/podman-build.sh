@@ -68,9 +68,14 @@ fi
 t2=$(date +%s)
 say "wheels ready in $((t2 - t1)) s"
 
-# 3. the image
+# 3. the image (the tag's previous image is removed when the build replaces it: each holds ~3.6 GB)
 cd "$repo"
+old_id=$("${podman[@]}" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 "${podman[@]}" build --network host -f docker/Dockerfile.worker --ignorefile docker/Dockerfile.worker.dockerignore \
   "${args[@]}" -t "$tag" .
+new_id=$("${podman[@]}" image inspect --format '{{.Id}}' "$tag")
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+  "${podman[@]}" rmi "$old_id" >/dev/null 2>&1 || true  # kept while a container uses it
+fi
 t3=$(date +%s)
 say "image $tag built in $((t3 - t2)) s ($((t3 - t0)) s in all)"
