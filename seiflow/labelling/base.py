@@ -96,7 +96,7 @@ class LabelMaker(Maker, ABC):
         section's shared fields (``max_force``...).
         """
         names = {f.name for f in fields(cls)}
-        own = {k: v for k, v in settings.model_dump().items() if k in names}
+        own = {k: v for k, v in settings.model_dump().items() if k in names and v is not None}
         return cls(**own, **{k: v for k, v in common.items() if k in names})
 
     def relax_calculator(self) -> str:

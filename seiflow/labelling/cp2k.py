@@ -35,10 +35,8 @@ from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
-    from jobflow import Maker
     from pymatgen.core import Structure
 
-    from seiflow.schemas.campaign import ReferenceMDConfig
 
 HA_BOHR_TO_EV_A = 51.42208619083232  # 1 Ha/bohr in eV/Å (CODATA 2018)
 GPA_TO_EV_A3 = 1 / 160.21766208  # 1 GPa in eV/Å^3
@@ -187,8 +185,7 @@ class Cp2kLabelMaker(FolderLabelMaker):
     """
 
     settings_model: ClassVar[type[BaseModel]] = Cp2kSettings
-    program: ClassVar[str] = "CP2K"
-    folder_prefix: ClassVar[str] = "cp2k"
+    calculator: ClassVar[str] = "cp2k"
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError, KeyError, IndexError)
 
     name: str = "cp2k label"
@@ -198,28 +195,15 @@ class Cp2kLabelMaker(FolderLabelMaker):
     max_errors: int = 5
     polling_time_step: float = 10.0
 
-    @classmethod
-    def from_settings(cls, settings: BaseModel, **common: Any) -> Cp2kLabelMaker:
-        """The maker of ``labelling.reference: {code: cp2k, ...}``."""
-        maker = super().from_settings(settings, **common)
-        maker.preset = settings.resolved_preset()
-        return maker
-
-    @property
-    def reference(self) -> Reference:
-        """CP2K with the preset's settings."""
-        return Reference(calculator="cp2k", settings=self.preset.reference_settings())
-
-    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
-        """CP2K NVT MD with this preset, command and handlers; frames share this Reference."""
+    def md_maker_class(self) -> type:
+        """CP2K NVT MD: its frames share this Reference."""
         from seiflow.labelling.cp2k_md import Cp2kMDMaker
 
-        return Cp2kMDMaker(
-            preset=self.preset, temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
-            sample_every=md.sample_every, seed=seed, cp2k_cmd=self.cp2k_cmd, handlers=self.handlers,
-            max_errors=self.max_errors, polling_time_step=self.polling_time_step,
-            max_force=self.max_force, energy_window=self.energy_window,
-        )
+        return Cp2kMDMaker
+
+    def md_options(self, seed: int) -> dict[str, Any]:
+        """CP2K's own MD maker fields."""
+        return {"cp2k_cmd": self.cp2k_cmd, "seed": seed}
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the input for ``structure`` in ``directory`` and run CP2K there under custodian."""

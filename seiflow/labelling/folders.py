@@ -25,16 +25,18 @@ from seiflow.labelling.base import (
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
+    from jobflow import Maker
+    from pydantic import BaseModel
     from pymatgen.core import Structure
 
     from seiflow.labelling.handlers import RunOutcome
+    from seiflow.schemas.campaign import ReferenceMDConfig
 
 @dataclass
 class FolderLabelMaker(LabelMaker):
     """Base of makers that label each structure in its own folder with an external code."""
 
-    program: ClassVar[str] = "DFT"  # name in messages
-    folder_prefix: ClassVar[str] = "run"
+    calculator: ClassVar[str] = "dft"  # Reference.calculator of its frames; run folders are named after it
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
 
     def make(
@@ -48,6 +50,35 @@ class FolderLabelMaker(LabelMaker):
         label_job.name = self.name
         set_category(label_job, self.category)
         return label_job
+
+    @classmethod
+    def from_settings(cls, settings: BaseModel, **common: Any) -> FolderLabelMaker:
+        """The maker of ``labelling.reference: {code: ..., preset: ...}`` (the settings resolve the preset)."""
+        maker = super().from_settings(settings, **common)
+        maker.preset = settings.resolved_preset()
+        return maker
+
+    @property
+    def reference(self) -> Reference:
+        """The code with the preset's settings (they enter every frame's hash)."""
+        return Reference(calculator=self.calculator, settings=self.preset.reference_settings())
+
+    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
+        """The code's own NVT MD with this preset, command and handlers; frames share this Reference."""
+        return self.md_maker_class()(
+            preset=self.preset, temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
+            sample_every=md.sample_every, handlers=self.handlers, max_errors=self.max_errors,
+            polling_time_step=self.polling_time_step, max_force=self.max_force,
+            energy_window=self.energy_window, **self.md_options(seed),
+        )
+
+    @abstractmethod
+    def md_maker_class(self) -> type:
+        """The code's MD maker class."""
+
+    @abstractmethod
+    def md_options(self, seed: int) -> dict[str, Any]:
+        """The MD maker's code-specific fields (command, seed...)."""
 
     @abstractmethod
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
@@ -74,7 +105,7 @@ def label_in_folders(
     frames: list[LabelledFrame] = []
     failures: list[tuple[Any, Provenance, str]] = []
     for i in todo:
-        run_dir = Path.cwd() / f"{maker.folder_prefix}_{i:04d}"
+        run_dir = Path.cwd() / f"{maker.calculator}_{i:04d}"
         outcome = maker.run_one(structures[i], run_dir)
         if not outcome.ok:
             failures.append((structures[i], provs[i], outcome.reason or "unknown failure"))
@@ -82,5 +113,5 @@ def label_in_folders(
         try:
             frames.append(maker.parse(run_dir, structures[i], reference, provs[i]))
         except maker.parse_errors as exc:
-            failures.append((structures[i], provs[i], f"unreadable {maker.program} output: {exc}"))
+            failures.append((structures[i], provs[i], f"unreadable {maker.calculator.upper()} output: {exc}"))
     return store_results(store, reference, frames, failures, done, maker.max_force, maker.energy_window)

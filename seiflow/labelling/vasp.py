@@ -37,10 +37,8 @@ from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
-    from jobflow import Maker
     from pymatgen.core import Structure
 
-    from seiflow.schemas.campaign import ReferenceMDConfig
 
 MATCH_TOLERANCE = 1e-3  # Å; parsed sites are matched back to the candidate's order
 
@@ -53,6 +51,10 @@ class VaspSettings(ReferenceSettings):
     max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
     potcar_spec: bool = Field(False, description="Write POTCAR.spec instead of POTCAR (dry runs, tests).")
     polling_time_step: float = Field(10.0, gt=0, description="Seconds between custodian's checks of VASP.")
+
+    def resolved_preset(self) -> VaspPreset:
+        """The named preset."""
+        return VASP_PRESETS[self.preset]
 
 
 @REFERENCES.register("vasp")
@@ -81,8 +83,7 @@ class VaspLabelMaker(FolderLabelMaker):
     """
 
     settings_model: ClassVar[type[BaseModel]] = VaspSettings
-    program: ClassVar[str] = "VASP"
-    folder_prefix: ClassVar[str] = "vasp"
+    calculator: ClassVar[str] = "vasp"
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (InputError, ValueError)
 
     name: str = "vasp label"
@@ -93,30 +94,15 @@ class VaspLabelMaker(FolderLabelMaker):
     potcar_spec: bool = False
     polling_time_step: float = 10.0
 
-    @classmethod
-    def from_settings(cls, settings: BaseModel, **common: Any) -> VaspLabelMaker:
-        """The maker of ``labelling.reference: {code: vasp, ...}``."""
-        maker = super().from_settings(settings.model_copy(update={"vasp_cmd": None}), **common)
-        maker.preset = VASP_PRESETS[settings.preset]
-        if settings.vasp_cmd:
-            maker.vasp_cmd = settings.vasp_cmd
-        return maker
-
-    @property
-    def reference(self) -> Reference:
-        """VASP with the preset's settings."""
-        return Reference(calculator="vasp", settings=self.preset.reference_settings())
-
-    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
-        """The study's NVT AIMD with this preset, VASP command and handlers (VASP seeds itself)."""
+    def md_maker_class(self) -> type:
+        """The study's NVT AIMD (VASP seeds its own velocities)."""
         from seiflow.labelling.vasp_md import VaspMDMaker
 
-        return VaspMDMaker(
-            preset=self.preset, temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
-            sample_every=md.sample_every, vasp_cmd=self.vasp_cmd, handlers=self.handlers,
-            max_errors=self.max_errors, polling_time_step=self.polling_time_step,
-            potcar_spec=self.potcar_spec, max_force=self.max_force, energy_window=self.energy_window,
-        )
+        return VaspMDMaker
+
+    def md_options(self, seed: int) -> dict[str, Any]:
+        """VASP's own MD maker fields."""
+        return {"vasp_cmd": self.vasp_cmd, "potcar_spec": self.potcar_spec}
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write inputs for ``structure`` in ``directory`` and run VASP there under custodian."""

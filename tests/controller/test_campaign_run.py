@@ -23,6 +23,7 @@ TINY = Path(__file__).with_name("tiny_campaign.yaml")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a whole campaign: several rounds of training, MD, labelling
 def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     campaign = load_campaign(TINY)
     lp = get_launchpad()

@@ -42,6 +42,7 @@ def vasp_campaign(name: str = "tinyvasp"):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a whole campaign: several rounds of training, MD, labelling
 def test_vasp_campaign_through_two_workers(seiflow_env):
     campaign = vasp_campaign()
     lp = get_launchpad()
