@@ -142,6 +142,7 @@ def test_training_job_drops_a_compressed_model_its_table_cannot_cover(seiflow_en
     ref = local_reference("chgnet")
     species = [TYPE_MAP[t] for t in np.loadtxt(LICL / "type.raw", dtype=int)]
     arrays = {n: np.load(LICL / "set.000" / f"{n}.npy") for n in ("box", "coord", "energy", "force", "virial")}
+    arrays["energy"] = arrays["energy"].ravel()
 
     def frame(i: int, source: str, coord: np.ndarray) -> LabelledFrame:
         return LabelledFrame(
