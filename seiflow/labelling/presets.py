@@ -118,10 +118,6 @@ STUDY_VASP = VaspPreset(name="study-pbe")
 STUDY_AIMD = AimdPreset(name="study-aimd-nvt")
 STUDY_CP2K = Cp2kPreset(name="study-cp2k-pbe")
 
-# Presets by the name a campaign gives (``labelling.reference: {code: vasp, preset: study_pbe}``).
-VASP_PRESETS: dict[str, VaspPreset] = {"study_pbe": STUDY_VASP}
-CP2K_PRESETS: dict[str, Cp2kPreset] = {"study_pbe": STUDY_CP2K}
-
 CHEAP_CP2K = Cp2kPreset(
     name="cheap-cp2k-pbe",
     cutoff=250.0,
@@ -129,7 +125,7 @@ CHEAP_CP2K = Cp2kPreset(
     eps_scf=1e-5,
     added_mos=10,
 )
-"""The cheapest CP2K settings found with sane forces on Li and Li/Cl cells: for tests and demos (issue 16).
+"""The cheapest CP2K settings found with sane forces on Li and Li/Cl cells: for tests and demos .
 
 Same as ``STUDY_CP2K`` (PBE, GTH, DZVP-MOLOPT-SR-GTH, Fermi-Dirac 300 K, Gamma point) but CUTOFF 250 Ry,
 REL_CUTOFF 40 Ry and EPS_SCF 1e-5. On rattled (0.08 Å) cells its forces match ``STUDY_CP2K``'s within
@@ -142,3 +138,7 @@ Cheaper settings fail: REL_CUTOFF 30 Ry (at CUTOFF 120-200) gives force errors a
 and SZV-MOLOPT-SR-GTH, though 3-5x cheaper and right for Li metal (0.009 eV/Å rms), gets Cl cells wrong
 (cosine 0.77-0.80 to the DZVP forces).
 """
+
+# Presets by the name a campaign gives (``labelling.reference: {code: cp2k, preset: cheap}``).
+VASP_PRESETS: dict[str, VaspPreset] = {"study_pbe": STUDY_VASP}
+CP2K_PRESETS: dict[str, Cp2kPreset] = {"study_pbe": STUDY_CP2K, "cheap": CHEAP_CP2K}
