@@ -48,7 +48,7 @@ class WorkerExample(BaseModel):
                 f"qlaunch -r -l {lp} -w {d}/{FWORKER} -q {d}/{QADAPTER} --launch_dir {d} "
                 "rapidfire -m 4 --nlaunches infinite"
             ),
-            "rlaunch": f"SEIFLOW_CONFIG={cfg} rlaunch -l {lp} -w {d}/{FWORKER} rapidfire",
+            "rlaunch": f"SEIFLOW_CONFIG={cfg} seiflow-rlaunch -l {lp} -w {d}/{FWORKER} rapidfire",
         }
 
 
