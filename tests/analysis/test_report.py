@@ -181,3 +181,51 @@ def test_screenshot_script_refuses_a_missing_report(tmp_path):
     proc = subprocess.run(["bash", str(REPO / "scripts" / "report_screenshot.sh"), str(tmp_path / "no.html")],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+@pytest.mark.slow
+def test_validation_parity_predicts_with_the_final_models_frozen_file(seiflow_env, tmp_path):
+    """A real (tiny) DeePMD model trained by seiflow; the report predicts the validation frames with it."""
+    from jobflow import run_locally
+
+    from seiflow.analysis import report_validation
+    from seiflow.constants import MODELS_COLLECTION, VALIDATION_SETS_COLLECTION
+    from seiflow.schemas.campaign import TrainingConfig
+    from seiflow.store import get_jobstore
+    from seiflow.training.data import TrainingDataSpec
+    from seiflow.training.jobs import DeepmdTrainMaker
+    from tests.training.conftest import DATA
+
+    system = DATA / "Li32Cl32"
+    config = TrainingConfig(numb_models=1, rcut=4.5, rcut_smth=0.5, sel="auto", descriptor_neurons=[4, 8],
+                            fitting_neurons=[16, 16], numb_steps=40, start_lr=1e-3, stop_lr=1e-5, decay_steps=10,
+                            validation_fraction=0.2, compress=False, seed=11)
+    job = DeepmdTrainMaker(config=config, type_map=["Li", "Cl"]).make(
+        TrainingDataSpec(systems=[str(system)]), campaign="licl", round=1, index=0)
+    out = run_locally(job, store=get_jobstore(), ensure_success=True, log=False)[job.uuid][1].output
+    db = get_database()
+    box, coord = np.load(system / "set.000" / "box.npy"), np.load(system / "set.000" / "coord.npy")
+    energy, force = np.load(system / "set.000" / "energy.npy"), np.load(system / "set.000" / "force.npy")
+    virial = np.load(system / "set.000" / "virial.npy")
+    names = np.array(["Li", "Cl"])[np.loadtxt(system / "type.raw", dtype=int)].tolist()
+    frames = [LabelledFrame(species=names, positions=coord[k].reshape(-1, 3), cell=box[k].reshape(3, 3),
+                            energy=float(energy.ravel()[k]), forces=force[k].reshape(-1, 3), virial=virial[k].reshape(3, 3),
+                            reference=Reference(calculator="chgnet"),
+                            provenance=Provenance(campaign="licl", round=0, source="validation", origin="LiCl",
+                                                  frame_index=k, temperature=300.0))
+                   for k in range(6)]
+    frames.append(frames[0].model_copy(update={"species": ["In", *names[1:]],
+                                               "provenance": frames[0].provenance.model_copy(
+                                                   update={"origin": "interface"})}))
+    FrameStore(db).add_many(frames)
+    db[VALIDATION_SETS_COLLECTION].insert_one({"campaign": "licl", "reference": {"calculator": "chgnet",
+                                                                              "settings": {}}})
+    model = db[MODELS_COLLECTION].find_one({"model_id": out.model_id}, {"_id": 0})
+    parity = report_validation.validation_parity(db, "licl", model)
+    meta = parity["meta"]
+    assert meta["n_frames"] == 6 and meta["skipped"] == {"interface": 1} and list(parity["groups"]) == ["LiCl"]
+    assert len(parity["groups"]["LiCl"].f_ref_ev_a) == 6 * 64 * 3 and meta["metrics"]["rmse_f_mev_a"] > 0
+    figs = report_validation.figures(db, "licl", [], [], parity, None, {})
+    assert list(figs) == [f"Parity on the validation set: final model {out.model_id}, 6 frames never trained on"]
+    assert report_validation.validation_parity(db, "licl", {**model, "files": {}})["meta"]["reason"] == \
+        "the final model has no frozen file in GridFS"
