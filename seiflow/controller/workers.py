@@ -18,10 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from seiflow.constants import JobCategory
 from seiflow.settings import Settings, launchpad_file
 from seiflow.store import PASSWORD_ENV, launchpad_config, redact
 
-ALL_CATEGORIES = ["dft", "train", "lammps", "light"]
+ALL_CATEGORIES = [c.value for c in JobCategory]
 
 
 def write_launchpad_file(settings: Settings, directory: Path) -> Path:

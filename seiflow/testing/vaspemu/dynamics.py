@@ -24,7 +24,6 @@ from seiflow.testing.vaspemu.inputs import EmulatorInputError, RunInputs
 KB_PER_EV_A3 = 1.0 / (0.1 * units.GPa)  # kB per eV/Å^3
 MVV2E = 1.0 / units.fs**2  # eV per amu (Å/fs)^2
 SEED_ENV = "SEIFLOW_VASP_EMULATOR_SEED"
-CALCULATORS = ("pair", "chgnet", "sevennet")
 BERENDSEN_STEPS = 20  # Berendsen coupling time, in time steps
 
 
@@ -94,12 +93,14 @@ def get_emulator_calculator(name: str) -> Calculator:
     """``pair`` (default, any elements), or a local reference (``chgnet``, ``sevennet``)."""
     if name == "pair":
         return PairPotential()
-    if name in ("chgnet", "sevennet"):
+    from seiflow.registry import CALCULATORS as LOCAL
+
+    if name in LOCAL:
         from seiflow.labelling.calculators import get_calculator
 
         return get_calculator(name)
     raise EmulatorInputError(f"unknown emulator calculator {name!r}",
-                             f"use --calculator (or SEIFLOW_VASP_EMULATOR_CALC) {' / '.join(CALCULATORS)}")
+                             f"use --calculator (or SEIFLOW_VASP_EMULATOR_CALC) pair / {' / '.join(LOCAL.names())}")
 
 
 @dataclass
