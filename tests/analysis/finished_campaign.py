@@ -167,12 +167,12 @@ def seed(db, tmp_path: Path) -> str:
                         force=[[0.4, 0.46], [-0.3, -0.25], [1.1, 1.02], [-0.8, -0.86]],
                         stress_mpa=[[120.0, 131.0], [-40.0, -52.0], [10.0, 4.0]])
     (tmp_path / "parity.json").write_text(parity.model_dump_json())
-    final_id = None
+    final_id = f"{name}-r{max(ROUNDS):03d}-m0-seeded0"
+    final = dynamics(ref, nnp, final_id)  # the closing analysis and the last round's validation agree here
     for rnd, (n_train, (e, f, v), offset, (te, tf, tv)) in ROUNDS.items():
         validations = []
         for idx in range(2):
             model_id = f"{name}-r{rnd:03d}-m{idx}-seeded{idx}"
-            final_id = final_id if idx else model_id
             store.put(ModelDoc(model_id=model_id, campaign=name, round=rnd, index=idx, seed=idx,
                                backend="tensorflow", deepmd_version="3.2.0", type_map=["Li", "In", "Cl"],
                                numb_steps=2000 * rnd, metrics=ValidationMetrics(
@@ -186,7 +186,7 @@ def seed(db, tmp_path: Path) -> str:
                                      "LiCl": _metrics(0.6 * e, 0.7 * f, 0.8 * v, 0.5 * offset, 10)}}
             db[MODELS_COLLECTION].update_one({"model_id": model_id}, {"$set": {"validation": val}})
             validations.append(val)
-        comparison = dynamics(ref, nnp, final_id)
+        comparison = final
         db[VALIDATIONS_COLLECTION].insert_one({
             "campaign": name, "round": rnd, "n_frames": 20, "mean": _metrics(e, f, v, offset, 20),
             "models": validations, "dynamics": [comparison] if rnd == 4 else [],
@@ -202,7 +202,6 @@ def seed(db, tmp_path: Path) -> str:
             metrics={"energy_rmse_mev_atom": e, "force_rmse_mev_a": f, "stress_rmse_mpa": v,
                      "test_energy_rmse_mev_atom": te, "test_force_rmse_mev_a": tf, "test_stress_rmse_mpa": tv})
         db[ROUNDS_COLLECTION].insert_one(report.model_dump())
-    final = dynamics(ref, nnp, final_id)
     db[ANALYSES_COLLECTION].insert_one({
         "campaign": name, "model_id": final_id, "dynamics": [final], "seed": "interface",
         "temperature": TEMPERATURE, "steps": 2000, "n_frames": N_FRAMES, "mechanism": final["mechanism"],

@@ -1,0 +1,71 @@
+"""Every python block of docs/queries.md runs, in order, against a small seeded finished campaign.
+
+The page's convention: its first block sets ``db = MongoClient("...")["..."]`` and ``campaign = "..."``;
+those two lines are replaced with this test's server, database and campaign, nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import yaml
+
+from seiflow.constants import MODELS_COLLECTION
+from seiflow.models.store import ModelStore
+from seiflow.store import get_database
+from tests.analysis import finished_campaign
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "queries.md"
+DB_LINE = re.compile(r'^db = MongoClient\("[^"]*"\)\["[^"]*"\].*$', re.M)
+CAMPAIGN_LINE = re.compile(r'^campaign = "[^"]*"$', re.M)
+
+
+def blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+
+
+def test_the_page_keeps_its_convention():
+    first, *rest = blocks()
+    assert len(DB_LINE.findall(first)) == 1 and len(CAMPAIGN_LINE.findall(first)) == 1
+    assert not any(DB_LINE.search(b) or CAMPAIGN_LINE.search(b) for b in rest)
+    assert len(rest) >= 8
+
+
+def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypatch):
+    db = get_database()
+    name = finished_campaign.seed(db, tmp_path)
+    final = db[MODELS_COLLECTION].find_one({"campaign": name}, sort=[("round", -1), ("index", 1)])
+    (tmp_path / "frozen.pb").write_bytes(b"frozen graph bytes")  # the query only downloads the file
+    file_id = ModelStore(db).put_file(tmp_path / "frozen.pb", final["model_id"], "frozen")
+    db[MODELS_COLLECTION].update_one({"_id": final["_id"]}, {"$set": {"files.frozen": file_id,
+                                                                      "file_names.frozen": "frozen.pb"}})
+    lp = yaml.safe_load(seiflow_env.launchpad_file.read_text())
+    first, *rest = blocks()
+    first = DB_LINE.sub(f'db = MongoClient("mongodb://{lp["host"]}:{lp["port"]}")["{lp["name"]}"]', first)
+    first = CAMPAIGN_LINE.sub(f'campaign = "{name}"', first)
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    monkeypatch.chdir(out_dir)
+    namespace: dict = {}
+    printed = []
+    for k, code in enumerate([first, *rest]):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            exec(compile(code, f"{DOC.name} block {k}", "exec"), namespace)  # noqa: S102 - the page's own code
+        printed.append(buf.getvalue())
+        assert k == 0 or printed[-1].strip(), f"block {k} printed nothing:\n{code}"
+    namespace["db"].client.close()
+    text = "\n".join(printed)
+    assert f"{name} not_converged round 4" in text
+    assert "Cl60In10Li162 232" in text and "{'validation': 20" in text.replace("'exploration': 12, ", "")
+    assert "[600.0] K, 2000 steps, every 200 -> ['interface']" in text and "20 validation frames" in text
+    assert f"{final['model_id']} 198 labels; dp test F 62.0 meV/Å; validation F 148.96 meV/Å" in text
+    assert "round 4 198 labels: 152.0 meV/Å on 20 frames" in text
+    assert f"final model: {final['model_id']}-frozen.pb 18 bytes" in text
+    assert (out_dir / f"{final['model_id']}-frozen.pb").read_bytes() == b"frozen graph bytes"
+    assert "interface 600.0 K at 2.0 ps: reduced In 0.4 (reference) 0.4 (NNP)" in text
+    assert "interface at 2.0 ps: Cl60In10Li162 232 atoms" in text
+    assert "production: 31880 atoms, 10000000 steps at 71 µs/step/atom (232-atom interface, 1 model): 6287 hours" in text
