@@ -15,7 +15,8 @@ from seiflow.schemas.campaign import campaign_from_dict
 from seiflow.schemas.docs import campaign_reference
 from seiflow.schemas.round import CriterionResult
 
-MINIMAL = {"name": "m", "system": {"type_map": ["Li", "Cl"]}, "structures": {"bulks": ["LiCl"], "interface": None}}
+MINIMAL = {"name": "m", "system": {"type_map": ["Li", "Cl"]},
+           "structures": {"bulks": ["LiCl"], "interface": None, "relax": False}}
 
 
 def test_registry_maps_names_to_classes_with_their_settings():
@@ -88,3 +89,18 @@ def test_reference_choices_build_their_makers():
     assert made.reference.settings["cutoff"] == 250
     vasp = campaign_from_dict({**MINIMAL, "labelling": {"reference": {"code": "vasp", "vasp_cmd": "srun vasp_std"}}})
     assert label_maker_for(vasp.labelling).vasp_cmd == "srun vasp_std"
+
+
+def test_who_relaxes_the_bulks():
+    from seiflow.structures.jobs import relax_calculator_for
+
+    relaxing = {**MINIMAL, "structures": {**MINIMAL["structures"], "relax": True}}
+    assert relax_calculator_for(campaign_from_dict({**relaxing, "labelling": {"reference": "chgnet"}})) == "chgnet"
+    assert relax_calculator_for(campaign_from_dict({**relaxing, "labelling": {"reference": "vasp"}})) == "vasp"
+    named = {**relaxing, "structures": {**relaxing["structures"], "relax_with": "chgnet"},
+             "labelling": {"reference": "cp2k"}}
+    assert relax_calculator_for(campaign_from_dict(named)) == "chgnet"
+    with pytest.raises(InputError, match="cp2k does not relax cells"):
+        campaign_from_dict({**relaxing, "labelling": {"reference": "cp2k"}})
+    with pytest.raises(InputError, match="relax_with 'emt' is not"):
+        campaign_from_dict({**relaxing, "structures": {**relaxing["structures"], "relax_with": "emt"}})

@@ -16,6 +16,7 @@ from typing import Any
 from jobflow import Flow, Job, Maker, OnMissing, Response, job
 from pydantic import BaseModel
 from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from seiflow.analysis.jobs import analyse_campaign
 from seiflow.analysis.validation_jobs import VALIDATION_SOURCE, ValidationMaker, round_metrics
@@ -27,7 +28,7 @@ from seiflow.convergence.report import RoundStore, judge
 from seiflow.convergence.schedule import next_scale
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
-from seiflow.jobconfig import keep_own_config, tag_jobs
+from seiflow.jobconfig import keep_own_config, set_category, tag_jobs
 from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
 from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.labelling.imports import import_job
@@ -37,6 +38,7 @@ from seiflow.schemas.model import ROUND_METRIC_OF
 from seiflow.schemas.round import SelectionResult, StopKind
 from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database
+from seiflow.structures.bulk import load_bulk
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
 from seiflow.training.data import training_data
 from seiflow.training.flows import EnsembleTrainMaker
@@ -156,11 +158,31 @@ def start(campaign: dict) -> Response:
     """Register the campaign, then add its structures job and the initial-data planner."""
     c = Campaign.model_validate(campaign)
     campaigns.ensure(get_database(), c)
-    prepare = PrepareStructuresMaker(name=f"{c.name} prepare structures").make(c)
+    relaxations = reference_relaxations(c)
+    relaxed = {name: j.output.structure for name, j in relaxations.items()}
+    prepare = PrepareStructuresMaker(name=f"{c.name} prepare structures").make(c, relaxed or None)
     planner = _controller_job(initial_data(campaign, prepare.output), f"{c.name} initial data")
-    addition = Flow([prepare, planner], name=f"{c.name} structures")
+    addition = Flow([*relaxations.values(), prepare, planner], name=f"{c.name} structures")
     tag_jobs(addition, c.name)
     return Response(addition=addition)
+
+
+def reference_relaxations(c: Campaign) -> dict[str, Job]:
+    """One relaxation job per bulk when the reference relaxes in its own jobs (VASP), else none."""
+    s = c.structures
+    if not s.relax or s.relax_with not in (None, "reference"):
+        return {}
+    maker = label_maker_for(c.labelling).relax_maker()
+    if maker is None:
+        return {}
+    jobs = {}
+    for name in (n for n in s.bulks if n not in s.lattice_constants):
+        primitive = SpacegroupAnalyzer(load_bulk(name), symprec=0.01).get_primitive_standard_structure()
+        relax = maker.make(primitive)
+        relax.name = f"{c.name} relax {name}"
+        set_category(relax, JobCategory.DFT)
+        jobs[name] = relax
+    return jobs
 
 
 @job

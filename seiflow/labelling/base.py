@@ -82,6 +82,7 @@ class LabelMaker(Maker, ABC):
     """
 
     settings_model: ClassVar[type[BaseModel]] = ReferenceSettings
+    can_relax: ClassVar[bool] = True  # structures.relax may use this reference (see relax_maker)
 
     name: str = "label"
     max_force: float = DEFAULT_MAX_FORCE
@@ -102,6 +103,10 @@ class LabelMaker(Maker, ABC):
     def relax_calculator(self) -> str:
         """The local calculator that relaxes bulks when the campaign names none (CHGNet for DFT)."""
         return "chgnet"
+
+    def relax_maker(self) -> Maker | None:
+        """A maker of cell relaxation jobs by this reference; None: relaxed in-process (local calculators)."""
+        return None
 
     def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
         """Reference MD at ``temperature`` labelled by this reference (the campaign's initial data).

@@ -185,6 +185,7 @@ class Cp2kLabelMaker(FolderLabelMaker):
     """
 
     settings_model: ClassVar[type[BaseModel]] = Cp2kSettings
+    can_relax: ClassVar[bool] = False  # no CELL_OPT input yet: campaigns name relax_with or fix a
     calculator: ClassVar[str] = "cp2k"
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError, KeyError, IndexError)
 

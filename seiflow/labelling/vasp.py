@@ -37,6 +37,7 @@ from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
+    from jobflow import Maker
     from pymatgen.core import Structure
 
 
@@ -93,6 +94,25 @@ class VaspLabelMaker(FolderLabelMaker):
     max_errors: int = 5
     potcar_spec: bool = False
     polling_time_step: float = 10.0
+
+    def relax_maker(self) -> Maker:
+        """atomate2's ``RelaxMaker`` (cell and positions, ISIF 3) with this preset and VASP command."""
+        from atomate2.vasp.jobs.core import RelaxMaker
+        from atomate2.vasp.sets.core import RelaxSetGenerator
+
+        generator = RelaxSetGenerator(
+            user_incar_settings={**self.preset.incar, "ISIF": 3},
+            user_kpoints_settings={"reciprocal_density": self.preset.reciprocal_density},
+            auto_ispin=False,
+        )
+        base = RelaxMaker()
+        return RelaxMaker(
+            name=f"{self.name} relax", input_set_generator=generator,
+            run_vasp_kwargs={**base.run_vasp_kwargs, "vasp_cmd": self.vasp_cmd, "vasp_gamma_cmd": self.vasp_cmd,
+                             "max_errors": self.max_errors,
+                             "custodian_kwargs": {"polling_time_step": self.polling_time_step}},
+            write_input_set_kwargs={"potcar_spec": self.potcar_spec},
+        )
 
     def md_maker_class(self) -> type:
         """The study's NVT AIMD (VASP seeds its own velocities)."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pymatgen.core import Composition, Element
 
 from seiflow.errors import InputError
-from seiflow.registry import CRITERIA, DESCRIPTORS, FILTERS, REFERENCES
+from seiflow.registry import CALCULATORS, CRITERIA, DESCRIPTORS, FILTERS, REFERENCES
 from seiflow.schemas.formats import IMPORT_FORMATS, guess_format
 from seiflow.schemas.phases import BULKS
 
@@ -78,7 +78,11 @@ class StructuresConfig(_Section):
         default_factory=lambda: ["Li", "Li3InCl6", "In", "LiCl"],
         description="Bundled bulk phases (seiflow structures list) labelled by reference MD.",
     )
-    relax: bool = Field(True, description="Relax bulks with the reference calculator before matching.")
+    relax: bool = Field(True, description="Relax bulks before matching (the interface depends on a).")
+    relax_with: str | None = Field(
+        None, description="Who relaxes them: None or 'reference' (the campaign's reference: a local "
+        "calculator in-process, VASP through atomate2's RelaxMaker), or a local calculator's name.",
+    )
     lattice_constants: dict[str, float] = Field(
         default_factory=dict, description="Fixed conventional a (Å) per phase, used instead of relaxing it."
     )
@@ -351,6 +355,23 @@ class Campaign(_Section):
                 raise ValueError(
                     f"system.type_map {self.system.type_map} lacks {', '.join(missing)} needed by {where}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _someone_relaxes(self) -> Campaign:
+        """``structures.relax`` needs a reference that relaxes cells, or a named local calculator."""
+        s = self.structures
+        if not s.relax:
+            return self
+        if s.relax_with not in (None, "reference"):
+            if s.relax_with not in CALCULATORS:
+                raise ValueError(f"structures.relax_with {s.relax_with!r} is not 'reference' or a local "
+                                 f"calculator ({', '.join(CALCULATORS.names())})")
+            return self
+        code = self.labelling.reference.code
+        if not getattr(REFERENCES.get(code), "can_relax", True):
+            raise ValueError(f"structures.relax: {code} does not relax cells in seiflow; name a local "
+                             "calculator (relax_with: chgnet), give lattice_constants, or set relax: false")
         return self
 
     @field_validator("name")

@@ -142,6 +142,7 @@ def prepare_bulks(
     calculator_name: str = "chgnet",
     lattice_constants: dict[str, float] | None = None,
     material_ids: dict[str, str] | None = None,
+    relaxed: dict[str, Structure] | None = None,
 ) -> tuple[dict[str, Structure], dict[str, str]]:
     """Bulks by name, each relaxed, scaled to a fixed lattice constant, or left as loaded.
 
@@ -161,6 +162,10 @@ def prepare_bulks(
         if name in lattice_constants:
             structure = set_lattice_constant(structure, lattice_constants[name])
             source += f"+a={lattice_constants[name]}"
+        elif relax and relaxed and name in relaxed:  # relaxed by the reference's own (DFT) job
+            done = relaxed[name] if isinstance(relaxed[name], Structure) else Structure.from_dict(relaxed[name])
+            structure = SpacegroupAnalyzer(done, symprec=0.1).get_conventional_standard_structure()
+            source += f"+relaxed:{calculator_name}"
         elif relax:
             structure = relax_bulk(structure, calculator_name)
             source += f"+relaxed:{calculator_name}"

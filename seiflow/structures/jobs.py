@@ -33,18 +33,29 @@ class StructuresDocument(BaseModel):
 
 
 def relax_calculator_for(campaign: Campaign) -> str:
-    """The local calculator that relaxes the campaign's bulks: the reference itself if local, else CHGNet."""
-    return label_maker_for(campaign.labelling).relax_calculator()
+    """Who relaxes the campaign's bulks: ``structures.relax_with``, else the reference.
+
+    A local reference relaxes in-process; a DFT reference (VASP) relaxes in its own jobs before this
+    one (``relaxed`` in :func:`prepare_structures`), and its code name is recorded.
+    """
+    if campaign.structures.relax_with not in (None, "reference"):
+        return campaign.structures.relax_with
+    labeller = label_maker_for(campaign.labelling)
+    return labeller.reference.calculator if labeller.relax_maker() is not None else labeller.relax_calculator()
 
 
 @job(output_schema=StructuresDocument)
 def prepare_structures(
-    structures: StructuresConfig | dict, type_map: list[str], calculator_name: str = "chgnet"
+    structures: StructuresConfig | dict, type_map: list[str], calculator_name: str = "chgnet",
+    relaxed: dict[str, Structure] | None = None,
 ) -> StructuresDocument:
-    """Prepare bulks, build and check the interface, and make perturbed seeds."""
+    """Prepare bulks, build and check the interface, and make perturbed seeds.
+
+    ``relaxed`` holds bulks already relaxed by the reference's own jobs (``calculator_name`` names it).
+    """
     cfg = StructuresConfig.model_validate(structures)
     bulks, sources = prepare_bulks(
-        cfg.bulks, cfg.relax, calculator_name, cfg.lattice_constants
+        cfg.bulks, cfg.relax, calculator_name, cfg.lattice_constants, relaxed=relaxed
     )
     seeds: dict[str, Structure] = dict(bulks)
     interface = report = None
@@ -87,11 +98,14 @@ class PrepareStructuresMaker(Maker):
     name: str = "prepare structures"
     calculator_name: str | None = None
 
-    def make(self, campaign: Campaign):
-        """A job whose output is a ``StructuresDocument`` for ``campaign``."""
+    def make(self, campaign: Campaign, relaxed: dict | None = None):
+        """A job whose output is a ``StructuresDocument`` for ``campaign``.
+
+        ``relaxed``: bulks relaxed by the reference's own jobs (their outputs), by phase name.
+        """
         calculator = self.calculator_name or relax_calculator_for(campaign)
         new_job = prepare_structures(
-            campaign.structures.model_dump(mode="json"), list(campaign.system.type_map), calculator
+            campaign.structures.model_dump(mode="json"), list(campaign.system.type_map), calculator, relaxed
         )
         new_job.name = self.name
         return new_job

@@ -81,3 +81,28 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
     assert trained and {f["reference"]["calculator"] for f in db[FRAMES_COLLECTION].find({"_id": {"$in": list(trained)}})} == {"vasp"}
     analysis = db["analyses"].find_one({"campaign": campaign.name})
     assert analysis and analysis["n_frames"] > 0
+
+
+def test_bulks_are_relaxed_by_vasp_before_the_interface_is_built(seiflow_env, tmp_path, monkeypatch):
+    """``structures.relax`` with a VASP reference: atomate2's RelaxMaker per bulk, then prepare_structures."""
+    from jobflow import Flow
+    from jobflow.managers.local import run_locally as run_jobs
+
+    from seiflow.controller.flows import reference_relaxations
+    from seiflow.store import get_jobstore
+    from seiflow.structures.jobs import PrepareStructuresMaker
+
+    data = vasp_campaign().model_dump(mode="json")
+    data["structures"].update(bulks=["Li"], relax=True)
+    data["exploration"]["seeds"] = ["Li"]
+    campaign = campaign_from_dict(data)
+    monkeypatch.chdir(tmp_path)
+    relaxations = reference_relaxations(campaign)
+    assert list(relaxations) == ["Li"] and relaxations["Li"].config.manager_config["_category"] == "dft"
+    prepare = PrepareStructuresMaker().make(campaign, {n: j.output.structure for n, j in relaxations.items()})
+    out = run_jobs(Flow([*relaxations.values(), prepare]), store=get_jobstore(), create_folders=True,
+                   root_dir=tmp_path, ensure_success=True)
+    doc = out[prepare.uuid][1].output
+    assert doc.relax_calculator == "vasp" and doc.bulk_sources["Li"].endswith("+relaxed:vasp")
+    incar = out[relaxations["Li"].uuid][1].output.input.incar  # atomate2's task document
+    assert incar["ISIF"] == 3 and str(incar["GGA"]).upper() == "PE"
