@@ -167,7 +167,7 @@ def mechanism_series(rows: Sequence[dict], panels: Sequence[tuple[str, str, floa
                        dtype=float) * scale
         ax.plot(t, ref, "k-", lw=1.6, label="reference")
         if tol is not None:
-            ax.fill_between(t, ref - tol * scale, ref + tol * scale, color="k", alpha=0.08, lw=0,
+            ax.fill_between(t, np.clip(ref - tol * scale, 0, None), ref + tol * scale, color="k", alpha=0.08, lw=0,
                             label="tolerance")
         ax.plot(t, nnp, "--", color="tab:red", lw=1.4, label="NNP")
         ax.set(title=label, xlabel="time (ps)")

@@ -240,7 +240,7 @@ def figures(db: Database, campaign: str, curve: list[dict[str, Any]], test_curve
             plots.mechanism_series(dyn["mechanism"], MECHANISM_PANELS)
     if dyn and dyn.get("rdf_r") and dyn.get("rdf_reference"):
         figs[f"Partial RDFs, reference vs NNP ({dyn.get('structure')}, {dyn.get('temperature', 0):g} K; "
-             f"overall agreement {dyn.get('rdf_overall') or 0:.2f})"] = plots.rdfs(
+             f"overall agreement {verdict.rdf_row(dyn.get('rdf_overall') or 0.0).campaign:g})"] = plots.rdfs(
             dyn["rdf_r"], {"reference": dyn["rdf_reference"], "NNP": dyn.get("rdf_nnp") or {}},
             dyn.get("rdf_per_pair"))
     if dyn:

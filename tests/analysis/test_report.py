@@ -115,7 +115,6 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-@pytest.mark.slow
 def test_report_of_finished_campaign_opens_with_verdict(seiflow_env, tmp_path):
     from tests.analysis import finished_campaign
 
