@@ -131,7 +131,7 @@ class RoundMaker(Maker):
         labelling = self.labelling.make(
             selection.output.structures, {"campaign": c.name, "round": r, "source": "exploration"}
         )
-        labelling.name = f"{c.name} label r{r}"
+        labelling.name = f"{c.name} candidates r{r}"  # plans one labelling job per group
         after = [labelling]
         calibration = None
         if self.calibration is not None:

@@ -61,7 +61,7 @@ def label_in_groups(maker: LabelMaker, structures: list, provenance: dict | None
         jobs.append(labeller)
     sizes = [len(structures[i : i + group_size]) for i in starts]
     merge = merge_labels([j.output for j in jobs], reference.model_dump(mode="json"), sizes)
-    merge.name = f"{maker.name} merge"
+    merge.name = f"merge {len(jobs)} groups"
     merge.update_config({"on_missing_references": OnMissing.NONE}, dynamic=False)
     keep_own_config(merge, JobCategory.LIGHT)
     return Response(replace=Flow([*jobs, merge], output=merge.output, name=f"{maker.name} groups"))

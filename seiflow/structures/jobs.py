@@ -9,6 +9,8 @@ from jobflow import Maker, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
+from seiflow.constants import JobCategory
+from seiflow.jobconfig import set_category
 from seiflow.labelling.base import label_maker_for
 from seiflow.schemas.campaign import Campaign, StructuresConfig
 from seiflow.structures.bulk import describe_bulk, prepare_bulks
@@ -108,4 +110,5 @@ class PrepareStructuresMaker(Maker):
             campaign.structures.model_dump(mode="json"), list(campaign.system.type_map), calculator, relaxed
         )
         new_job.name = self.name
+        set_category(new_job, JobCategory.DFT)  # relaxation runs here with a local reference
         return new_job

@@ -52,7 +52,8 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     categories = {fw["name"]: fw["spec"].get("_category") for fw in lp.fireworks.find({}, {"name": 1, "spec": 1})}
     expected = {"analysis": "lammps", "deepmd train": "train", "explore": "lammps", "select": "light", "label": "dft",
                 "close": "light", "reference md": "dft", "start": "dft", "prepare structures": "dft",
-                "initial data": "light"}
+                "initial data": "light", "candidates": "light", "merge": "light", "store_inputs": "light",
+                "validate": "lammps", "calibrate": "lammps"}
     for name, category in categories.items():
         want = [c for key, c in expected.items() if key in name]
         assert want and category == want[0], (name, category)
@@ -73,5 +74,11 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     written = write_report(db, "tiny", seiflow_env.root / "report", extra=report_extra("tiny", db))
     html = Path(written["html"]).read_text()
     assert "Partial RDFs" in written["figures"] and "NNP MD of the LiCl" in html
+    # the fixed validation set: tested every round, never trained on, compared like for like at the close
+    validation_ids = {f["_id"] for f in db.frames.find({"campaigns": "tiny", "provenance.source": "validation"})}
+    trained = {i for m in db[MODELS_COLLECTION].find({"campaign": "tiny"}) for i in m["data"]["frame_ids"]}
+    assert validation_ids and trained and not validation_ids & trained
+    assert [v["round"] for v in db["validations"].find({"campaign": "tiny"}).sort("round", 1)] == [1, 2]
+    assert analysis["like_for_like"] and analysis["dynamics"][0]["temperature"] == 300
     # every firework ran exactly once
     assert all(len(fw.get("launches", [])) <= 1 for fw in lp.fireworks.find({}, {"launches": 1}))
