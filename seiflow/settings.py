@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # (pymongo serverSelectionTimeoutMS, also written into workers' launchpad.yaml) before failing.
     db_wait_s: float = Field(
         120.0, ge=1, description="Seconds a database call waits for a server that went away before failing."
+    )
+
+    keep_run_files: Literal["user", "all"] = Field(
+        "user", description="user: run folders keep logs, inputs and final models once stored; all: everything."
     )
 
     def resolved_work_dir(self) -> Path:

@@ -20,6 +20,7 @@ from seiflow.exploration.inputs import DUMP_FILE, MODEL_DEVI_FILE, write_inputs
 from seiflow.exploration.run import LammpsRunner
 from seiflow.exploration.tasks import make_tasks
 from seiflow.jobconfig import set_category
+from seiflow.runfiles import tidy
 from seiflow.schemas.campaign import ExplorationConfig, SelectionConfig
 from seiflow.schemas.exploration import (
     ExplorationOutput,
@@ -29,6 +30,7 @@ from seiflow.schemas.exploration import (
 )
 from seiflow.selection.selector import selector_from_config
 from seiflow.selection.trust_levels import FrameClass
+from seiflow.settings import load_settings
 
 
 def resolve_models(models: list[str | Path], dest_dir: Path) -> list[Path]:
@@ -125,7 +127,9 @@ def explore(
             task=task, status=TaskStatus.FAILED, reason=f"models: {exc.one_line()}", run_dir=str(run_dir)
         )
         return ExplorationOutput(result=result)
-    return run_task(task, structure, model_files, type_map, run_dir, selection, max_kept=max_kept)
+    output = run_task(task, structure, model_files, type_map, run_dir, selection, max_kept=max_kept)
+    tidy(run_dir, ("models",), load_settings().keep_run_files)  # copies of stored models
+    return output
 
 
 @dataclass

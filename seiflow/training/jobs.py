@@ -17,6 +17,7 @@ from seiflow.constants import JobCategory
 from seiflow.errors import InputError
 from seiflow.jobconfig import set_category
 from seiflow.models.store import ModelStore, new_model_id
+from seiflow.runfiles import tidy
 from seiflow.schemas.campaign import TrainingConfig
 from seiflow.schemas.model import CompressionRecord, ModelDoc, TrainOutput
 from seiflow.settings import load_settings
@@ -25,6 +26,8 @@ from seiflow.training.compression import compress_in_range, out_of_range, valida
 from seiflow.training.data import TrainingDataSpec, held_out_dir, prepare_data, train_systems
 from seiflow.training.inputs import auto_sel, build_input
 
+# what a stored model's run folder no longer needs: exported data, checkpoints (stored), fetched parents
+TRAINING_SCRATCH = ("data", "model.ckpt*", "checkpoint", "checkpoint.latest", "checkpoint.tar.gz", "prev")
 
 def run_dir_for(campaign: str, round_: int, index: int) -> Path:
     """The deterministic run directory of model ``index`` of ``round_`` on this worker."""
@@ -180,6 +183,8 @@ def train_model(
         files["parity"].write_text(parity.model_dump_json())
     doc.timings_s = {k: float(f"{v:.2f}") for k, v in timings.items()}  # `round` is a parameter here
     ModelStore().put(doc, files)
+    # stored: keep logs, input.json, lcurve, dp test output and the model files; drop the bulk
+    tidy(run_dir, TRAINING_SCRATCH, load_settings().keep_run_files)
     return TrainOutput(
         model_id=doc.model_id, campaign=campaign, round=round, index=index, seed=seed,
         start_step=plan.start_step, numb_steps=doc.numb_steps, metrics=doc.metrics, run_dir=str(run_dir),
