@@ -113,7 +113,7 @@ class Cp2kMDInputGenerator:
     thermostat, timecon_fs
         ``csvr`` or ``nose`` and its time constant, fs.
     seed
-        CP2K's random seed (initial velocities, CSVR noise).
+        Random seed (initial velocities, CSVR noise); CP2K gets ``seed + 1`` (it refuses 0).
     """
 
     preset: Cp2kPreset = STUDY_CP2K
@@ -132,7 +132,7 @@ class Cp2kMDInputGenerator:
             "timestep_fs": (self.timestep_fs > 0, "give a positive time step in fs, e.g. 1.0"),
             "sample_every": (1 <= self.sample_every <= self.steps, "sample every 1 to `steps` steps"),
             "timecon_fs": (self.timecon_fs > 0, "give a positive thermostat time constant in fs"),
-            "seed": (self.seed >= 0, "give a seed >= 0"),
+            "seed": (self.seed >= 0, "give a seed >= 0"),  # CP2K aborts on SEED 0: it writes seed + 1
         }
         for field, (ok, fix) in checks.items():
             if not ok:
@@ -168,7 +168,7 @@ class Cp2kMDInputGenerator:
         head, sep, force_eval = static.partition("&END GLOBAL\n")
         if not sep:
             raise RuntimeError("the static CP2K input has no &GLOBAL section; update cp2k_md")
-        head = _replace_once(head, "  RUN_TYPE ENERGY_FORCE\n", f"  RUN_TYPE MD\n  SEED {self.seed}\n")
+        head = _replace_once(head, "  RUN_TYPE ENERGY_FORCE\n", f"  RUN_TYPE MD\n  SEED {self.seed + 1}\n")
         for section in ("FORCES", "STRESS_TENSOR"):
             old = f"    &{section} ON\n    &END {section}\n"
             force_eval = _replace_once(force_eval, old, _each_md(section, self.sample_every))

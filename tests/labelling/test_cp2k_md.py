@@ -40,7 +40,7 @@ def test_md_input_is_the_static_force_eval_with_md_prints():
     gen = Cp2kMDInputGenerator(CHEAP_CP2K, temperature=600, steps=12, sample_every=3, seed=4)
     text = gen.get_input(_li2())
     ci = Cp2kInput.from_str(text)
-    assert ci["GLOBAL"]["RUN_TYPE"].values[0] == "MD" and ci["GLOBAL"]["SEED"].values[0] == 4
+    assert ci["GLOBAL"]["RUN_TYPE"].values[0] == "MD" and ci["GLOBAL"]["SEED"].values[0] == 5  # seed + 1: CP2K aborts on 0
     md = ci["MOTION"]["MD"]
     assert md["ENSEMBLE"].values[0] == "NVT" and md["STEPS"].values[0] == 12
     assert md["TEMPERATURE"].values[0] == 600 and md["THERMOSTAT"]["TYPE"].values[0] == "CSVR"
