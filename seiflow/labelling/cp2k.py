@@ -208,20 +208,30 @@ class Cp2kLabelMaker(FolderLabelMaker):
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the input for ``structure`` in ``directory`` and run CP2K there under custodian."""
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / INPUT_FILE).write_text(Cp2kInputGenerator(self.preset).get_input(structure))
-        cp2k_job = Cp2kJob(shlex.split(self.cp2k_cmd), input_file=INPUT_FILE, output_file=OUTPUT_FILE)
-        handlers = copy.deepcopy(list(self.handlers)) if self.handlers is not None else cp2k_handlers()
-        return run_with_custodian(
-            [cp2k_job], handlers, CP2K_VALIDATORS, directory, max_errors=self.max_errors,
-            polling_time_step=self.polling_time_step, monitor_freq=1,
-        )
+        return run_cp2k(Cp2kInputGenerator(self.preset).get_input(structure), directory, self)
+
 
     def parse(
         self, directory: Path, structure: Structure, reference: Reference, provenance: Provenance
     ) -> LabelledFrame:
         """The single point of the run: eV, eV/Å, virial in eV."""
         return frame_from_cp2k_dir(directory, structure, reference, provenance)
+
+
+def run_cp2k(text: str, directory: Path, maker: Any) -> RunOutcome:
+    """Write ``text`` as the input in ``directory`` and run CP2K there under custodian.
+
+    ``maker`` gives the command, handlers (fresh copies; None: :func:`cp2k_handlers`), error budget
+    and polling interval.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / INPUT_FILE).write_text(text)
+    cp2k_job = Cp2kJob(shlex.split(maker.cp2k_cmd), input_file=INPUT_FILE, output_file=OUTPUT_FILE)
+    handlers = copy.deepcopy(list(maker.handlers)) if maker.handlers is not None else cp2k_handlers()
+    return run_with_custodian(
+        [cp2k_job], handlers, CP2K_VALIDATORS, directory, max_errors=maker.max_errors,
+        polling_time_step=maker.polling_time_step, monitor_freq=1,
+    )
 
 
 def frame_from_cp2k_dir(

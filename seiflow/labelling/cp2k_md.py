@@ -26,16 +26,13 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import re
-import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from custodian.cp2k.jobs import Cp2kJob
 from jobflow import Job, Maker, job
 from pymatgen.core.units import Ha_to_eV
 
@@ -51,17 +48,14 @@ from seiflow.labelling.base import (
 from seiflow.labelling.cp2k import (
     GPA_TO_EV_A3,
     HA_BOHR_TO_EV_A,
-    INPUT_FILE,
     OUTPUT_FILE,
     PROJECT,
     Cp2kInputGenerator,
     Cp2kLabelMaker,
+    run_cp2k,
 )
 from seiflow.labelling.handlers import (
-    CP2K_VALIDATORS,
     RunOutcome,
-    cp2k_handlers,
-    run_with_custodian,
 )
 from seiflow.labelling.md import MD_SOURCE
 from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
@@ -288,21 +282,12 @@ class Cp2kMDMaker(Maker):
     thermostat, timecon_fs
         ``csvr`` (default) or ``nose``, and its time constant (fs).
     seed
-        CP2K's random seed (initial velocities, thermostat noise).
-    cp2k_cmd
-        The CP2K command, e.g. ``"mpirun --allow-run-as-root -np 2 cp2k.psmp"``.
-    handlers
-        custodian CP2K handlers (copied per run); None: :func:`seiflow.labelling.handlers.cp2k_handlers`.
-    max_errors
-        Corrections before the run is given up and recorded as failed.
-    polling_time_step
-        Seconds between custodian's checks of the running CP2K.
-    max_force, energy_window
-        Thresholds above which sampled frames are flagged (see ``seiflow.labelling.base``).
-    category
-        FireWorks ``_category`` of the job.
-    source
-        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
+        Random seed (initial velocities, thermostat noise); CP2K gets ``seed + 1``.
+    cp2k_cmd, handlers, max_errors, polling_time_step
+        As for :class:`~seiflow.labelling.cp2k.Cp2kLabelMaker` (one ``cp2k.psmp`` with
+        ``OMP_NUM_THREADS=1`` is fastest for a few atoms).
+    max_force, energy_window, category, source
+        Flagging thresholds, FireWorks category, provenance source (``reference_md`` or ``validation``).
     """
 
     name: str = "cp2k md"
@@ -341,14 +326,7 @@ class Cp2kMDMaker(Maker):
 
     def run(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the MD input for ``structure`` in ``directory`` and run CP2K there under custodian."""
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / INPUT_FILE).write_text(self.input_generator().get_input(structure))
-        cp2k_job = Cp2kJob(shlex.split(self.cp2k_cmd), input_file=INPUT_FILE, output_file=OUTPUT_FILE)
-        handlers = copy.deepcopy(list(self.handlers)) if self.handlers is not None else cp2k_handlers()
-        return run_with_custodian(
-            [cp2k_job], handlers, CP2K_VALIDATORS, directory, max_errors=self.max_errors,
-            polling_time_step=self.polling_time_step, monitor_freq=1,
-        )
+        return run_cp2k(self.input_generator().get_input(structure), directory, self)
 
     def make(
         self, structure: Structure, origin: str | None = None, campaign: str | None = None,
