@@ -149,7 +149,7 @@ class RoundMaker(Maker):
 
 def campaign_flow(campaign: Campaign) -> Flow:
     """The flow submitted for a campaign: one ``start`` job that adds everything else."""
-    first = _controller_job(start(campaign.model_dump(mode="json")), f"{campaign.name} start", JobCategory.DFT)
+    first = _controller_job(start(campaign.model_dump(mode="json")), f"{campaign.name} start", JobCategory.LIGHT)
     return Flow([first], name=campaign.name)
 
 

@@ -51,7 +51,7 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     # each job carries its worker category, also those added at run time
     categories = {fw["name"]: fw["spec"].get("_category") for fw in lp.fireworks.find({}, {"name": 1, "spec": 1})}
     expected = {"analysis": "lammps", "deepmd train": "train", "explore": "lammps", "select": "light", "label": "dft",
-                "close": "light", "reference md": "dft", "start": "dft", "prepare structures": "dft",
+                "close": "light", "reference md": "dft", "start": "light", "prepare structures": "dft",
                 "initial data": "light", "candidates": "light", "merge": "light", "store_inputs": "light",
                 "validate": "lammps", "calibrate": "lammps"}
     for name, category in categories.items():
