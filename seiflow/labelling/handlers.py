@@ -35,9 +35,38 @@ VASP_HANDLERS: tuple[ErrorHandler, ...] = tuple(ATOMATE2_VASP_HANDLERS)
 VASP_VALIDATORS: tuple[Validator, ...] = (VasprunXMLValidator(), VaspFilesValidator())
 
 
+class WhileRunning(ErrorHandler):
+    """A monitoring handler that reads a half-written output as "no error yet".
+
+    custodian's CP2K monitors parse ``cp2k.out`` with pymatgen while CP2K writes it; a check that lands
+    between two writes raises (IndexError in ``parse_atomic_kind_info``, seen on Debian's CP2K 2023.1) and
+    would take the whole job down. This wrapper answers False for such a check; the next poll, or the
+    final check on the finished file, sees the real state.
+    """
+
+    is_monitor = True
+
+    def __init__(self, handler: ErrorHandler):
+        self.handler = handler
+        self.is_terminating = getattr(handler, "is_terminating", True)
+        self.raises_runtime_error = getattr(handler, "raises_runtime_error", True)
+        self.max_num_corrections = getattr(handler, "max_num_corrections", None)
+
+    def check(self, directory: str = "./") -> bool:
+        """The wrapped handler's check; False when the output cannot be parsed yet."""
+        try:
+            return self.handler.check(directory=directory)
+        except (IndexError, KeyError, ValueError, TypeError, AttributeError):
+            return False
+
+    def correct(self, directory: str = "./") -> dict:
+        """The wrapped handler's correction."""
+        return self.handler.correct(directory=directory)
+
+
 def cp2k_handlers() -> tuple[ErrorHandler, ...]:
     """Custodian's CP2K handlers for static single points (fresh instances: they keep state)."""
-    return (
+    handlers = (
         StdErrHandler(),
         AbortHandler(),
         UnconvergedScfErrorHandler(),
@@ -45,6 +74,7 @@ def cp2k_handlers() -> tuple[ErrorHandler, ...]:
         NumericalPrecisionHandler(),
         FrozenJobErrorHandler(),
     )
+    return tuple(WhileRunning(h) if getattr(h, "is_monitor", False) else h for h in handlers)
 
 
 CP2K_VALIDATORS: tuple[Validator, ...] = (Cp2kOutputValidator(),)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from jobflow import Flow, run_locally
@@ -62,3 +64,25 @@ def test_real_cp2k_stores_ev_per_angstrom_and_virial(seiflow_env, tmp_path):
     p_fd = -(e[1] - e[0]) / (v[1] - v[0])
     p_virial = np.mean([np.trace(f.virial) / (3 * f.volume) for f in frames])
     assert p_virial == pytest.approx(p_fd, rel=0.15)
+
+
+def test_monitors_read_a_half_written_output_as_no_error_yet(tmp_path):
+    """custodian's CP2K monitors parse cp2k.out while CP2K writes it: a partial file must not crash the job."""
+    import shutil
+    import warnings
+
+    from custodian.cp2k.handlers import UnconvergedScfErrorHandler
+
+    from seiflow.labelling.handlers import WhileRunning, cp2k_handlers
+
+    run = Path(__file__).resolve().parents[1] / "data" / "cp2k_runs" / "li2_static"
+    lines = (run / "cp2k.out").read_text().splitlines(keepends=True)
+    shutil.copy(run / "cp2k.inp", tmp_path)
+    (tmp_path / "cp2k.out").write_text("".join(lines[:220]))  # cut inside the atomic kind information
+    warnings.simplefilter("ignore")
+    with pytest.raises(IndexError):
+        UnconvergedScfErrorHandler().check(str(tmp_path))
+    assert WhileRunning(UnconvergedScfErrorHandler()).check(str(tmp_path)) is False
+    assert all(isinstance(h, WhileRunning) for h in cp2k_handlers() if h.is_monitor)
+    (tmp_path / "cp2k.out").write_text("".join(lines))
+    assert WhileRunning(UnconvergedScfErrorHandler()).check(str(tmp_path)) is False  # a clean, finished run
