@@ -58,6 +58,19 @@ class LabelOutput(BaseModel):
     failures: list[LabelFailure] = Field(default_factory=list)
 
 
+MD_SOURCE = "reference_md"  # provenance source of the initial (training) reference MD frames
+
+
+@dataclass
+class MDJobFields:
+    """What every reference-MD maker shares: flagging thresholds, category, provenance source."""
+
+    max_force: float = DEFAULT_MAX_FORCE
+    energy_window: float = DEFAULT_ENERGY_WINDOW
+    category: str = JobCategory.DFT.value
+    source: str = MD_SOURCE  # or "validation" for the fixed validation set
+
+
 class ReferenceSettings(BaseModel):
     """Settings of a reference in ``labelling.reference``; each code's maker adds its own fields."""
 

@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,13 +36,11 @@ import numpy as np
 from jobflow import Job, Maker, job
 from pymatgen.core.units import Ha_to_eV
 
-from seiflow.constants import JobCategory
 from seiflow.dataset.convert import structure_arrays
 from seiflow.errors import InputError
 from seiflow.labelling.base import (
-    DEFAULT_ENERGY_WINDOW,
-    DEFAULT_MAX_FORCE,
     LabelOutput,
+    MDJobFields,
     store_results,
 )
 from seiflow.labelling.cp2k import (
@@ -57,7 +55,6 @@ from seiflow.labelling.cp2k import (
 from seiflow.labelling.handlers import (
     RunOutcome,
 )
-from seiflow.labelling.md import MD_SOURCE
 from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
@@ -266,23 +263,17 @@ def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]
 
 
 @dataclass
-class Cp2kMDMaker(Maker):
+class Cp2kMDMaker(MDJobFields, Cp2kMDInputGenerator, Maker):
     """NVT CP2K MD of one structure at one temperature under custodian; stores the sampled frames.
+
+    The MD settings are :class:`Cp2kMDInputGenerator`'s (preset, temperature, steps, timestep_fs,
+    sample_every, thermostat, timecon_fs, seed); the frames' Reference is
+    ``Cp2kLabelMaker(preset=preset).reference``.
 
     Parameters
     ----------
     name
         Job name.
-    preset
-        PBE/GTH/MOLOPT settings; the frames' Reference is ``Cp2kLabelMaker(preset=preset).reference``.
-    temperature
-        Thermostat temperature, K.
-    steps, timestep_fs, sample_every
-        MD length, time step (fs), and how often a step becomes a labelled frame.
-    thermostat, timecon_fs
-        ``csvr`` (default) or ``nose``, and its time constant (fs).
-    seed
-        Random seed (initial velocities, thermostat noise); CP2K gets ``seed + 1``.
     cp2k_cmd, handlers, max_errors, polling_time_step
         As for :class:`~seiflow.labelling.cp2k.Cp2kLabelMaker` (one ``cp2k.psmp`` with
         ``OMP_NUM_THREADS=1`` is fastest for a few atoms).
@@ -290,26 +281,12 @@ class Cp2kMDMaker(Maker):
         Flagging thresholds, FireWorks category, provenance source (``reference_md`` or ``validation``).
     """
 
-    name: str = "cp2k md"
-    preset: Cp2kPreset = STUDY_CP2K
-    temperature: float = 300.0
-    steps: int = 20
-    timestep_fs: float = 1.0
     sample_every: int = 5
-    thermostat: Thermostat = Thermostat.CSVR
-    timecon_fs: float = 100.0
-    seed: int = 0
+    name: str = "cp2k md"
     cp2k_cmd: str = "cp2k.psmp"
     handlers: tuple[ErrorHandler, ...] | None = None
     max_errors: int = 5
     polling_time_step: float = 10.0
-    max_force: float = DEFAULT_MAX_FORCE
-    energy_window: float = DEFAULT_ENERGY_WINDOW
-    category: str = JobCategory.DFT.value
-    source: str = MD_SOURCE
-
-    def __post_init__(self) -> None:
-        self.input_generator()  # bad MD settings raise InputError here, not in the worker
 
     @property
     def reference(self) -> Reference:
@@ -318,11 +295,7 @@ class Cp2kMDMaker(Maker):
 
     def input_generator(self) -> Cp2kMDInputGenerator:
         """The input generator with this maker's MD settings."""
-        return Cp2kMDInputGenerator(
-            preset=self.preset, temperature=self.temperature, steps=self.steps,
-            timestep_fs=self.timestep_fs, sample_every=self.sample_every,
-            thermostat=self.thermostat, timecon_fs=self.timecon_fs, seed=self.seed,
-        )
+        return Cp2kMDInputGenerator(**{f.name: getattr(self, f.name) for f in fields(Cp2kMDInputGenerator)})
 
     def run(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the MD input for ``structure`` in ``directory`` and run CP2K there under custodian."""

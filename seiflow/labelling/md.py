@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from jobflow import Flow, Job, Maker, job
 
-from seiflow.constants import JobCategory
 from seiflow.dataset.convert import structure_arrays
 from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
     DEFAULT_ENERGY_WINDOW,
     DEFAULT_MAX_FORCE,
+    MD_SOURCE,
     LabelOutput,
+    MDJobFields,
     store_results,
 )
 from seiflow.labelling.calculators import get_calculator
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from seiflow.labelling.base import LabelMaker
     from seiflow.schemas.campaign import ReferenceMDConfig
 
-MD_SOURCE = "reference_md"
 
 
 def _thermostat(atoms: Atoms, kind: str, temperature: float, timestep_fs: float, damping_fs: float, rng):
@@ -148,7 +148,7 @@ def reference_md(
 
 
 @dataclass
-class ReferenceMDMaker(Maker):
+class ReferenceMDMaker(MDJobFields, Maker):
     """NVT reference MD of one structure at one temperature with a local reference; stores frames.
 
     Parameters
@@ -180,10 +180,6 @@ class ReferenceMDMaker(Maker):
     thermostat: Literal["langevin", "bussi"] = "langevin"
     damping_fs: float = 100.0
     seed: int = 0
-    max_force: float = DEFAULT_MAX_FORCE
-    energy_window: float = DEFAULT_ENERGY_WINDOW
-    category: str = JobCategory.DFT.value
-    source: str = MD_SOURCE
 
     def make(
         self, structure: Structure, origin: str | None = None, campaign: str | None = None,

@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING
 
 from jobflow import Job, Maker, job
 
-from seiflow.constants import JobCategory
 from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
-    DEFAULT_ENERGY_WINDOW,
-    DEFAULT_MAX_FORCE,
     LabelOutput,
+    MDJobFields,
     store_results,
 )
 from seiflow.labelling.handlers import (
@@ -32,7 +30,6 @@ from seiflow.labelling.handlers import (
     RunOutcome,
     run_with_custodian,
 )
-from seiflow.labelling.md import MD_SOURCE
 from seiflow.labelling.presets import STUDY_AIMD, STUDY_VASP, AimdPreset, VaspPreset
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
@@ -83,7 +80,7 @@ def vasp_md(maker: VaspMDMaker, structure: Structure, provenance: dict) -> Label
 
 
 @dataclass
-class VaspMDMaker(Maker):
+class VaspMDMaker(MDJobFields, Maker):
     """NVT AIMD of one structure at one temperature with VASP; stores sampled frames.
 
     Parameters
@@ -120,10 +117,6 @@ class VaspMDMaker(Maker):
     max_errors: int = 5
     polling_time_step: float = 10.0
     potcar_spec: bool = False
-    max_force: float = DEFAULT_MAX_FORCE
-    energy_window: float = DEFAULT_ENERGY_WINDOW
-    category: str = JobCategory.DFT.value
-    source: str = MD_SOURCE
 
     @property
     def reference(self) -> Reference:
