@@ -65,6 +65,7 @@ class Registry(Generic[T]):
         self._adapter: TypeAdapter | None = None
         self._loaded = not packages
         self._derived: list[tuple[Registry, type, type[BaseModel] | None]] = []
+        self._derived_names: set[str] = set()
 
     # registration -------------------------------------------------------------------------------
     def register(
@@ -103,15 +104,12 @@ class Registry(Generic[T]):
             self._add_derived()
 
     def _add_derived(self) -> None:
-        """Register the included names, listed before this registry's own."""
-        own = list(self._classes)
+        """Register the included names (listed before this registry's own)."""
         for source, cls, settings in self._derived:
             for name in source.names():
                 if name not in self._classes:
                     self.register(name, settings)(cls)
-        order = [n for n in self._classes if n not in own] + own
-        self._classes = {n: self._classes[n] for n in order}
-        self._settings = {n: self._settings[n] for n in order}
+                    self._derived_names.add(name)
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (plugins that unload, and tests)."""
@@ -136,9 +134,10 @@ class Registry(Generic[T]):
 
     # lookup -------------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        """Registered names, in registration order."""
+        """Registered names: included ones first, then the rest alphabetically (import order varies)."""
         self.load()
-        return list(self._classes)
+        derived = [n for n in self._classes if n in self._derived_names]
+        return derived + sorted(n for n in self._classes if n not in self._derived_names)
 
     def get(self, name: str) -> type[T]:
         """The class registered as ``name``; an InputError naming the choices otherwise."""
@@ -147,7 +146,7 @@ class Registry(Generic[T]):
             return self._classes[name]
         except KeyError:
             raise InputError(
-                f"{name!r} is not a known {self.kind}", f"use one of {', '.join(self._classes)}"
+                f"{name!r} is not a known {self.kind}", f"use one of {', '.join(self.names())}"
             ) from None
 
     def settings_model(self, name: str) -> type[BaseModel]:
@@ -157,9 +156,8 @@ class Registry(Generic[T]):
 
     def items(self) -> Iterator[tuple[str, type[T], type[BaseModel]]]:
         """(name, class, settings model) for every registered part."""
-        self.load()
-        for name, cls in self._classes.items():
-            yield name, cls, self._settings[name]
+        for name in self.names():
+            yield name, self._classes[name], self._settings[name]
 
     def __contains__(self, name: object) -> bool:
         self.load()
@@ -170,7 +168,7 @@ class Registry(Generic[T]):
         self.load()
         with _LOCK:
             if self._adapter is None:
-                models = tuple(self._settings.values())
+                models = tuple(self._settings[n] for n in self.names())
                 union = models[0] if len(models) == 1 else Union[models]  # noqa: UP007
                 self._adapter = TypeAdapter(Annotated[union, Field(discriminator=self.key)])
             return self._adapter

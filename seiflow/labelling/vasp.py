@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from atomate2 import SETTINGS as ATOMATE2_SETTINGS
 from atomate2.vasp.files import write_vasp_input_set
 from custodian.custodian import ErrorHandler
 from custodian.vasp.jobs import VaspJob
@@ -48,7 +47,9 @@ class VaspSettings(ReferenceSettings):
     """``labelling.reference: {code: vasp, ...}``: VASP statics under custodian."""
 
     preset: Literal[tuple(VASP_PRESETS)] = Field("study_pbe", description="INCAR/k-point preset.")
-    vasp_cmd: str | None = Field(None, description="VASP command; None: atomate2's VASP_CMD setting.")
+    vasp_cmd: str | None = Field(
+        None, description="VASP command; None: atomate2's VASP_CMD on the worker that runs the job."
+    )
     max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
     potcar_spec: bool = Field(False, description="Write POTCAR.spec instead of POTCAR (dry runs, tests).")
     polling_time_step: float = Field(10.0, gt=0, description="Seconds between custodian's checks of VASP.")
@@ -89,7 +90,7 @@ class VaspLabelMaker(FolderLabelMaker):
 
     name: str = "vasp label"
     preset: VaspPreset = STUDY_VASP
-    vasp_cmd: str = ATOMATE2_SETTINGS.VASP_CMD
+    vasp_cmd: str | None = None  # None: the running worker's ATOMATE2_VASP_CMD (its qadapter sets it)
     handlers: tuple[ErrorHandler, ...] = VASP_HANDLERS
     max_errors: int = 5
     potcar_spec: bool = False
@@ -108,7 +109,8 @@ class VaspLabelMaker(FolderLabelMaker):
         base = RelaxMaker()
         return RelaxMaker(
             name=f"{self.name} relax", input_set_generator=generator,
-            run_vasp_kwargs={**base.run_vasp_kwargs, "vasp_cmd": self.vasp_cmd, "vasp_gamma_cmd": self.vasp_cmd,
+            run_vasp_kwargs={**base.run_vasp_kwargs, **({"vasp_cmd": self.vasp_cmd, "vasp_gamma_cmd": self.vasp_cmd}
+                                                         if self.vasp_cmd else {}),
                              "max_errors": self.max_errors,
                              "custodian_kwargs": {"polling_time_step": self.polling_time_step}},
             write_input_set_kwargs={"potcar_spec": self.potcar_spec},
@@ -130,7 +132,7 @@ class VaspLabelMaker(FolderLabelMaker):
         write_vasp_input_set(
             structure, self.preset.static_generator(), directory, potcar_spec=self.potcar_spec
         )
-        vasp_job = VaspJob(shlex.split(self.vasp_cmd), auto_npar=False)
+        vasp_job = VaspJob(shlex.split(worker_vasp_cmd(self.vasp_cmd)), auto_npar=False)
         return run_with_custodian(
             [vasp_job],
             copy.deepcopy(list(self.handlers)),
@@ -146,6 +148,15 @@ class VaspLabelMaker(FolderLabelMaker):
     ) -> LabelledFrame:
         """The last ionic step of the run, in the candidate's site order."""
         return frame_from_vasp_dir(directory, structure, reference, provenance)
+
+
+def worker_vasp_cmd(vasp_cmd: str | None) -> str:
+    """The VASP command: the maker's, else atomate2's VASP_CMD as the running worker sets it."""
+    if vasp_cmd:
+        return vasp_cmd
+    from atomate2 import SETTINGS
+
+    return SETTINGS.VASP_CMD
 
 
 def match_order(species: list[str], positions: np.ndarray, cell: np.ndarray, frame: LabelledFrame) -> np.ndarray:

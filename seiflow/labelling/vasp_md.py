@@ -112,7 +112,7 @@ class VaspMDMaker(MDJobFields, Maker):
     steps: int = 1000
     timestep_fs: float = 1.0
     sample_every: int = 1
-    vasp_cmd: str = "vasp_std"
+    vasp_cmd: str | None = None  # None: the running worker's ATOMATE2_VASP_CMD
     handlers: tuple[ErrorHandler, ...] = VASP_HANDLERS
     max_errors: int = 5
     polling_time_step: float = 10.0
@@ -134,10 +134,12 @@ class VaspMDMaker(MDJobFields, Maker):
         from atomate2.vasp.files import write_vasp_input_set
         from custodian.vasp.jobs import VaspJob
 
+        from seiflow.labelling.vasp import worker_vasp_cmd
+
         directory.mkdir(parents=True, exist_ok=True)
         generator = self.input_preset().md_generator(self.temperature)
         write_vasp_input_set(structure, generator, directory, potcar_spec=self.potcar_spec)
-        vasp_job = VaspJob(shlex.split(self.vasp_cmd), auto_npar=False)
+        vasp_job = VaspJob(shlex.split(worker_vasp_cmd(self.vasp_cmd)), auto_npar=False)
         return run_with_custodian(
             [vasp_job], copy.deepcopy(list(self.handlers)), VASP_VALIDATORS, directory,
             max_errors=self.max_errors, polling_time_step=self.polling_time_step, monitor_freq=1,
