@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import socket
 import sys
 import tempfile
@@ -89,6 +90,31 @@ def use_database(work: Path, name: str) -> None:
     config["name"] = name
     lp_file.write_text(yaml.safe_dump(config))
     store.reset_connections()
+
+
+_LOOP = re.compile(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
+_CPU = re.compile(r"([0-9.]+)% CPU use with")
+_TIMING = re.compile(r"^(Pair|Neigh|Comm|Output|Modify|Other)\s*\|.*\|\s*([0-9.]+)\s*$", re.M)
+
+
+def lammps_loop(log: Path) -> dict:
+    """The run loop of a LAMMPS log: µs/step/atom by wall time and by CPU time (wall x "CPU use"), the
+    percentage breakdown (Pair, Neigh, Comm, Output, Modify, Other).
+
+    CPU time is what a loaded, shared machine disturbs least: other processes stretch the wall time of a
+    single-threaded run but not the CPU seconds it needs.
+    """
+    text = log.read_text()
+    match = _LOOP.search(text)
+    if not match:
+        raise RuntimeError(f"no loop time in {log}")
+    seconds, procs, steps, natoms = float(match[1]), int(match[2]), int(match[3]), int(match[4])
+    cpu = _CPU.search(text, match.end())
+    pct = float(cpu[1]) if cpu else 100.0
+    per = 1e6 / steps / natoms
+    return {"us_wall": seconds * per, "us_cpu": seconds * per * procs * pct / 100.0, "cpu_pct": pct,
+            "steps": steps, "atoms": natoms,
+            "breakdown": {name: float(p) for name, p in _TIMING.findall(text[match.end():])}}
 
 
 class Timer:
