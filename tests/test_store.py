@@ -30,7 +30,7 @@ def test_workflow_holds_no_connection_details(seiflow_env):
     text = str(wf.to_dict())
     assert str(seiflow_env.settings.embedded.port) not in text
     assert "127.0.0.1" not in text
-    assert "SettingsMongoStore" in text
+    assert "SettingsJobStore" in text
 
 
 def test_response_addition_flow_runs_through_rapidfire(seiflow_env, tmp_path, monkeypatch):
