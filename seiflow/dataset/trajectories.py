@@ -1,12 +1,14 @@
 """Reference trajectories kept out of the frame documents.
 
 Gzipped files in the GridFS bucket ``trajectories``, one per MD run, found again by the id each
-sampled frame records (``provenance.trajectory``).
+sampled frame records (``provenance.trajectory``). A file is stored once: a job re-run after its worker
+died stores the same trajectory again, and gets the id of the copy already there.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,18 @@ class TrajectoryStore:
         self.fs = gridfs.GridFS(db, TRAJECTORIES_BUCKET)
 
     def put(self, path: Path, **metadata: Any) -> str:
-        """Store ``path`` gzipped with ``metadata`` (campaign, origin, temperature...); its id."""
+        """Store ``path`` gzipped with ``metadata`` (campaign, origin, temperature...); its id.
+
+        The same bytes with the same metadata are stored once (``metadata.sha256`` is the raw file's hash).
+        """
         path = Path(path)
-        data = gzip.compress(path.read_bytes(), compresslevel=6)
+        raw = path.read_bytes()
+        metadata = {**metadata, "sha256": hashlib.sha256(raw).hexdigest()}
+        query = {f"metadata.{k}": v for k, v in metadata.items()}
+        existing = self.db[f"{TRAJECTORIES_BUCKET}.files"].find_one(query, {"_id": 1})
+        if existing is not None:
+            return str(existing["_id"])
+        data = gzip.compress(raw, compresslevel=6)
         return str(self.fs.put(data, filename=f"{path.name}.gz", metadata=metadata))
 
     def read(self, trajectory_id: str) -> bytes:
