@@ -244,6 +244,7 @@ def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]
     with its reason; the job itself succeeds so the campaign goes on.
     """
     from seiflow.dataset.frames import FrameStore
+    from seiflow.dataset.trajectories import TrajectoryStore
 
     prov = Provenance.model_validate(provenance)
     reference = maker.reference
@@ -255,6 +256,13 @@ def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]
         failures.append((structure, prov, f"CP2K MD failed: {outcome.reason or 'unknown failure'}"))
     else:
         try:
+            files = [run_dir / POSITIONS_FILE, run_dir / FORCES_FILE, run_dir / OUTPUT_FILE]
+            store = FrameStore()
+            trajectory = TrajectoryStore(store.db).put(
+                files, campaign=prov.campaign, source=prov.source, origin=prov.origin,
+                temperature=maker.temperature, code="cp2k",
+            )
+            prov = prov.model_copy(update={"trajectory": trajectory})
             frames = frames_from_cp2k_md(run_dir, structure, reference, prov, maker.temperature)
         except (OSError, ValueError) as exc:
             failures.append((structure, prov, f"unreadable CP2K MD output: {exc}"))

@@ -70,7 +70,7 @@ def vasp_md(maker: VaspMDMaker, structure: Structure, provenance: dict) -> Label
     if not outcome.ok:
         return store_results(store, maker.reference, [], [(structure, prov, outcome.reason or "VASP failed")])
     trajectory = TrajectoryStore(store.db).put(
-        directory / "vasprun.xml", campaign=prov.campaign, origin=prov.origin,
+        directory / "vasprun.xml", campaign=prov.campaign, source=prov.source, origin=prov.origin,
         temperature=maker.temperature, code="vasp",
     )
     prov = prov.model_copy(update={"trajectory": trajectory})

@@ -37,6 +37,8 @@ class Provenance(BaseModel):
     source: str = Field(..., description="e.g. 'reference_md', 'exploration', 'import'.")
     origin: str | None = Field(None, description="Structure name, trajectory path or task id.")
     frame_index: int | None = Field(None, description="Index within the trajectory it came from.")
+    trajectory: str | None = Field(
+        None, description="Reference MD only: id of its whole trajectory in the GridFS bucket 'trajectories'.")
 
 
 class Reference(BaseModel):

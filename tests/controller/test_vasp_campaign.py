@@ -62,7 +62,10 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
     md = list(db[FRAMES_COLLECTION].find({"campaigns": campaign.name, "provenance.source": "reference_md"}))
     assert len(md) == 8 and {f["reference"]["calculator"] for f in md} == {"vasp"}
     assert all(f["provenance"]["trajectory"] for f in md)
-    assert db[f"{TRAJECTORIES_BUCKET}.files"].count_documents({"metadata.campaign": campaign.name}) == 1
+    stored = list(db[f"{TRAJECTORIES_BUCKET}.files"].find({"metadata.campaign": campaign.name}))
+    assert sorted(t["metadata"]["source"] for t in stored) == ["reference_md", "validation"]  # one MD run each
+    assert {f["provenance"]["trajectory"] for f in md} == {
+        str(t["_id"]) for t in stored if t["metadata"]["source"] == "reference_md"}
 
     # one firework per candidate, run by both workers
     groups = [fw for fw in fws if " group " in fw["name"]]

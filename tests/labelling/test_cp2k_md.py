@@ -10,8 +10,14 @@ from pymatgen.io.cp2k.inputs import Cp2kInput
 
 from seiflow import store
 from seiflow.dataset.frames import FrameStore
+from seiflow.dataset.trajectories import TrajectoryStore
 from seiflow.errors import InputError
-from seiflow.labelling.cp2k import Cp2kInputGenerator, Cp2kLabelMaker, frame_from_cp2k_dir
+from seiflow.labelling.cp2k import (
+    OUTPUT_FILE,
+    Cp2kInputGenerator,
+    Cp2kLabelMaker,
+    frame_from_cp2k_dir,
+)
 from seiflow.labelling.cp2k_md import (
     FORCES_FILE,
     MD_FOLDER,
@@ -100,6 +106,11 @@ def test_real_cp2k_md_frames_equal_static_single_points(seiflow_env, tmp_path):
     }
     run_dir = next(tmp_path.glob(f"job_*/{MD_FOLDER}"))
     assert (run_dir / POSITIONS_FILE).is_file() and (run_dir / FORCES_FILE).is_file()  # stay in the folder
+    # the whole trajectory (positions, forces, log) is in GridFS, its id in each frame's provenance
+    (trajectory,) = {f.provenance.trajectory for f in stored}
+    files = TrajectoryStore().read_files(trajectory)
+    assert files[POSITIONS_FILE] == (run_dir / POSITIONS_FILE).read_bytes()
+    assert set(files) == {POSITIONS_FILE, FORCES_FILE, OUTPUT_FILE}
 
     # A static single point of the last frame's positions gives the same labels (eV, eV/Å, virial eV).
     md_frame = stored[-1]
