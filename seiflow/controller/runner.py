@@ -15,6 +15,7 @@ from typing import Any
 from fireworks import LaunchPad
 
 from seiflow.controller import campaigns
+from seiflow.controller.progress import progress_lines
 from seiflow.controller.status import campaign_status
 from seiflow.controller.workers import LocalWorkers
 from seiflow.errors import InputError
@@ -146,8 +147,13 @@ def run_locally(
     timeout_s: float = 3 * 3600,
     poll_s: float = 5.0,
     progress: Callable[[str], None] | None = None,
+    activity_every_s: float = 60.0,
 ) -> RunOutcome:
-    """Run local workers until the campaign converges, hits its round cap, or nothing can run."""
+    """Run local workers until the campaign converges, hits its round cap, or nothing can run.
+
+    ``progress`` gets a line when the campaign's state changes and, every ``activity_every_s``, what each
+    worker is doing and the expected remaining time (:mod:`seiflow.controller.progress`).
+    """
     lp = get_launchpad(settings)
     db = get_database(settings)
     campaigns.get(db, campaign)
@@ -160,6 +166,7 @@ def run_locally(
     workers = LocalWorkers(settings, root, n=n_workers, campaign=campaign)
     start = time.monotonic()
     last_line = ""
+    last_activity = start
     # the store may go away for a while; polls wait for it (with backoff) instead of ending the run
     wait = {"deadline_s": max(settings.db_wait_s, 300.0)}
     try:
@@ -172,6 +179,10 @@ def run_locally(
             if progress and line != last_line:
                 progress(line)
                 last_line = line
+            if progress and time.monotonic() - last_activity >= activity_every_s:
+                for text in retry_call(progress_lines, lp, db, campaign, **wait):
+                    progress(text)
+                last_activity = time.monotonic()
             if retry_call(active_jobs, lp, campaign, **wait) == 0:
                 break  # finished (the closing job completed) or stuck (nothing can run)
             if time.monotonic() - start > timeout_s:
