@@ -116,6 +116,7 @@ class Model(NamedTuple):
 
 
 _TF: dict = {}
+SECONDS_FILE = "train_seconds"  # written next to frozen.pb by the worker
 
 
 def _train_in_worker(run_dir: str) -> str:
@@ -126,7 +127,7 @@ def _train_in_worker(run_dir: str) -> str:
         from deepmd.tf.env import tf
 
         _TF.update(tf=tf, train=train, freeze=freeze)
-    tf, cwd = _TF["tf"], Path.cwd()
+    tf, cwd, start = _TF["tf"], Path.cwd(), time.perf_counter()
     try:
         os.chdir(run_dir)
         with tf.Graph().as_default():
@@ -137,7 +138,13 @@ def _train_in_worker(run_dir: str) -> str:
             _TF["freeze"](checkpoint_folder=".", output="frozen.pb")
     finally:
         os.chdir(cwd)
+    (Path(run_dir) / SECONDS_FILE).write_text(f"{time.perf_counter() - start:.3f}")
     return str(Path(run_dir) / "frozen.pb")
+
+
+def train_seconds(model: Model) -> float:
+    """Seconds ``model`` took to train and freeze in its worker (TF's import not counted)."""
+    return float((model.path.parent / SECONDS_FILE).read_text())
 
 
 class Trainer:
@@ -216,12 +223,17 @@ def predict(model, frames: list, idx: list[int]) -> np.ndarray:
     return model.pot.eval(coords, cells, types)[1].reshape(len(idx), -1, 3)
 
 
+def force_deviation(models: list, frames: list, idx: list[int]) -> np.ndarray:
+    """DeePMD's per-atom force deviation (frames, atoms), eV/Å: the ensemble's std of the force vector."""
+    forces = np.array([predict(m, frames, idx) for m in models])  # (models, frames, atoms, 3)
+    return np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=-1), axis=0))
+
+
 def pick(strategy: str, frames: list, unlabelled: list[int], models: list, args, rng) -> list[int]:
     """The next frames to label (at most ``args.batch``)."""
     if strategy == "random":
         return sorted(rng.choice(unlabelled, size=min(args.batch, len(unlabelled)), replace=False).tolist())
-    forces = np.array([predict(m, frames, unlabelled) for m in models])  # (models, frames, atoms, 3)
-    per_atom = np.sqrt(np.mean(np.sum((forces - forces.mean(0)) ** 2, axis=-1), axis=0))  # (frames, atoms)
+    per_atom = force_deviation(models, frames, unlabelled)
     devi = per_atom.max(axis=1)
     print(f"  {strategy}: max_devi_f over {len(devi)} unlabelled frames: min {devi.min():.3f}, median "
           f"{np.median(devi):.3f}, max {devi.max():.3f} eV/Å; {int(((devi >= args.lo) & (devi < args.hi)).sum())} "

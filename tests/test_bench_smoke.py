@@ -39,7 +39,7 @@ def test_orchestration_bench_smallest():
     assert _last_line(out).startswith("ratio: ")
 
 
-@pytest.mark.parametrize("script", ["bench_md.py", "bench_label_efficiency.py"])
+@pytest.mark.parametrize("script", ["bench_md.py", "bench_label_efficiency.py", "bench_levels.py"])
 def test_training_benches_parse_their_arguments(script):
     """These train DeePMD models (minutes); here only their command line is checked."""
     assert "usage:" in _run(script, "--help")
@@ -55,6 +55,19 @@ def test_label_efficiency_bench_smallest(tmp_path):
         assert f"{strategy} round 0: 1 labels" in out
     assert _last_line(out).startswith("ratio: ")
     assert list(tmp_path.glob("pool-*.npz")) and list(tmp_path.glob("test-*.npz"))
+
+
+@pytest.mark.slow
+def test_levels_bench_smallest(tmp_path):
+    """Two conditions, one round, 20-step models: fixed, adaptive and calibrated levels, ratios printed last."""
+    out = _run("bench_levels.py", "--conditions", "300:1:0:3:1,900:1:0:2:1", "--rounds", "1", "--steps", "20",
+               "--models", "2", "--batch", "1", "--initial", "1", "--min-pairs", "3", "--cache", str(tmp_path),
+               timeout=300)
+    for strategy in ("fixed", "adaptive", "calibrated"):
+        assert f"{strategy} round 0: 1 labels" in out
+    assert "(adaptive (0 pairs: not calibrated yet))" in out
+    assert "labels(calibrated) / labels(adaptive): " in out
+    assert _last_line(out).startswith("ratio: ") and _last_line(out).endswith("(labels calibrated / labels fixed)")
 
 
 @pytest.mark.slow
