@@ -32,9 +32,11 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     assert submitted["n_jobs"] == 1  # the start job adds the rest as it runs
     lines = []
     outcome = run_locally(seiflow_env.settings, "tiny", n_workers=2, timeout_s=1500, poll_s=2,
-                          progress=lines.append)
+                          progress=lines.append, activity_every_s=10)
     db = get_database()
     assert outcome.state == "not_converged", (outcome, lines)
+    # what each worker was doing, every 10 s: "  local0: <job name> [<category>] <time running>..."
+    assert any(line.startswith(("  local0: ", "  local1: ")) for line in lines), lines
     fws = list(lp.fireworks.find({}, {"state": 1, "name": 1}))
     assert {fw["state"] for fw in fws} == {"COMPLETED"}, fws
     rounds = list(db[ROUNDS_COLLECTION].find({"campaign": "tiny"}).sort("round", 1))
