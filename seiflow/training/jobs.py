@@ -27,7 +27,9 @@ from seiflow.training.data import TrainingDataSpec, held_out_dir, prepare_data, 
 from seiflow.training.inputs import auto_sel, build_input
 
 # what a stored model's run folder no longer needs: exported data, checkpoints (stored), fetched parents
-TRAINING_SCRATCH = ("data", "model.ckpt*", "checkpoint", "checkpoint.latest", "checkpoint.tar.gz", "prev")
+# dp compress leaves its own checkpoint in model-compression/ (as big as the compressed model)
+TRAINING_SCRATCH = ("data", "model.ckpt*", "checkpoint", "checkpoint.latest", "checkpoint.tar.gz", "prev",
+                    "model-compression")
 
 def run_dir_for(campaign: str, round_: int, index: int) -> Path:
     """The deterministic run directory of model ``index`` of ``round_`` on this worker."""
