@@ -1,7 +1,7 @@
 """Benchmark 7 (issue 18): labels and wall time to a force-RMSE target: calibrated vs fixed vs adaptive levels.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_levels.py [--rounds 4] [--models 2] [--batch 3]
-[--steps 500] [--seeds 1] [--cache DIR]``.
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_levels.py [--rounds 3] [--models 2] [--batch 4]
+[--steps 500] [--target-factor 0.55] [--seeds 1] [--cache DIR]``.
 The pool, reference set, models and training are ``bench_label_efficiency.py``'s (imported from it): CHGNet
 Langevin MD of Li32Cl32 under several conditions, every frame labelled by CHGNet once, so a strategy only
 decides which labels it "buys"; tiny DeePMD models trained in worker processes. The demo's interface pool
@@ -20,6 +20,8 @@ lower force level differs:
   the pairs are fitted by ``fit_calibration`` (``--quantile``) and ``levels_from`` gives the lower level
   where the error bound reaches ``--f-error-lo``, once ``--min-pairs`` pairs with rank correlation
   ``--min-spearman`` exist; until then the adaptive level, as the campaign does (``plan_next_round``).
+  ``--min-pairs`` defaults to ``--batch``: the campaign's 20 pairs are fewer than its 50 candidates a
+  round, so its calibration also starts after the first round of new labels.
   The upper level stays ``--hi`` for all three, so the comparison is of the lower level alone.
 
 Wall time of a strategy = training (the worker-measured seconds of every model it used, round 0's shared
@@ -73,8 +75,8 @@ class Levels:
         self.strategy, self.args = strategy, args
         self.adaptive = AdaptiveLower(rate=args.adaptive_rate)  # as selector_from_config builds it
         self.config = CalibrationConfig(f_error_lo=f_error_lo, f_error_hi=max(args.f_error_hi, 2 * f_error_lo),
-                                        quantile=args.quantile, min_pairs=args.min_pairs,
-                                        min_spearman=args.min_spearman)
+                                        quantile=args.quantile, min_spearman=args.min_spearman,
+                                        min_pairs=args.min_pairs or max(3, args.batch))
         self.pairs: list[tuple[float, float]] = []  # (max_devi_f, max-atom force error), eV/Å
 
     def lower(self, devi: np.ndarray) -> tuple[float, str]:
@@ -204,14 +206,14 @@ def parse() -> argparse.Namespace:
     p.add_argument("--stride", type=int, default=3, help="MD steps between frames")
     p.add_argument("--models", type=int, default=2, help="models per round (every strategy)")
     p.add_argument("--initial", type=int, default=2)
-    p.add_argument("--batch", type=int, default=3, help="frames bought per round at most")
-    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--batch", type=int, default=4, help="frames bought per round at most")
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=500, help="training steps per model")
     p.add_argument("--workers", type=int, default=2, help="training processes side by side")
     p.add_argument("--target", type=float, default=None,
                    help="force RMSE target on the reference set, eV/Å (default: --target-factor x the "
                         "RMSE of the models trained on the initial frames)")
-    p.add_argument("--target-factor", type=float, default=0.6)
+    p.add_argument("--target-factor", type=float, default=0.55)
     p.add_argument("--fixed-lo", type=float, default=0.15, help="the fixed lower force level, eV/Å")
     p.add_argument("--hi", type=float, default=1.0, help="upper force level of all three, eV/Å")
     p.add_argument("--adaptive-rate", type=float, default=0.05,
@@ -222,9 +224,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--f-error-hi", type=float, default=0.6,
                    help="calibration's upper error (only levels_from's check; at least 2 x --f-error-lo)")
     p.add_argument("--quantile", type=float, default=0.9)
-    p.add_argument("--min-pairs", type=int, default=6,
-                   help="pairs before the fit sets the level (the campaign's default is 20: more labels "
-                        "than this bench buys)")
+    p.add_argument("--min-pairs", type=int, default=None,
+                   help="pairs before the fit sets the level (default --batch, at least 3: one round of "
+                        "labels, as the campaign's 20 of its 50 candidates)")
     p.add_argument("--min-spearman", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=1, help="seed of the pool's MD")
     p.add_argument("--seeds", default="1", help="comma-separated model/pick seeds; summed in the ratios")
