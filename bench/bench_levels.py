@@ -1,7 +1,8 @@
 """Benchmark 7 (issue 18): labels and wall time to a force-RMSE target: calibrated vs fixed vs adaptive levels.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_levels.py [--rounds 3] [--models 2] [--batch 4]
-[--steps 500] [--target-factor 0.55] [--seeds 1] [--cache DIR]``.
+[--steps 500] [--target-factor 0.55] [--seeds 1] [--cache DIR]`` (the defaults: 9.5 min at load 6 with the
+pool cached; quick: ``--rounds 1``, 3.6 min at load 5).
 The pool, reference set, models and training are ``bench_label_efficiency.py``'s (imported from it): CHGNet
 Langevin MD of Li32Cl32 under several conditions, every frame labelled by CHGNet once, so a strategy only
 decides which labels it "buys"; tiny DeePMD models trained in worker processes. The demo's interface pool
