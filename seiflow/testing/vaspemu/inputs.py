@@ -28,7 +28,6 @@ from seiflow.testing.vaspemu.files import (
 )
 
 FUNCTIONALS = ("PBE_54", "PBE_64", "PBE_52", "PBE")  # where a POTCAR.spec symbol is looked up
-HEADERS = Path(__file__).resolve().parents[2] / "data" / "vasp" / "potcar_headers.json"
 HBAR2_2M = 3.80998212  # eV Å^2: plane-wave kinetic energy is HBAR2_2M * |G|^2
 ALGO_TO_IALGO = {"normal": 38, "fast": 68, "veryfast": 48, "all": 58, "damped": 53, "exact": 90}
 
@@ -82,17 +81,8 @@ def _guess_zval(symbol: str) -> float:
     return float(zval)
 
 
-@cache
-def _headers() -> dict[str, list]:
-    """Symbol -> [TITEL, ZVAL, VRHFIN, LEXCH], extracted once from pymatgen's table (fast to read)."""
-    return json.loads(HEADERS.read_text()) if HEADERS.is_file() else {}
-
-
 def potcar_info(symbol: str) -> PotcarInfo:
     """A POTCAR header for ``symbol`` from pymatgen's summary table (PBE_54 first), else a guess."""
-    if symbol in _headers():
-        titel, zval, vrhfin, lexch = _headers()[symbol]
-        return PotcarInfo(symbol, titel, float(zval), vrhfin, lexch)
     table = _summary()
     for functional in FUNCTIONALS:
         for key, entries in table.get(functional, {}).items():
