@@ -307,6 +307,17 @@ def labels_needed(curve: list[tuple[int, float]], target: float) -> int | None:
     return next((n for n, rmse in curve if rmse <= target), None)
 
 
+def pool_and_reference(args) -> tuple[list, list]:
+    """The CHGNet pool and the held-out reference set of ``args.conditions`` (cached in ``args.cache``)."""
+    start = time.perf_counter()
+    conditions = [Condition.parse(c) for c in args.conditions.split(",")]
+    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache)
+    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache)
+    print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet; T:volume:rattle:pool:test "
+          f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
+    return pool, test
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conditions", default=CONDITIONS,
@@ -331,11 +342,7 @@ def main() -> None:
     one_thread()
     print(f"machine: {machine()}")
     start = time.perf_counter()
-    conditions = [Condition.parse(c) for c in args.conditions.split(",")]
-    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache)
-    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache)
-    print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet; T:volume:rattle:pool:test "
-          f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
+    pool, test = pool_and_reference(args)
     seeds = [int(x) for x in args.seeds.split(",")]
     need: dict = {name: [] for name in STRATEGIES}
     with tempfile.TemporaryDirectory(prefix="bench-al-") as tmp:

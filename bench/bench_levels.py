@@ -43,12 +43,11 @@ from _common import machine, one_thread
 from bench_label_efficiency import (
     CONDITIONS,
     TYPE_MAP,
-    Condition,
     Trainer,
     force_deviation,
     force_rmse,
     labels_needed,
-    md_frames,
+    pool_and_reference,
     train_seconds,
 )
 
@@ -240,11 +239,7 @@ def main() -> None:
     one_thread()
     print(f"machine: {machine()}")
     start = time.perf_counter()
-    conditions = [Condition.parse(c) for c in args.conditions.split(",")]
-    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache)
-    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache)
-    print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet; T:volume:rattle:pool:test "
-          f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
+    pool, test = pool_and_reference(args)
     seeds = [int(x) for x in args.seeds.split(",")]
     labels: dict[str, list] = {name: [] for name in STRATEGIES}
     wall: dict[str, list] = {name: [] for name in STRATEGIES}
