@@ -248,6 +248,7 @@ def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]
 
     prov = Provenance.model_validate(provenance)
     reference = maker.reference
+    store = FrameStore()
     run_dir = Path.cwd() / MD_FOLDER
     outcome = maker.run(structure, run_dir)
     frames: list[LabelledFrame] = []
@@ -257,7 +258,6 @@ def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]
     else:
         try:
             files = [run_dir / POSITIONS_FILE, run_dir / FORCES_FILE, run_dir / OUTPUT_FILE]
-            store = FrameStore()
             trajectory = TrajectoryStore(store.db).put(
                 files, campaign=prov.campaign, source=prov.source, origin=prov.origin,
                 temperature=maker.temperature, code="cp2k",
@@ -266,7 +266,7 @@ def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]
             frames = frames_from_cp2k_md(run_dir, structure, reference, prov, maker.temperature)
         except (OSError, ValueError) as exc:
             failures.append((structure, prov, f"unreadable CP2K MD output: {exc}"))
-    return store_results(FrameStore(), reference, frames, failures,
+    return store_results(store, reference, frames, failures,
                          max_force=maker.max_force, energy_window=maker.energy_window)
 
 
