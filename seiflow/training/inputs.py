@@ -76,8 +76,14 @@ def build_input(
     numb_steps: int,
     save_freq: int = 100,
     disp_freq: int = 100,
+    resumed: bool = False,
 ) -> dict[str, Any]:
-    """The DeePMD ``input.json`` mapping for one model of the ensemble."""
+    """The DeePMD ``input.json`` mapping for one model of the ensemble.
+
+    ``resumed``: the run starts from the last round's frozen model (``init_frz_model``). It then starts at
+    ``resume_start_lr`` with ``resume_loss`` (DP-GEN's ``training_reuse_*``): restarting a trained model at
+    the first round's learning rate and force-heavy prefactors throws away much of what it learned.
+    """
     if len(sel) != len(type_map):
         raise InputError(
             f"training.sel has {len(sel)} entries but type_map has {len(type_map)}",
@@ -85,7 +91,9 @@ def build_input(
         )
     if not train_systems:
         raise InputError("no training data systems", "label frames before training")
-    loss = {"type": "ener", **config.loss.model_dump()}
+    reuse = resumed and config.resume_start_lr is not None
+    loss = {"type": "ener", **(config.resume_loss if reuse else config.loss).model_dump()}
+    start_lr = config.resume_start_lr if reuse else config.start_lr
     return {
         "model": {
             "type_map": list(type_map),
@@ -103,8 +111,8 @@ def build_input(
         },
         "learning_rate": {
             "type": "exp",
-            "start_lr": config.start_lr,
-            "stop_lr": config.stop_lr,
+            "start_lr": start_lr,
+            "stop_lr": min(config.stop_lr, start_lr),
             # at least 4 decays over the run, however short (a resumed round has few steps)
             "decay_steps": max(1, min(config.decay_steps, numb_steps // 4)),
         },

@@ -107,7 +107,8 @@ def _write_input(
     sel = config.sel if config.sel != "auto" else auto_sel(systems, type_map, config.rcut)
     if len(sel) != len(type_map):
         raise InputError(f"training.sel has {len(sel)} values for {len(type_map)} types", "fix sel")
-    inp = build_input(config, type_map, systems, sel, seed, plan.numb_steps, save_freq, disp_freq)
+    inp = build_input(config, type_map, systems, sel, seed, plan.numb_steps, save_freq, disp_freq,
+                      resumed=plan.init == "init_frz_model")
     (run_dir / "input.json").write_text(json.dumps(inp, indent=2))
     return inp
 

@@ -35,6 +35,17 @@ def test_build_input_fields(tiny_config, licl_system):
         build_input(tiny_config, TYPE_MAP, [licl_system], [20], seed=5, numb_steps=40)
 
 
+def test_a_round_resumed_from_the_last_model_starts_gently(tiny_config, licl_system):
+    # DP-GEN's training_reuse_*: a lower first learning rate, energy-heavier first prefactors
+    inp = build_input(tiny_config, TYPE_MAP, [licl_system], [20, 20], seed=5, numb_steps=40, resumed=True)
+    assert inp["learning_rate"]["start_lr"] == 1e-4
+    assert (inp["loss"]["start_pref_e"], inp["loss"]["start_pref_f"]) == (0.1, 100.0)
+    assert inp["learning_rate"]["stop_lr"] <= 1e-4
+    plain = tiny_config.model_copy(update={"resume_start_lr": None})
+    inp = build_input(plain, TYPE_MAP, [licl_system], [20, 20], seed=5, numb_steps=40, resumed=True)
+    assert inp["learning_rate"]["start_lr"] == plain.start_lr and inp["loss"]["start_pref_f"] == 1000.0
+
+
 def test_prepare_data_splits_and_is_reused(tmp_path, licl_data):
     record = prepare_data(licl_data, tmp_path / "data", TYPE_MAP, 0.2, seed=3)
     assert (record.n_train_frames, record.n_test_frames) == (24, 6)

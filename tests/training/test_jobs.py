@@ -85,6 +85,9 @@ def test_next_round_starts_from_previous_model(seiflow_env, tiny_config, licl_da
     doc = ModelStore().get(second.model_id)
     assert doc.init == "init_frz_model" and doc.parent_model_id == first.model_id
     assert second.start_step == 0 and second.numb_steps == tiny_config.numb_steps_next
+    resumed = json.loads((run_dir_for("licl", 2, 0) / "input.json").read_text())
+    assert resumed["learning_rate"]["start_lr"] == tiny_config.resume_start_lr  # not round 1's start_lr
+    assert resumed["loss"]["start_pref_f"] == tiny_config.resume_loss.start_pref_f
     restart = DeepmdTrainMaker(
         config=tiny_config.model_copy(update={"next_round_init": "restart"}), type_map=TYPE_MAP,
         save_freq=20, disp_freq=10,
