@@ -23,9 +23,11 @@ from seiflow.analysis.validation_jobs import VALIDATION_SOURCE, ValidationMaker,
 from seiflow.constants import VALIDATION_SETS_COLLECTION, JobCategory
 from seiflow.controller import campaigns
 from seiflow.controller.seeds import as_structure, exploration_seeds
+from seiflow.convergence.base import Criterion
 from seiflow.convergence.calibration_jobs import CalibrationMaker
+from seiflow.convergence.criteria import TemperatureRange, criteria_from_config
 from seiflow.convergence.report import RoundStore, judge
-from seiflow.convergence.schedule import next_scale
+from seiflow.convergence.schedule import next_n_temperatures, next_scale
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
 from seiflow.jobconfig import keep_own_config, set_category, tag_jobs
@@ -35,7 +37,7 @@ from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
-from seiflow.schemas.round import SelectionResult, StopKind
+from seiflow.schemas.round import ADAPTIVE_LOWER_KEY, SelectionResult, StopKind
 from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database
 from seiflow.structures.bulk import load_bulk
@@ -104,7 +106,8 @@ class RoundMaker(Maker):
         return cls(
             training=EnsembleTrainMaker.from_campaign(c),
             validation=ValidationMaker(enabled=c.validation.enabled, dynamics=c.validation.dynamics_every_round),
-            exploration=ExplorationMaker(config=c.exploration, selection=c.selection),
+            exploration=ExplorationMaker(config=c.exploration, selection=c.selection,
+                                         n_temperatures=1 if c.exploration.adaptive_temperatures else None),
             selection=SelectionMaker(config=c.selection, type_map=type_map),
             labelling=GroupedLabelMaker(labelling=label_maker_for(c.labelling), group_size=c.labelling.group_size),
             calibration=(CalibrationMaker(config=c.selection.calibration)
@@ -256,6 +259,9 @@ def plan_next_round(
     if c.selection.calibration is not None:
         levels = (calibration or {}).get("levels")
         if levels:
+            # the upper level never drops below the campaign's f_trust_hi: a calibrated upper level alone
+            # called 97 % of a round's frames failed and starved the loop of labels (demo round 3)
+            levels = {**levels, "f_trust_hi": max(levels["f_trust_hi"], c.selection.f_trust_hi)}
             config = config.model_copy(update={**levels, "adaptive_lower": False})
             levels_next = {**levels, "calibrated": 1.0}
         else:  # too few pairs, or a fit that cannot say: DP-GEN2's adaptive lower level meanwhile
@@ -265,7 +271,18 @@ def plan_next_round(
     maker.exploration.selection = config
     if c.exploration.adaptive:
         maker.exploration.scale = next_scale(maker.exploration.scale, selection, c.exploration.max_scale)
+    if c.exploration.adaptive_temperatures:
+        n = len(maker.exploration.temperatures())
+        maker.exploration.n_temperatures = next_n_temperatures(n, selection, len(c.exploration.temperatures))
     return levels_next
+
+
+def round_criteria(c: Campaign) -> list[Criterion]:
+    """The campaign's criteria; with an adaptive temperature range, also that the whole range was explored."""
+    criteria = criteria_from_config(c.convergence)
+    if c.exploration.adaptive_temperatures and not any(isinstance(x, TemperatureRange) for x in criteria):
+        criteria.append(TemperatureRange())
+    return criteria
 
 
 def final_model_jobs(c: Campaign, r: int, maker: RoundMaker) -> list[Job]:
@@ -318,10 +335,15 @@ def close_round(
         measured.update(round_metrics(validation) or mean_metrics(metrics))  # the fixed set when there is one
         maker = round_maker or RoundMaker.from_campaign(c)
         used = {"f_trust_lo": result.f_trust_lo_used, "f_trust_hi": maker.selection.config.f_trust_hi}
-        scale = maker.exploration.scale
+        if maker.selection.config.adaptive_lower:
+            used[ADAPTIVE_LOWER_KEY] = 1.0  # its accurate ratio is 1 - rate by construction
+        scale, explored = maker.exploration.scale, maker.exploration.temperatures()
+        pending = [t for t in c.exploration.temperatures if t not in explored]
         levels_next = plan_next_round(maker, c, result, calibration)
-        report = judge(c.name, r, result, c.convergence, store.history(c.name), measured, levels=used,
-                       levels_next=levels_next, calibration=calibration, exploration_scale=scale)
+        report = judge(c.name, r, result, c.convergence, store.history(c.name), measured,
+                       criteria=round_criteria(c), levels=used, levels_next=levels_next,
+                       calibration=calibration, exploration_scale=scale, exploration_temperatures=explored,
+                       temperatures_pending=pending)
         store.put(report)
         summary.update(converged=report.converged, stop=report.stop, stop_reason=report.stop_reason,
                        accurate_ratio=result.accurate_ratio)

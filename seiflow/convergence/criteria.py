@@ -15,7 +15,7 @@ from seiflow.convergence.base import Criterion
 from seiflow.registry import CRITERIA
 from seiflow.schemas.campaign import ConvergenceConfig
 from seiflow.schemas.model import RoundMetric
-from seiflow.schemas.round import CriterionResult, RoundReport
+from seiflow.schemas.round import ADAPTIVE_LOWER_KEY, CriterionResult, RoundReport
 
 
 @CRITERIA.register("accurate_ratio")
@@ -28,13 +28,20 @@ class AccurateRatio(Criterion):
     name: str = "accurate_ratio"
 
     def check(self, history: list[RoundReport]) -> CriterionResult:
-        """Whether the last ``rounds`` rounds each explored frames and reached ``threshold``."""
+        """Whether the last ``rounds`` rounds each explored frames and reached ``threshold``.
+
+        A round selected with DP-GEN2's adaptive lower level does not count: that level is placed so a fixed
+        share of the frames are candidates, so its accurate ratio says nothing about the ensemble.
+        """
         last = history[-self.rounds :]
         ratios = [r.selection.accurate_ratio for r in last]
-        ok = len(last) == self.rounds and all(
+        adaptive = [r.round for r in last if r.levels.get(ADAPTIVE_LOWER_KEY)]
+        ok = len(last) == self.rounds and not adaptive and all(
             r.selection.n_frames > 0 and x >= self.threshold for r, x in zip(last, ratios, strict=True)
         )
         detail = f"last {len(last)} ratio(s) {[round(x, 4) for x in ratios]} vs >= {self.threshold}"
+        if adaptive:
+            detail += f"; round(s) {adaptive} used the adaptive lower level (ratio set by its rate)"
         return CriterionResult(name=self.name, satisfied=ok, detail=detail)
 
 
@@ -144,3 +151,22 @@ class SanityError(Criterion):
         return CriterionResult(name=self.name, satisfied=value <= self.target,
                                detail=f"p90 max-atom force error {value:.3f} eV/Å on {sanity.get('n')} "
                                       f"sanity labels vs <= {self.target}")
+
+
+@CRITERIA.register("temperature_range")
+@dataclass
+class TemperatureRange(Criterion):
+    """The last round explored every temperature of the campaign (an adaptive range has reached them all)."""
+
+    name: str = "temperature_range"
+
+    def check(self, history: list[RoundReport]) -> CriterionResult:
+        """Whether no campaign temperature is still pending in the last round."""
+        last = history[-1] if history else None
+        if last is None:
+            return CriterionResult(name=self.name, satisfied=False, detail="no round yet")
+        explored = ", ".join(f"{t:g}" for t in last.exploration_temperatures) or "?"
+        if last.temperatures_pending:
+            pending = ", ".join(f"{t:g}" for t in last.temperatures_pending)
+            return CriterionResult(name=self.name, satisfied=False, detail=f"explored {explored} K; {pending} K not yet")
+        return CriterionResult(name=self.name, satisfied=True, detail=f"explored {explored} K: the whole range")

@@ -1,9 +1,10 @@
-"""Adaptive exploration: how long the next round's runs are, from what this round found.
+"""Adaptive exploration: how long the next round's runs are, and how hot, from what this round found.
 
 ArcaNN's rule, with a way back: when fewer than 10 % of the explored frames are candidates or failed the
 runs get 4x longer, under 20 % 2x; when more than half are, they get half as long again (never shorter
-than the campaign's own schedule); the multiplier is capped at ``max_scale``. The multiplier is recorded
-in each round's report.
+than the campaign's own schedule); the multiplier is capped at ``max_scale``. The temperature range
+follows the same shares: under 20 % it takes in the campaign's next temperature, over half it gives back
+the last one taken in (never the first). Both are recorded in each round's report.
 """
 
 from __future__ import annotations
@@ -25,3 +26,15 @@ def next_scale(scale: float, selection: SelectionResult, max_scale: float) -> fl
     if share > SHRINK_ABOVE:
         return max(scale / 2.0, 1.0)
     return scale
+
+
+def next_n_temperatures(n: int, selection: SelectionResult, n_max: int) -> int:
+    """How many of the campaign's temperatures (in its order) the next round explores."""
+    if selection.n_frames == 0:
+        return n
+    share = (selection.n_candidate + selection.n_failed) / selection.n_frames
+    if share < RULE[-1][0]:
+        return min(n + 1, n_max)
+    if share > SHRINK_ABOVE:
+        return max(n - 1, 1)
+    return n

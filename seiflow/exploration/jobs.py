@@ -29,7 +29,7 @@ from seiflow.schemas.exploration import (
     TaskStatus,
 )
 from seiflow.selection.selector import selector_from_config
-from seiflow.selection.trust_levels import FrameClass
+from seiflow.selection.trust_levels import FrameClass, sanity_pool
 from seiflow.settings import load_settings
 
 
@@ -55,13 +55,14 @@ def _keep_mask(result: ExplorationResult, selection: SelectionConfig, type_map: 
 
 
 def sanity_picks(result: ExplorationResult, selection: SelectionConfig, type_map: list[str]) -> np.ndarray:
-    """Indices of up to ``n_sanity`` random frames the ensemble calls accurate (kept for sanity labels)."""
+    """Indices of up to ``n_sanity`` random frames kept for sanity labels (:func:`sanity_pool`)."""
     if not selection.n_sanity:
         return np.array([], dtype=int)
     selector = selector_from_config(selection.model_copy(update={"fps": False}), type_map)
-    accurate = np.flatnonzero(selector.trust.classify(result.deviation) == FrameClass.ACCURATE)
+    classes = selector.trust.classify(result.deviation)
+    pool = sanity_pool(result.deviation.array("max_devi_f"), classes, selection.n_sanity)
     rng = np.random.default_rng(result.task.velocity_seed)
-    return rng.choice(accurate, size=min(selection.n_sanity, accurate.size), replace=False)
+    return rng.choice(pool, size=min(selection.n_sanity, pool.size), replace=False)
 
 
 def run_task(
@@ -142,13 +143,18 @@ class ExplorationMaker(Maker):
     work_dir: str | None = None
     max_kept_factor: int = 4  # keep at most this many times max_candidates frames per task
     scale: float = 1.0  # run-length multiplier set by the adaptive schedule
+    n_temperatures: int | None = None  # the first n of config.temperatures (adaptive range); None: all
+
+    def temperatures(self) -> list[float]:
+        """The temperatures this maker's round explores, K."""
+        return list(self.config.temperatures[: self.n_temperatures])
 
     def make(
         self, seeds: dict[str, Structure], models: list[str], type_map: list[str], round_index: int = 0
     ) -> Flow:
         """A flow of exploration jobs over ``seeds``; its output is the list of task outputs."""
         jobs = []
-        for task in make_tasks(list(seeds), self.config, round_index, self.scale):
+        for task in make_tasks(list(seeds), self.config, round_index, self.scale, self.n_temperatures):
             j = explore(
                 task, seeds[task.seed_name], models, type_map, self.selection,
                 work_dir=self.work_dir, max_kept=self.max_kept_factor * self.selection.max_candidates,

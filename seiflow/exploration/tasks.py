@@ -24,9 +24,13 @@ def _slug(text: str) -> str:
 
 
 def make_tasks(
-    seed_names: list[str], config: ExplorationConfig, round_index: int = 0, scale: float = 1.0
+    seed_names: list[str], config: ExplorationConfig, round_index: int = 0, scale: float = 1.0,
+    n_temperatures: int | None = None,
 ) -> list[ExplorationTask]:
-    """One task per (seed, ensemble, temperature[, pressure]); ids are unique and readable."""
+    """One task per (seed, ensemble, temperature[, pressure]); ids are unique and readable.
+
+    ``n_temperatures``: only the first that many of ``config.temperatures`` (the adaptive range).
+    """
     if not seed_names:
         raise InputError("no seed structures for exploration", "set exploration.seeds")
     if len(set(seed_names)) != len(seed_names):
@@ -36,7 +40,7 @@ def make_tasks(
     for seed_name in seed_names:
         for ensemble in config.ensembles:
             pressures = config.pressures if ensemble == "npt" else [None]
-            for temperature in config.temperatures:
+            for temperature in config.temperatures[:n_temperatures]:
                 for pressure in pressures:
                     p_part = f"-{pressure:g}bar" if pressure is not None else ""
                     task_id = f"r{round_index}-{_slug(seed_name)}-{ensemble}-{temperature:g}K{p_part}"

@@ -191,6 +191,14 @@ class TrainingConfig(_Section):
         "init_frz_model", description="How later rounds start: from the last frozen model, its checkpoint, or anew."
     )
     start_lr: float = Field(1e-3, gt=0, description="Initial learning rate.")
+    resume_start_lr: float | None = Field(
+        1e-4, gt=0, description="Initial learning rate of a round started from the last frozen model "
+        "(init_frz_model), with the resume prefactors; None: start_lr and loss (DP-GEN's training_reuse_*).",
+    )
+    resume_loss: LossConfig = Field(
+        default_factory=lambda: LossConfig(start_pref_e=0.1, start_pref_f=100.0),
+        description="Loss prefactors of a round started from the last frozen model (DP-GEN's defaults).",
+    )
     stop_lr: float = Field(3.5e-8, gt=0, description="Final learning rate.")
     decay_steps: int = Field(500, ge=1, description="Learning-rate decay interval, steps.")
     loss: LossConfig = Field(default_factory=LossConfig)
@@ -217,13 +225,19 @@ class ExplorationConfig(_Section):
         False, description="Lengthen runs when a round finds few candidates, shorten when many (ArcaNN)."
     )
     max_scale: float = Field(16.0, ge=1, description="Largest adaptive length multiplier.")
+    adaptive_temperatures: bool = Field(
+        False, description="Start at the first of temperatures; add the next when a round finds few candidates, "
+        "drop the last added when it finds many; converged only once all are explored.",
+    )
 
 
 class CalibrationConfig(_Section):
     """Trust levels in true-error units: fitted each round from deviation against true error."""
 
     f_error_lo: float = Field(0.1, gt=0, description="eV/Å: a frame is accurate when its error bound is below.")
-    f_error_hi: float = Field(0.6, gt=0, description="eV/Å: above this error bound a frame is failed.")
+    f_error_hi: float = Field(
+        0.6, gt=0, description="eV/Å: above this error bound a frame is failed (never below f_trust_hi)."
+    )
     quantile: float = Field(0.9, gt=0.5, lt=1, description="Error quantile the bound holds at.")
     min_pairs: int = Field(20, ge=3, description="Pairs needed before the fit sets the levels.")
     min_spearman: float = Field(0.3, ge=-1, le=1, description="Rank correlation needed to trust the fit.")
@@ -262,7 +276,8 @@ class SelectionConfig(_Section):
         None, description="Set the force levels from deviation vs true error on labelled frames (each round)."
     )
     n_sanity: int = Field(
-        0, ge=0, description="Random explored frames labelled per round regardless of deviation (sanity)."
+        0, ge=0, description="Random explored frames the ensemble calls accurate (else its lowest-deviation "
+        "frames) labelled per round to check its claim (sanity labels).",
     )
 
     @model_validator(mode="after")

@@ -57,6 +57,9 @@ class CriterionResult(BaseModel):
     detail: str = Field("", description="The values it compared, in words.")
 
 
+ADAPTIVE_LOWER_KEY = "adaptive_lower"  # in RoundReport.levels: 1.0 when the lower level was DP-GEN2's adaptive one
+
+
 class StopKind(StrEnum):
     """Why a campaign stopped after a round."""
 
@@ -84,4 +87,10 @@ class RoundReport(BaseModel):
     )
     calibration: dict | None = Field(None, description="Deviation/true-error fit and sanity errors.")
     exploration_scale: float = Field(1.0, description="Run-length multiplier this round ran with.")
+    exploration_temperatures: list[float] = Field(
+        default_factory=list, description="Temperatures this round explored, K (adaptive range)."
+    )
+    temperatures_pending: list[float] = Field(
+        default_factory=list, description="Campaign temperatures the adaptive range has not reached yet, K."
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), description="When judged.")

@@ -20,7 +20,14 @@ from seiflow.schemas.round import FrameId, Histogram, SelectionResult
 from seiflow.selection.base import Descriptor, Filter
 from seiflow.selection.filters import apply_filters
 from seiflow.selection.fps import farthest_point_sampling
-from seiflow.selection.trust_levels import AdaptiveLower, FrameClass, Levels, TrustLevels, histogram
+from seiflow.selection.trust_levels import (
+    AdaptiveLower,
+    FrameClass,
+    Levels,
+    TrustLevels,
+    histogram,
+    sanity_pool,
+)
 
 
 def frame_key(structure: Structure) -> tuple[str, int] | None:
@@ -40,7 +47,7 @@ class Selector:
     filters: list[Filter] = field(default_factory=list)
     descriptor: Descriptor | None = None
     adaptive: AdaptiveLower | None = None
-    n_sanity: int = 0  # random accurate frames labelled as a check of the ensemble's claim
+    n_sanity: int = 0  # random accurate (else lowest-deviation) frames labelled to check the claim
     seed: int = 0
 
     def keep_floor(self) -> float:
@@ -58,13 +65,15 @@ class Selector:
         lo = self.adaptive.lower_level(all_f, hi) if self.adaptive else self.trust.force.lo
         counts: Counter[int] = Counter()
         cand: list[tuple[float, str, int]] = []
-        accurate: list[tuple[str, int]] = []
+        values, classes_all, keys = [], [], []
         for r in done:
             classes = self.trust.classify(r.deviation, f_lo=lo)
             counts.update(classes.tolist())
             for i in np.flatnonzero(classes == FrameClass.CANDIDATE):
                 cand.append((r.deviation.max_devi_f[i], r.task.task_id, r.deviation.steps[i]))
-            accurate += [(r.task.task_id, r.deviation.steps[i]) for i in np.flatnonzero(classes == FrameClass.ACCURATE)]
+            values.append(r.deviation.array("max_devi_f"))
+            classes_all.append(classes)
+            keys += [(r.task.task_id, s) for s in r.deviation.steps]
         by_key = {k: s for s in structures if (k := frame_key(s)) is not None}
         picked, n_filtered, reasons = self._pick(sorted(cand, reverse=True), by_key)
         n = int(sum(counts.values()))
@@ -85,12 +94,21 @@ class Selector:
             n_failed_tasks=len(failed_tasks),
             failed_tasks=failed_tasks,
         )
-        sanity = self._sanity([k for k in accurate if k in by_key], by_key)
+        pool = []
+        if self.n_sanity and done:
+            # frames the exploration kept (by_key): sanity_picks kept the same pool per task
+            kept = np.array([k in by_key for k in keys])
+            values_kept, classes_kept = np.concatenate(values)[kept], np.concatenate(classes_all)[kept]
+            kept_keys = [k for k in keys if k in by_key]
+            chosen = {(t, st) for _, t, st in picked}
+            pool = [k for i in sanity_pool(values_kept, classes_kept, self.n_sanity)
+                    if (k := kept_keys[i]) not in chosen]
+        sanity = self._sanity(pool, by_key)
         doc.n_sanity = len(sanity)
         return doc, [by_key[(t, s)] for _, t, s in picked] + sanity
 
     def _sanity(self, keys: list[tuple[str, int]], by_key: dict[tuple[str, int], Structure]) -> list[Structure]:
-        """Up to ``n_sanity`` random accurate frames, marked ``provenance.sanity``."""
+        """Up to ``n_sanity`` random frames of the sanity pool, marked ``provenance.sanity``."""
         if not self.n_sanity or not keys:
             return []
         rng = np.random.default_rng(self.seed)

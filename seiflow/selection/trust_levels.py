@@ -104,3 +104,18 @@ def histogram(values: np.ndarray, hi: float, bins: int = 30) -> tuple[list[float
     edges = np.linspace(0.0, top, bins + 1)
     counts, _ = np.histogram(np.clip(values[np.isfinite(values)], 0.0, top), bins=edges)
     return edges.round(8).tolist(), counts.astype(int).tolist()
+
+
+def sanity_pool(values: np.ndarray, classes: np.ndarray, n: int) -> np.ndarray:
+    """Frame indices sanity labels are drawn from: the accurate frames, or the lowest-deviation ones.
+
+    Sanity labels measure the true error where the ensemble claims to be right. While fewer than ``n``
+    frames are accurate (an early, poor ensemble), the claim closest to it is checked instead: the
+    ``max(4 n, 10 %)`` non-failed frames of lowest force deviation, so the criterion has a value every round.
+    """
+    accurate = np.flatnonzero(classes == FrameClass.ACCURATE)
+    if accurate.size >= n:
+        return accurate
+    usable = np.flatnonzero(classes != FrameClass.FAILED)
+    size = max(4 * n, math.ceil(0.1 * values.size))
+    return usable[np.argsort(values[usable], kind="stable")][:size]

@@ -47,6 +47,28 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     assert frames >= 6
     doc = campaigns.get(db, "tiny")
     assert doc["state"] == outcome.state
+    # every round pairs its new labels' deviations with their true errors and labels one sanity frame
+    # (none is accurate at f_trust_lo 0.05: the lowest-deviation frames stand in); round 2 runs with the
+    # levels round 1's fit set (the upper one never below f_trust_hi), or the adaptive level if it could not
+    calibrations = {c["round"]: c for c in db["calibrations"].find({"campaign": "tiny"})}
+    assert sorted(calibrations) == [1, 2]
+    for c in calibrations.values():
+        assert c["sanity"]["n"] == sum(p["sanity"] for p in c["pairs"]) >= 1 and c["sanity"]["p90_f_error"] > 0
+        assert sum(not p["sanity"] for p in c["pairs"]) >= 1 and all(p["f_error"] > 0 for p in c["pairs"])
+    assert calibrations[1]["fit"]["n_pairs"] >= 3
+    if rounds[0]["levels_next"].get("calibrated"):
+        assert rounds[0]["levels_next"]["f_trust_hi"] >= 5.0
+        assert rounds[1]["levels"]["f_trust_lo"] == pytest.approx(rounds[0]["levels_next"]["f_trust_lo"])
+    else:
+        assert rounds[1]["levels"]["adaptive_lower"] == 1.0
+    # the adaptive temperature range starts at the first temperature and holds convergence back until whole
+    assert rounds[0]["exploration_temperatures"] == [600.0] and rounds[0]["temperatures_pending"] == [900.0]
+    for r in rounds:
+        held = next(c for c in r["criteria"] if c["name"] == "temperature_range")
+        assert held["satisfied"] == (not r["temperatures_pending"]), held
+    for r in rounds:  # the sanity criterion has a measured value every round
+        sanity = next(c for c in r["criteria"] if c["name"] == "sanity_error")
+        assert "p90 max-atom force error" in sanity["detail"], sanity
     # the explorations ran with the trained ensemble (they depend on the training jobs)
     for r in rounds:
         assert r["selection"]["n_frames"] > 0 and not r["selection"]["failed_tasks"], r["selection"]

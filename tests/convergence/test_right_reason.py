@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from seiflow.convergence.criteria import TemperatureRange, criteria_from_config
 from seiflow.convergence.report import judge
-from seiflow.convergence.schedule import next_scale
-from seiflow.schemas.campaign import ConvergenceConfig
+from seiflow.convergence.schedule import next_n_temperatures, next_scale
+from seiflow.exploration.tasks import make_tasks
+from seiflow.schemas.campaign import ConvergenceConfig, ExplorationConfig
 from seiflow.schemas.round import FrameId, RoundReport, SelectionResult
 
 CRITERIA = {
@@ -70,3 +72,38 @@ def test_adaptive_exploration_lengthens_and_shrinks():
     assert next_scale(1.0, selection(0.85), 16) == 2.0
     assert next_scale(4.0, busy, 16) == 2.0 and next_scale(1.0, busy, 16) == 1.0
     assert next_scale(2.0, selection(0.6), 16) == 2.0
+
+
+def test_rounds_under_the_adaptive_lower_level_do_not_count_towards_the_accurate_ratio():
+    # DP-GEN2's adaptive level makes 1 - rate of the frames accurate by construction
+    rounds = [round_of(1, 0.97, 0.12, 0.09, 80.0), round_of(2, 0.97, 0.12, 0.09, 80.0)]
+    rounds[1].levels = {"f_trust_lo": 0.3, "adaptive_lower": 1.0}
+    report = judge("c", 2, rounds[1].selection, CFG, rounds[:1], rounds[1].metrics, levels=rounds[1].levels,
+                   levels_next=rounds[1].levels_next, calibration=rounds[1].calibration)
+    result = next(c for c in report.criteria if c.name == "accurate_ratio")
+    assert not result.satisfied and "adaptive lower level" in result.detail and not report.converged
+
+
+def test_the_temperature_range_grows_when_quiet_and_gives_back_when_busy():
+    assert next_n_temperatures(1, selection(0.95), 3) == 2  # 5 % candidates: take in the next one
+    assert next_n_temperatures(3, selection(0.95), 3) == 3  # all taken in already
+    assert next_n_temperatures(2, selection(0.30), 3) == 1 and next_n_temperatures(1, selection(0.30), 3) == 1
+    assert next_n_temperatures(2, selection(0.6), 3) == 2  # 40 %: stays
+
+
+def test_a_campaign_with_an_adaptive_range_converges_only_once_it_explored_every_temperature():
+    config = ExplorationConfig(temperatures=[300, 600, 900], adaptive_temperatures=True)
+    assert [t.temperature for t in make_tasks(["x"], config, 1, n_temperatures=1)] == [300]
+    assert [t.temperature for t in make_tasks(["x"], config, 1)] == [300, 600, 900]
+    good = [round_of(1, 0.97, 0.120, 0.09, 80.0), round_of(2, 0.98, 0.125, 0.08, 70.0)]
+    good[1].exploration_temperatures, good[1].temperatures_pending = [300.0, 600.0], [900.0]
+    report = judge("c", 2, good[1].selection, CFG, good[:1], good[1].metrics,
+                   criteria=[*criteria_from_config(CFG), TemperatureRange()], levels_next=good[1].levels_next,
+                   calibration=good[1].calibration, exploration_temperatures=[300.0, 600.0],
+                   temperatures_pending=[900.0])
+    assert not report.converged and verdicts(report)["temperature_range"] is False
+    assert "900 K not yet" in next(c.detail for c in report.criteria if c.name == "temperature_range")
+    report = judge("c", 2, good[1].selection, CFG, good[:1], good[1].metrics,
+                   criteria=[*criteria_from_config(CFG), TemperatureRange()], levels_next=good[1].levels_next,
+                   calibration=good[1].calibration, exploration_temperatures=[300.0, 600.0, 900.0])
+    assert report.converged, verdicts(report)

@@ -12,7 +12,14 @@ from seiflow.schemas.exploration import Deviation, ExplorationResult, Exploratio
 from seiflow.selection.filters import BoxLengthFilter, BoxSkewFilter, MinDistanceFilter
 from seiflow.selection.fps import DistanceHistogramDescriptor, farthest_point_sampling
 from seiflow.selection.selector import Selector, selector_from_config
-from seiflow.selection.trust_levels import AdaptiveLower, FrameClass, Levels, TrustLevels, histogram
+from seiflow.selection.trust_levels import (
+    AdaptiveLower,
+    FrameClass,
+    Levels,
+    TrustLevels,
+    histogram,
+    sanity_pool,
+)
 
 A, C, F = FrameClass.ACCURATE, FrameClass.CANDIDATE, FrameClass.FAILED
 
@@ -140,3 +147,23 @@ def test_selector_from_config_adaptive():
     assert doc.f_trust_lo_used == pytest.approx(0.03)
     assert doc.n_candidate == 2 and len(picked) == 2
     assert sel.keep_floor() == 0.0
+
+
+def test_sanity_pool_is_the_accurate_frames_else_the_lowest_deviation_ones():
+    values = np.array([0.05, 0.4, 0.3, 0.08, 0.9, 0.2, 0.25, 0.22, 0.6, 0.35])
+    classes = TrustLevels(Levels(0.1, 0.8)).classify(dev(values.tolist()))
+    assert sanity_pool(values, classes, 2).tolist() == [0, 3]  # two accurate frames: those
+    # asked for 3 with 2 accurate: the max(4 n, 10 %) lowest non-failed frames (frame 4 failed)
+    assert sanity_pool(values, classes, 3).tolist() == [0, 3, 5, 7, 6, 2, 9, 1, 8]
+
+
+def test_selector_draws_sanity_labels_from_the_lowest_deviations_when_none_is_accurate():
+    f = [0.31, 0.2, 0.25, 0.5, 0.45, 0.9, 0.22, 0.6]
+    structures = [box(tag=("a", step)) for step in range(0, 80, 10)]
+    sel = Selector(TrustLevels(Levels(0.1, 0.8)), max_candidates=2, n_sanity=1)
+    doc, picked = sel.select([result("a", f)], structures)
+    assert doc.n_accurate == 0 and doc.n_sanity == 1
+    sanity = [s for s in picked if s.properties["provenance"].get("sanity")]
+    assert len(sanity) == 1
+    step = sanity[0].properties["provenance"]["frame_index"]
+    assert step in (10, 20, 60, 0) and step not in [x.step for x in doc.selected]  # 4 lowest, not a candidate
