@@ -109,10 +109,12 @@ def run_cmd(ctx: click.Context, campaign: str, workers: int, timeout_min: float,
 @click.option("--name", help="Campaign name (default: the file's, with a time stamp when taken).")
 @click.option("--workers", default=2, show_default=True, help="Local rlaunch workers.")
 @click.option("--timeout-min", default=120.0, show_default=True)
+@click.option("--seed", type=int, default=None,
+              help="Seed of the ensemble and the perturbed copies (default: the campaign file's).")
 @json_option
 @click.pass_context
 def demo_cmd(ctx: click.Context, campaign_file: str, name: str | None, workers: int,
-             timeout_min: float, as_json: bool) -> None:
+             timeout_min: float, seed: int | None, as_json: bool) -> None:
     """The one-machine campaign on the embedded default: submit, run workers, write the report."""
     from seiflow.controller.flows import campaign_flow
     from seiflow.controller.submit import submit
@@ -123,6 +125,12 @@ def demo_cmd(ctx: click.Context, campaign_file: str, name: str | None, workers: 
         raise InputError(f"demo campaign {campaign_file} not found",
                          "run from the repository root or pass --campaign-file")
     campaign = load_campaign(campaign_file)
+    if seed is not None:
+        campaign = campaign.model_copy(update={
+            "training": campaign.training.model_copy(update={"seed": seed}),
+            "structures": campaign.structures.model_copy(update={
+                "perturb": campaign.structures.perturb.model_copy(update={"seed": seed})}),
+        })
     settings = settings_from(ctx)
     ensure_server(settings)
     lp = get_launchpad(settings)
