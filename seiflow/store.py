@@ -98,13 +98,14 @@ def is_embedded(settings: Settings, config: dict[str, Any] | None = None) -> boo
 
 
 def ensure_server(settings: Settings) -> None:
-    """Start the embedded server when the LaunchPad points at it and it is not running."""
+    """Start the embedded server when the LaunchPad points at it and it is not running.
+
+    A server already answering on the port must be the one seiflow started on this settings' storage
+    (:func:`seiflow.db.embedded.start` checks): another ``HOME``'s demo server on the same port would
+    otherwise silently take this campaign's data.
+    """
     config = launchpad_config(settings)
-    if (
-        is_embedded(settings, config)
-        and settings.embedded.auto_start
-        and not embedded.ping(settings.embedded.host, settings.embedded.port)
-    ):
+    if is_embedded(settings, config) and settings.embedded.auto_start:
         embedded.start(settings.embedded)
 
 

@@ -80,3 +80,17 @@ def test_db_start_refuses_non_loopback(user_dir):
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: ") and "loopback" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_data_folder_on_the_same_port_is_refused_not_written_into(user_dir, tmp_path_factory):
+    # another user folder (another HOME's demo) whose settings name the same port but other storage
+    cwd, env = user_dir
+    run([BIN / "seiflow", "db", "start"], env, cwd)
+    other = tmp_path_factory.mktemp("other")
+    settings = yaml.safe_load((cwd / "seiflow.yaml").read_text())
+    settings["embedded"]["storage_path"] = str(other / "db")
+    (other / "seiflow.yaml").write_text(yaml.safe_dump(settings))
+    (other / "launchpad.yaml").write_text((cwd / "launchpad.yaml").read_text())
+    proc = run([BIN / "seiflow", "status", "anything"], env, other, check=False)
+    assert proc.returncode == 1 and "already used by a server that seiflow did not start" in proc.stderr, proc.stderr
+    assert not (other / "db").exists()
