@@ -6,6 +6,7 @@ after its worker died (walltime, OOM) finds the checkpoint there and resumes wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from seiflow.training.inputs import auto_sel, build_input
 # dp compress leaves its own checkpoint in model-compression/ (as big as the compressed model)
 TRAINING_SCRATCH = ("data", "model.ckpt*", "checkpoint", "checkpoint.latest", "checkpoint.tar.gz", "prev",
                     "model-compression")
+
+RUN_LINK = "training_run"  # in the launch folder: a link to the model's run folder (run_dir_for)
+
 
 def run_dir_for(campaign: str, round_: int, index: int) -> Path:
     """The deterministic run directory of model ``index`` of ``round_`` on this worker."""
@@ -75,6 +79,15 @@ def _plan_start(
         plan.restart_from = run.restart_path(run_dir, config.backend)
         plan.start_step = step
     return plan
+
+
+def _link_launch_dir(run_dir: Path) -> None:
+    """Point the job's launch folder at its run folder (``RUN_LINK``): where progress finds lcurve.out."""
+    link = Path.cwd() / RUN_LINK
+    if link.resolve() == run_dir.resolve() or link.exists() or link.is_symlink():
+        return
+    with contextlib.suppress(OSError):  # a file system without links: no step shown, training unaffected
+        link.symlink_to(run_dir, target_is_directory=True)
 
 
 def _pack_checkpoint(run_dir: Path) -> Path:
@@ -154,6 +167,7 @@ def train_model(
     backend = config.backend
     run_dir = run_dir_for(campaign, round, index)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _link_launch_dir(run_dir)
     record = prepare_data(data, run_dir / "data", type_map, config.validation_fraction, config.seed)
     plan = _plan_start(config, run_dir, round, prev_model_id)
     inp = _write_input(config, type_map, run_dir, seed, plan, save_freq, disp_freq)

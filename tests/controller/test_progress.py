@@ -14,18 +14,23 @@ from seiflow.controller import campaigns
 from seiflow.controller.progress import md_progress, progress_lines, remaining_s, training_progress
 from seiflow.schemas.campaign import campaign_from_dict
 from seiflow.store import get_database, get_launchpad
+from seiflow.training.jobs import RUN_LINK
 
 TINY = Path(__file__).with_name("tiny_campaign.yaml")
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def _training_folder(root: Path, step: int, numb_steps: int) -> Path:
-    run = root / "launcher_x" / "job_1" / "model_0"
+    """A launch folder as train_model leaves it: a link to the run folder in the worker's work dir."""
+    run = root / "runs" / "training" / "c" / "round_002" / "model_1"
     run.mkdir(parents=True)
     (run / "input.json").write_text(json.dumps({"training": {"numb_steps": numb_steps}}))
     rows = "\n".join(f"{s:7d} 1.0e-01 2.0e-01 1.0e-03" for s in range(0, step + 1, 100))
     (run / "lcurve.out").write_text("#  step rmse_val rmse_trn lr\n" + rows + "\n")
-    return root / "launcher_x"
+    launch = root / "launcher_x"
+    launch.mkdir()
+    (launch / RUN_LINK).symlink_to(run, target_is_directory=True)
+    return launch
 
 
 def test_step_counts_are_read_from_the_programs_own_output(tmp_path):
@@ -65,3 +70,16 @@ def test_running_jobs_and_remaining_time(seiflow_env, tmp_path):
     db[CAMPAIGNS_COLLECTION].update_one({"name": "prog"}, {"$set": {"round": 2}})
     # long past round 2's expected end: only the closing is left
     assert progress_lines(lp, db, "prog")[-1] == "  expected remaining: at most ~10m00s (round cap; less if it converges)"
+
+
+def test_the_training_job_links_its_launch_folder_to_its_run_folder(tmp_path, monkeypatch):
+    from seiflow.training.jobs import _link_launch_dir
+
+    run = _training_folder(tmp_path / "a", 700, 1500).parent / "runs" / "training" / "c" / "round_002" / "model_1"
+    launch = tmp_path / "launch"
+    launch.mkdir()
+    monkeypatch.chdir(launch)
+    _link_launch_dir(run)
+    _link_launch_dir(run)  # a re-run job finds the link there
+    assert (launch / RUN_LINK).resolve() == run.resolve()
+    assert training_progress(launch) == (700, 1500)
