@@ -111,11 +111,11 @@ def sanity_pool(values: np.ndarray, classes: np.ndarray, n: int) -> np.ndarray:
 
     Sanity labels measure the true error where the ensemble claims to be right. While fewer than ``n``
     frames are accurate (an early, poor ensemble), the claim closest to it is checked instead: the
-    ``max(4 n, 10 %)`` non-failed frames of lowest force deviation, so the criterion has a value every round.
+    ``max(2 n, 10 %)`` non-failed frames of lowest force deviation, so the criterion has a value every round.
     """
     accurate = np.flatnonzero(classes == FrameClass.ACCURATE)
     if accurate.size >= n:
         return accurate
     usable = np.flatnonzero(classes != FrameClass.FAILED)
-    size = max(4 * n, math.ceil(0.1 * values.size))
+    size = max(2 * n, math.ceil(0.1 * values.size))
     return usable[np.argsort(values[usable], kind="stable")][:size]
