@@ -53,7 +53,7 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
                           progress=lines.append)
     assert outcome.state in ("not_converged", "stalled"), (outcome, lines[-5:])
     db = get_database()
-    fws = list(lp.fireworks.find({}, {"state": 1, "name": 1, "launches": 1}))
+    fws = list(lp.fireworks.find({}, {"fw_id": 1, "state": 1, "name": 1, "launches": 1}))
     assert {fw["state"] for fw in fws} == {"COMPLETED"}, [(f["name"], f["state"]) for f in fws]
     rounds = [r["round"] for r in db[ROUNDS_COLLECTION].find({"campaign": campaign.name})]
     assert rounds and max(rounds) >= 2 or outcome.state == "stalled"
@@ -72,7 +72,7 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
     # CI one worker took all 8 while the other trained), so it is not asserted per group.
     groups = [fw for fw in fws if " group " in fw["name"]]
     assert groups, [fw["name"] for fw in fws]
-    group_ids = {fw["_id"] for fw in groups}
+    group_ids = {fw["fw_id"] for fw in groups}
     links = lp.workflows.find_one({"nodes": next(iter(group_ids))})["links"]
     assert not any(group_ids & set(links.get(str(i), [])) for i in group_ids), "a group waits on another"
     workers = Counter()
