@@ -82,9 +82,12 @@ def _plan_start(
 
 
 def _link_launch_dir(run_dir: Path) -> None:
-    """Point the job's launch folder at its run folder (``RUN_LINK``): where progress finds lcurve.out."""
+    """Point the job's launch folder at its run folder (``RUN_LINK``): where progress finds lcurve.out.
+
+    Only in a FireWorks launch folder (it holds ``FW.json``): a job run in-process leaves its cwd alone.
+    """
     link = Path.cwd() / RUN_LINK
-    if link.resolve() == run_dir.resolve() or link.exists() or link.is_symlink():
+    if not (Path.cwd() / "FW.json").is_file() or link.exists() or link.is_symlink():
         return
     with contextlib.suppress(OSError):  # a file system without links: no step shown, training unaffected
         link.symlink_to(run_dir, target_is_directory=True)

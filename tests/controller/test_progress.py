@@ -80,6 +80,9 @@ def test_the_training_job_links_its_launch_folder_to_its_run_folder(tmp_path, mo
     launch.mkdir()
     monkeypatch.chdir(launch)
     _link_launch_dir(run)
+    assert not (launch / RUN_LINK).exists()  # not a FireWorks launch folder: cwd left alone
+    (launch / "FW.json").write_text("{}")
+    _link_launch_dir(run)
     _link_launch_dir(run)  # a re-run job finds the link there
     assert (launch / RUN_LINK).resolve() == run.resolve()
     assert training_progress(launch) == (700, 1500)
