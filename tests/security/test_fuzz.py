@@ -16,7 +16,11 @@ from seiflow.errors import InputError
 from seiflow.schemas.campaign import Campaign, campaign_from_dict, load_campaign
 
 TINY = yaml.safe_load((Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml").read_text())
-FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same 1,000 examples every run, so CI cannot fail on a draw it never saw before (a
+# random draw here once spent >15 min in one example and its shrinking); set derandomize=False locally
+# to explore new draws
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck),
+                derandomize=True)
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(["Li", "Xx", "In", "", "chgnet", "scratch"]))
