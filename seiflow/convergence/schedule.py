@@ -15,11 +15,18 @@ RULE = ((0.10, 4.0), (0.20, 2.0))  # (share of candidates + failed below, multip
 SHRINK_ABOVE = 0.5
 
 
+def _flagged_share(selection: SelectionResult) -> float | None:
+    """Share of the explored frames that are candidates or failed (None: nothing explored)."""
+    if selection.n_frames == 0:
+        return None
+    return (selection.n_candidate + selection.n_failed) / selection.n_frames
+
+
 def next_scale(scale: float, selection: SelectionResult, max_scale: float) -> float:
     """The run-length multiplier of the next round."""
-    if selection.n_frames == 0:
+    share = _flagged_share(selection)
+    if share is None:
         return scale
-    share = (selection.n_candidate + selection.n_failed) / selection.n_frames
     for below, factor in RULE:
         if share < below:
             return min(scale * factor, max_scale)
@@ -30,9 +37,9 @@ def next_scale(scale: float, selection: SelectionResult, max_scale: float) -> fl
 
 def next_n_temperatures(n: int, selection: SelectionResult, n_max: int) -> int:
     """How many of the campaign's temperatures (in its order) the next round explores."""
-    if selection.n_frames == 0:
+    share = _flagged_share(selection)
+    if share is None:
         return n
-    share = (selection.n_candidate + selection.n_failed) / selection.n_frames
     if share < RULE[-1][0]:
         return min(n + 1, n_max)
     if share > SHRINK_ABOVE:

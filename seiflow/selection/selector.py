@@ -65,16 +65,16 @@ class Selector:
         lo = self.adaptive.lower_level(all_f, hi) if self.adaptive else self.trust.force.lo
         counts: Counter[int] = Counter()
         cand: list[tuple[float, str, int]] = []
-        values, classes_all, keys = [], [], []
+        by_key = {k: s for s in structures if (k := frame_key(s)) is not None}
+        kept: list[tuple[float, int, tuple[str, int]]] = []  # (deviation, class, key) of frames exploration kept
         for r in done:
             classes = self.trust.classify(r.deviation, f_lo=lo)
             counts.update(classes.tolist())
             for i in np.flatnonzero(classes == FrameClass.CANDIDATE):
                 cand.append((r.deviation.max_devi_f[i], r.task.task_id, r.deviation.steps[i]))
-            values.append(r.deviation.array("max_devi_f"))
-            classes_all.append(classes)
-            keys += [(r.task.task_id, s) for s in r.deviation.steps]
-        by_key = {k: s for s in structures if (k := frame_key(s)) is not None}
+            kept += [(f, int(c), key) for f, c, step in zip(r.deviation.max_devi_f, classes, r.deviation.steps,
+                                                            strict=True)
+                     if (key := (r.task.task_id, step)) in by_key]
         picked, n_filtered, reasons = self._pick(sorted(cand, reverse=True), by_key)
         n = int(sum(counts.values()))
         edges, hist = histogram(all_f, hi)
@@ -95,14 +95,11 @@ class Selector:
             failed_tasks=failed_tasks,
         )
         pool = []
-        if self.n_sanity and done:
-            # frames the exploration kept (by_key): sanity_picks kept the same pool per task
-            kept = np.array([k in by_key for k in keys])
-            values_kept, classes_kept = np.concatenate(values)[kept], np.concatenate(classes_all)[kept]
-            kept_keys = [k for k in keys if k in by_key]
+        if self.n_sanity and kept:  # exploration kept each task's pool (sanity_picks); the same rule here
             chosen = {(t, st) for _, t, st in picked}
-            pool = [k for i in sanity_pool(values_kept, classes_kept, self.n_sanity)
-                    if (k := kept_keys[i]) not in chosen]
+            values, classes = np.array([k[0] for k in kept]), np.array([k[1] for k in kept])
+            pool = [key for i in sanity_pool(values, classes, self.n_sanity)
+                    if (key := kept[i][2]) not in chosen]
         sanity = self._sanity(pool, by_key)
         doc.n_sanity = len(sanity)
         return doc, [by_key[(t, s)] for _, t, s in picked] + sanity
