@@ -92,3 +92,39 @@ def seiflow_env(mongo_server, tmp_path, monkeypatch) -> SeiflowEnv:
         store.get_launchpad(env.settings, check=False).connection.drop_database(db_name)
     finally:
         store.reset_connections()
+
+
+# Tests that run a whole campaign with two local workers (each near two cores' worth of work): under
+# `pytest -n 2 --dist loadgroup` (scripts/test.sh) they run one after another on one xdist worker, while
+# the other worker takes the single-process tests. Every other test module is one group of its own, so
+# a module's (or a session's) fixtures are built once, as without xdist.
+CAMPAIGN_GROUP = "campaigns"
+CAMPAIGN_MODULES = {
+    "tests/reliability/test_faults.py",
+    "tests/controller/test_campaign_run.py",
+    "tests/controller/test_cp2k_campaign.py",
+    "tests/controller/test_vasp_campaign.py",
+    "tests/controller/test_worker_kill.py",
+}
+# the trained good/poor ensembles (tests/exploration/conftest.py) are session fixtures of these modules
+ENSEMBLE_MODULES = {
+    "tests/exploration/test_round.py",
+    "tests/exploration/test_like_for_like.py",
+    "tests/convergence/test_right_reason.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with the xdist group its module runs in (see CAMPAIGN_MODULES)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        module = Path(str(item.path)).resolve().relative_to(REPO).as_posix()
+        if module in CAMPAIGN_MODULES:
+            group = CAMPAIGN_GROUP
+        elif module in ENSEMBLE_MODULES:
+            group = "ensembles"
+        else:
+            group = module
+        item.add_marker(pytest.mark.xdist_group(group))

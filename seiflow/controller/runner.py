@@ -57,6 +57,42 @@ def unlock_if_stale(lp: LaunchPad, fw_id: int, wait_s: float = 15.0) -> bool:
     return True
 
 
+class StaleLockWatch:
+    """Frees a campaign workflow's FireWorks lock that stays held across polls for ``stale_s``.
+
+    A worker holds a workflow's lock for well under a second. One that the store's outage cut off
+    mid-way (its lock write applied, the reply lost) leaves the lock set with no holder: every later
+    ``complete_launch`` of that workflow then waits WFLOCK_EXPIRATION_SECS (5 min) and gives up with the
+    firework left RUNNING, so the campaign hangs. Seen locked at every poll for ``stale_s``, it is freed.
+    """
+
+    def __init__(self, stale_s: float = 30.0) -> None:
+        self.stale_s = stale_s
+        self.first_seen: dict[Any, float] = {}
+
+    def check(self, lp: LaunchPad, campaign: str) -> list[int]:
+        """Free the stale locks of the campaign's workflows; their first fw_ids."""
+        now = time.monotonic()
+        locked = {wf["_id"]: wf["nodes"][0] for wf in lp.workflows.find({"locked": True}, {"nodes": 1})
+                  if wf.get("nodes") and lp.fireworks.count_documents(
+                      {"fw_id": wf["nodes"][0], "spec.campaign": campaign}, limit=1)}
+        self.first_seen = {key: self.first_seen.get(key, now) for key in locked}
+        freed = []
+        for key, since in list(self.first_seen.items()):
+            if now - since >= self.stale_s:
+                if lp.workflows.update_one({"_id": key, "locked": True},
+                                           {"$unset": {"locked": True}}).modified_count:
+                    freed.append(locked[key])
+                del self.first_seen[key]
+        return freed
+
+
+def stuck(lp: LaunchPad, campaign: str) -> bool:
+    """Nothing can run: no job ready or running, and the waiting ones wait on a FIZZLED job."""
+    states = {fw["state"] for fw in lp.fireworks.find({"spec.campaign": campaign}, {"state": 1})}
+    return "FIZZLED" in states and not states & {"READY", "RESERVED", "RUNNING"}
+
+
 def recover_lost_runs(lp: LaunchPad, campaign: str) -> list[int]:
     """Re-run fireworks left RUNNING by workers that died (call only when no worker of ours runs)."""
     lost = [fw["fw_id"] for fw in lp.fireworks.find({"spec.campaign": campaign, "state": "RUNNING"}, {"fw_id": 1})]
@@ -169,6 +205,8 @@ def run_locally(
     last_activity = start
     # the store may go away for a while; polls wait for it (with backoff) instead of ending the run
     wait = {"deadline_s": max(settings.db_wait_s, 300.0)}
+    locks = StaleLockWatch()
+    stuck_polls = 0
     try:
         workers.start()
         _record_pids(root, workers)
@@ -185,6 +223,14 @@ def run_locally(
                 last_activity = time.monotonic()
             if retry_call(active_jobs, lp, campaign, **wait) == 0:
                 break  # finished (the closing job completed) or stuck (nothing can run)
+            stuck_polls = stuck_polls + 1 if retry_call(stuck, lp, campaign, **wait) else 0
+            if stuck_polls >= 2:  # two polls apart, not a parent's completion caught half-way
+                if progress:
+                    progress("stopped: the jobs left wait on a failed job (seiflow status shows which)")
+                break
+            freed = retry_call(locks.check, lp, campaign, **wait)
+            if freed and progress:
+                progress(f"freed the workflow lock a worker lost to a store outage (workflow of fw {freed})")
             if time.monotonic() - start > timeout_s:
                 break
             if workers.alive() < n_workers:  # a worker died (killed, or the store went away too long)
@@ -198,7 +244,8 @@ def run_locally(
     status = retry_call(campaign_status, lp, db, campaign, **wait)
     state = status["state"]
     if state not in campaigns.FINISHED:
-        state = "failed" if retry_call(active_jobs, lp, campaign, **wait) == 0 else "timeout"
+        nothing_left = retry_call(active_jobs, lp, campaign, **wait) == 0 or retry_call(stuck, lp, campaign, **wait)
+        state = "failed" if nothing_left else "timeout"
     return RunOutcome(campaign, state, time.monotonic() - start, status)
 
 

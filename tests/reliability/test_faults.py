@@ -157,8 +157,12 @@ def test_store_stopped_30s_mid_round_then_restarted(tmp_path, monkeypatch):
         down = time.monotonic()
         time.sleep(30)
         embedded.start(cfg)
-        out, err = run.communicate(timeout=1800)
+        # the lock write of a worker cut off mid-update is applied but its reply lost: plant that lock
+        with MongoClient(cfg.host, cfg.port, directConnection=True) as client:
+            assert client["outage"].workflows.update_one({}, {"$set": {"locked": True}}).matched_count == 1
+        out, err = _finish(run, tmp_path / "runs", timeout_s=480)
         assert run.returncode == 0, err[-2000:]
+        assert "freed the workflow lock" in err
         assert json.loads(out)["state"] == "not_converged"
         store.reset_connections()
         lp, db = get_launchpad(), get_database()
@@ -169,6 +173,19 @@ def test_store_stopped_30s_mid_round_then_restarted(tmp_path, monkeypatch):
             run.kill()
         store.reset_connections()
         embedded.stop(cfg)
+
+
+def _finish(run: subprocess.Popen, work_dir: Path, timeout_s: float) -> tuple[str, str]:
+    """The run's stdout and stderr; past ``timeout_s``, a failure that shows what it was doing."""
+    try:
+        return run.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        out, err = run.communicate()
+        logs = "".join(f"\n--- {log}\n" + log.read_text()[-1500:] for log in work_dir.rglob("rlaunch.log"))
+        states = Counter((fw["name"], fw["state"]) for fw in get_launchpad().fireworks.find({}, {"name": 1, "state": 1}))
+        pytest.fail(f"seiflow run still running after {timeout_s} s; jobs {dict(states)}\n"
+                    f"stderr:\n{err[-3000:]}{logs}")
 
 
 def _run_cli(argv: list[str], capsys) -> tuple[int, str]:
