@@ -12,5 +12,5 @@ export OMP_NUM_THREADS=1 DP_INTRA_OP_PARALLELISM_THREADS=1 DP_INTER_OP_PARALLELI
 export TF_CPP_MIN_LOG_LEVEL=2
 .venv/bin/ruff check seiflow tests bench
 .venv/bin/lint-imports    # the layers contract in pyproject.toml: imports point down the pipeline
-# two xdist workers on the 2 cores: campaign runs in one group, the rest spread (tests/conftest.py)
-.venv/bin/python -m pytest -q --durations=30 -n 2 --dist loadgroup "$@"
+# two xdist workers on the 2 cores: campaign runs in one group, each other module a group (tests/conftest.py)
+.venv/bin/python -m pytest -q --durations=30 -n 2 "$@"

@@ -94,11 +94,12 @@ def seiflow_env(mongo_server, tmp_path, monkeypatch) -> SeiflowEnv:
         store.reset_connections()
 
 
+
 # Tests that run a whole campaign with two local workers (each near two cores' worth of work): under
-# `pytest -n 2 --dist loadgroup` (scripts/test.sh) they run one after another on one xdist worker, while
-# the other worker takes the single-process tests. Every other test module is one group of its own, so
-# a module's (or a session's) fixtures are built once, as without xdist.
-CAMPAIGN_GROUP = "campaigns"
+# `pytest -n 2` (scripts/test.sh) they run one after another on one xdist worker, started first, while
+# the other worker takes the single-process tests. Every other test module is a group of its own, so a
+# module's (or a session's) fixtures are built once, as without xdist. (xdist's own `xdist_group` mark
+# does not group under pytest 9: it renames `item._nodeid`, which pytest 9 no longer reads.)
 CAMPAIGN_MODULES = {
     "tests/reliability/test_faults.py",
     "tests/controller/test_campaign_run.py",
@@ -112,19 +113,28 @@ ENSEMBLE_MODULES = {
     "tests/exploration/test_like_for_like.py",
     "tests/convergence/test_right_reason.py",
 }
+FIRST_GROUPS = ("campaigns", "ensembles")  # the longest chains start at once
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Mark each test with the xdist group its module runs in (see CAMPAIGN_MODULES)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        module = Path(str(item.path)).resolve().relative_to(REPO).as_posix()
-        if module in CAMPAIGN_MODULES:
-            group = CAMPAIGN_GROUP
-        elif module in ENSEMBLE_MODULES:
-            group = "ensembles"
-        else:
-            group = module
-        item.add_marker(pytest.mark.xdist_group(group))
+def xdist_group_of(module: str) -> str:
+    """The group a test module (its path from the repository root) runs in under xdist."""
+    if module in CAMPAIGN_MODULES:
+        return "campaigns"
+    return "ensembles" if module in ENSEMBLE_MODULES else module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduling with the groups of :func:`xdist_group_of`, the longest first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid.split("::", 1)[0])
+
+        def _assign_work_unit(self, node) -> None:
+            for group in reversed(FIRST_GROUPS):
+                if group in self.workqueue:
+                    self.workqueue.move_to_end(group, last=False)
+            super()._assign_work_unit(node)
+
+    return ModuleGroups(config, log)
