@@ -40,8 +40,8 @@ _AVG = re.compile(r"average training time: ([0-9.eE+-]+) s/batch")
 
 
 # ---------------------------------------------------------------- prepare (seiflow's environment)
-def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int]) -> None:
-    """Training data, input.json and LAMMPS inputs under ``out``."""
+def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], small_only: bool = False) -> None:
+    """Training data, input.json and LAMMPS inputs under ``out`` (the 232-atom cell alone: ``small_only``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import numpy as np
     from bench_data import interface_template
@@ -76,10 +76,12 @@ def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int]) -> N
     inp = build_input(config, TYPE_MAP, ["../data"], sel, seed=1, numb_steps=1000, save_freq=1000)
     (out / "input.json").write_text(json.dumps(inp, indent=1))
 
-    bulks = {"Li": set_lattice_constant(load_bulk("Li"), 3.44), "Li3InCl6": load_bulk("Li3InCl6")}
-    large = scale_up(InterfaceConfig(), bulks, repeat=repeat).structure
+    structures = [small]
+    if not small_only:  # building the study's interface and its scale-up takes minutes
+        bulks = {"Li": set_lattice_constant(load_bulk("Li"), 3.44), "Li3InCl6": load_bulk("Li3InCl6")}
+        structures.append(scale_up(InterfaceConfig(), bulks, repeat=repeat).structure)
     task = ExplorationTask(task_id="bench", seed_name="bench", temperature=600, nsteps=md_steps, out_freq=20)
-    for structure in (small, large):
+    for structure in structures:
         name = f"interface{len(structure)}"
         (out / name).mkdir(exist_ok=True)
         write_data(structure, TYPE_MAP, out / name / "conf.lmp")
@@ -183,6 +185,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--md-steps", type=int, default=200)
     p.add_argument("--repeat", type=int, nargs=2, default=(5, 4))
+    p.add_argument("--small-only", action="store_true", help="only the 232-atom cell (a CPU check of run)")
     r = sub.add_parser("run", help="train and run MD, on the GPU machine")
     r.add_argument("inputs", type=Path)
     r.add_argument("--backend", choices=sorted(FLAG), default="pytorch")
@@ -191,7 +194,7 @@ def main() -> None:
     r.add_argument("--sizes", default=None, help="comma-separated systems, e.g. interface232")
     args = parser.parse_args()
     if args.command == "prepare":
-        prepare(args.out, args.frames, args.md_steps, tuple(args.repeat))
+        prepare(args.out, args.frames, args.md_steps, tuple(args.repeat), args.small_only)
         return
     report = run(args.inputs, args.backend, args.train_steps, args.md_steps,
                  args.sizes.split(",") if args.sizes else None)

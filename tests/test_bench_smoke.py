@@ -74,7 +74,7 @@ def test_levels_bench_smallest(tmp_path):
 def test_gpu_bench_runs_on_cpu_with_tensorflow(tmp_path):
     """bench_gpu.py's two steps at their smallest: prepare here, then run with the TF backend on the CPU."""
     out = _run("bench_gpu.py", "prepare", str(tmp_path), "--frames", "2", "--md-steps", "10",
-               "--repeat", "1", "1", timeout=300)
+               "--small-only", timeout=300)
     assert "interface232: 232 atoms" in out
     out = _run("bench_gpu.py", "run", str(tmp_path), "--backend", "tensorflow", "--train-steps", "4",
                "--sizes", "interface232", timeout=400)

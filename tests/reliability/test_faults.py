@@ -132,6 +132,7 @@ def test_sigkill_of_the_runner_then_seiflow_run_resumes(seiflow_env):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 163-242 s here; room for a slower CI machine, _finish reports a hang at 900 s
 def test_store_stopped_30s_mid_round_then_restarted(tmp_path, monkeypatch):
     cfg = own_server(tmp_path)
     embedded.start(cfg)
@@ -160,9 +161,10 @@ def test_store_stopped_30s_mid_round_then_restarted(tmp_path, monkeypatch):
         # the lock write of a worker cut off mid-update is applied but its reply lost: plant that lock
         with MongoClient(cfg.host, cfg.port, directConnection=True) as client:
             assert client["outage"].workflows.update_one({}, {"$set": {"locked": True}}).matched_count == 1
-        out, err = _finish(run, tmp_path / "runs", timeout_s=480)
+        out, err = _finish(run, tmp_path / "runs", timeout_s=900)
         assert run.returncode == 0, err[-2000:]
-        assert "freed the workflow lock" in err
+        # the planted lock hangs the run unless the runner frees it ("freed the workflow lock" in err) or a
+        # worker the outage caught inside a locked update releases it on its way out (seen once here)
         assert json.loads(out)["state"] == "not_converged"
         store.reset_connections()
         lp, db = get_launchpad(), get_database()
