@@ -94,7 +94,6 @@ def seiflow_env(mongo_server, tmp_path, monkeypatch) -> SeiflowEnv:
         store.reset_connections()
 
 
-
 # Tests that run a whole campaign with two local workers (each near two cores' worth of work): under
 # `pytest -n 2` (scripts/test.sh) they run one after another on one xdist worker, started first, while
 # the other worker takes the single-process tests. Every other test module is a group of its own, so a

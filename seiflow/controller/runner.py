@@ -87,10 +87,18 @@ class StaleLockWatch:
         return freed
 
 
+def job_states(lp: LaunchPad, campaign: str) -> set[str]:
+    """The FireWorks states the campaign's fireworks are in."""
+    return set(lp.fireworks.distinct("state", {"spec.campaign": campaign}))
+
+
+def _stuck(states: set[str]) -> bool:
+    return "FIZZLED" in states and not states & {"READY", "RESERVED", "RUNNING"}
+
+
 def stuck(lp: LaunchPad, campaign: str) -> bool:
     """Nothing can run: no job ready or running, and the waiting ones wait on a FIZZLED job."""
-    states = {fw["state"] for fw in lp.fireworks.find({"spec.campaign": campaign}, {"state": 1})}
-    return "FIZZLED" in states and not states & {"READY", "RESERVED", "RUNNING"}
+    return _stuck(job_states(lp, campaign))
 
 
 def recover_lost_runs(lp: LaunchPad, campaign: str) -> list[int]:
@@ -221,9 +229,10 @@ def run_locally(
                 for text in retry_call(progress_lines, lp, db, campaign, **wait):
                     progress(text)
                 last_activity = time.monotonic()
-            if retry_call(active_jobs, lp, campaign, **wait) == 0:
-                break  # finished (the closing job completed) or stuck (nothing can run)
-            stuck_polls = stuck_polls + 1 if retry_call(stuck, lp, campaign, **wait) else 0
+            states = retry_call(job_states, lp, campaign, **wait)
+            if not states & set(ACTIVE_STATES):
+                break  # finished (the closing job completed) or nothing can run
+            stuck_polls = stuck_polls + 1 if _stuck(states) else 0
             if stuck_polls >= 2:  # two polls apart, not a parent's completion caught half-way
                 if progress:
                     progress("stopped: the jobs left wait on a failed job (seiflow status shows which)")
@@ -244,8 +253,8 @@ def run_locally(
     status = retry_call(campaign_status, lp, db, campaign, **wait)
     state = status["state"]
     if state not in campaigns.FINISHED:
-        nothing_left = retry_call(active_jobs, lp, campaign, **wait) == 0 or retry_call(stuck, lp, campaign, **wait)
-        state = "failed" if nothing_left else "timeout"
+        states = retry_call(job_states, lp, campaign, **wait)
+        state = "failed" if not states & set(ACTIVE_STATES) or _stuck(states) else "timeout"
     return RunOutcome(campaign, state, time.monotonic() - start, status)
 
 
