@@ -220,3 +220,30 @@ def snapshots(panels: Sequence[tuple[str, dict]]) -> str:
                markerscale=1.2, frameon=False, bbox_to_anchor=(0.5, 1.04))
     fig.tight_layout()
     return to_base64(fig)
+
+
+def calibration(pairs: dict[int, Sequence[tuple[float, float]]], sanity: Sequence[tuple[float, float]],
+                bound=None, bound_label: str = "", target: float | None = None,
+                level: float | None = None) -> str:
+    """Deviation vs true error (log-log) per round, sanity labels, the fitted bound, the target and its level."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    everything = [p for rows in pairs.values() for p in rows] + list(sanity)
+    for rnd, rows in pairs.items():
+        if rows:
+            x, y = np.asarray(rows, dtype=float).T
+            ax.scatter(x, y, s=10, alpha=0.7, label=f"round {rnd} labels")
+    if sanity:
+        x, y = np.asarray(sanity, dtype=float).T
+        ax.scatter(x, y, s=28, marker="x", color="k", label="sanity labels")
+    dev = np.asarray([p[0] for p in everything], dtype=float)
+    if bound is not None and dev.size:
+        grid = np.geomspace(max(dev.min(), 1e-3) / 1.5, dev.max() * 1.5, 50)
+        ax.plot(grid, bound(grid), "k-", lw=1.2, label=bound_label)
+    if target:
+        ax.axhline(target, color="tab:red", ls="--", lw=0.9, label=f"target {target:g} eV/Å")
+    if level:
+        ax.axvline(level, color="tab:red", ls=":", lw=0.9, label=f"lower level {level:.3f} eV/Å")
+    ax.set(xscale="log", yscale="log", xlabel="max force deviation of the ensemble (eV/Å)",
+           ylabel="true max-atom force error (eV/Å)")
+    ax.legend(fontsize=7)
+    return to_base64(fig)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo.database import Database
 
-from seiflow.analysis import plots, report_validation
+from seiflow.analysis import plots, report_calibration, report_validation
 from seiflow.analysis.report_html import STYLE, figures_html, table, verdict_html
 from seiflow.analysis.verdict import Verdict, build_verdict, rmse
 from seiflow.constants import (
@@ -50,6 +50,12 @@ class ReportData(BaseModel):
     models: list[dict[str, Any]] = Field(default_factory=list)
     learning_curve: list[dict[str, Any]] = Field(default_factory=list)
     rounds: list[dict[str, Any]] = Field(default_factory=list)
+    calibration: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per round: the deviation/true-error fit, sanity labels, trust levels."
+    )
+    criteria: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per round and criterion: met or not, and why."
+    )
     parity_model: str | None = None
     verdict: Verdict | None = Field(None, description="The opening verdict.")
     validation: dict[str, Any] = Field(
@@ -196,10 +202,12 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         campaign=campaign, generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state=doc.get("state"), current_round=doc.get("round"),
         reference=describe_reference(ref_settings, configured), frames=frames, models=models,
-        learning_curve=test_curve, rounds=rounds, parity_model=parity_model, verdict=aux.pop("verdict"),
+        learning_curve=test_curve, rounds=rounds, calibration=report_calibration.calibration_rows(db, campaign),
+        criteria=report_calibration.criteria_rows(db, campaign), parity_model=parity_model, verdict=aux.pop("verdict"),
         validation=validation, extra=extra or {}, missing=missing,
     )
-    return data, {"parity": parity, **aux}
+    return data, {"parity": parity, "calibration_figure": report_calibration.calibration_figure(db, campaign),
+                  **aux}
 
 
 def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],
@@ -251,6 +259,8 @@ def figures(data: ReportData, aux: dict[str, Any]) -> dict[str, str]:
         figs["Trust-level ratios per round"] = plots.ratios(
             [r["round"] for r in with_ratios],
             {k: [r.get(f"{k}_ratio") or 0.0 for r in with_ratios] for k in ("accurate", "candidate", "failed")})
+    if aux.get("calibration_figure"):
+        figs["Deviation against true error: the calibration (crosses: sanity labels)"] = aux["calibration_figure"]
     rdf = data.extra.get("rdf") or {}
     if rdf.get("r") and rdf.get("curves") and not (aux.get("dynamics") or {}).get("rdf_r"):
         figs["Partial RDFs"] = plots.rdfs(rdf["r"], rdf["curves"])
@@ -294,6 +304,15 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
               "<h2>Active-learning rounds</h2>",
               "<p class='note'>RMSEs and RDF agreement as the convergence check saw them: on the fixed validation "
               "set when the campaign has one, else dp test.</p>", table(data.rounds)]
+    if data.calibration:
+        parts += ["<h3>Trust-level calibration</h3>",
+                  "<p class='note'>Each round's new labels pair the ensemble's max force deviation with its true "
+                  "max-atom force error; a quantile regression of log error on log deviation over all pairs so far "
+                  "sets the next lower level where the bound meets the campaign's target. Sanity labels: frames "
+                  "the ensemble called accurate (the lowest-deviation ones while too few were), labelled to check "
+                  "that claim.</p>", table(data.calibration)]
+    if data.criteria:
+        parts += ["<h3>Convergence criteria per round</h3>", table(data.criteria)]
     for name, value in data.extra.items():
         rows = value.get("table") if isinstance(value, dict) else None
         if rows:

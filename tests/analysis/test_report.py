@@ -101,6 +101,44 @@ def test_report_with_all_parts_via_cli(seiflow_env, tmp_path):
     assert [p["n_labels"] for p in data["learning_curve"]] == [20, 40]
 
 
+def test_report_shows_the_calibration_sanity_labels_and_criteria(seiflow_env, tmp_path):
+    """Rounds with calibration documents (as calibrate_round stores them): the fit and levels per round,
+    the sanity labels, each criterion with why, and the deviation-vs-error figure with the fit."""
+    from seiflow.constants import CALIBRATIONS_COLLECTION
+    from seiflow.convergence.calibration import fit_calibration
+
+    db = get_database()
+    name = _campaign(db)
+    _frames(db, name)
+    _models_and_rounds(db, name, tmp_path)
+    rng = np.random.default_rng(3)
+    for rnd in (0, 1):
+        dev = rng.uniform(0.1, 0.6, 30)
+        err = 3.0 * dev ** 1.2 * np.exp(rng.normal(0, 0.2, 30))
+        pairs = [{"max_devi_f": float(d), "f_error": float(e), "e_error_ev_atom": 0.01, "sanity": i < 4}
+                 for i, (d, e) in enumerate(zip(dev, err, strict=True))]
+        fit = fit_calibration(dev[4:], err[4:], 0.9).model_dump()
+        db[CALIBRATIONS_COLLECTION].insert_one({
+            "campaign": name, "round": rnd, "pairs": pairs, "n_pairs_fitted": 26, "fit": fit,
+            "levels": {"f_trust_lo": 0.25, "f_trust_hi": 1.0},
+            "sanity": {"n": 4, "max_f_error": float(err[:4].max()), "p90_f_error": float(np.quantile(err[:4], 0.9))}})
+        db[ROUNDS_COLLECTION].update_one({"campaign": name, "round": rnd}, {"$set": {
+            "levels_next": {"f_trust_lo": 0.25 + 0.01 * rnd, "f_trust_hi": 1.0, "calibrated": 1.0},
+            "criteria": [{"name": "accurate_ratio", "satisfied": rnd == 1, "detail": f"ratio {0.5 + 0.45 * rnd}"},
+                         {"name": "sanity_error", "satisfied": True, "detail": "p90 0.6 eV/Å vs <= 1.0"}]}})
+    result = write_report(db, name, tmp_path / "out")
+    data = json.loads(Path(result["json"]).read_text())
+    assert [r["round"] for r in data["calibration"]] == [0, 1]
+    row = data["calibration"][1]
+    assert row["new_labels"] == 26 and row["f_trust_lo_next"] == 0.26 and row["next_level_from"] == "calibration"
+    assert row["sanity_n"] == 4 and row["slope"] > 0 and 0 < row["coverage"] <= 1
+    assert [(c["round"], c["criterion"], c["met"]) for c in data["criteria"]] == [
+        (0, "accurate_ratio", False), (0, "sanity_error", True), (1, "accurate_ratio", True), (1, "sanity_error", True)]
+    page = Path(result["html"]).read_text()
+    assert "Trust-level calibration" in page and "Convergence criteria per round" in page and "ratio 0.95" in page
+    assert any(f.startswith("Deviation against true error") for f in result["figures"])
+
+
 def test_unknown_campaign_and_reference_words(seiflow_env, tmp_path):
     result = write_report(get_database(), "nope", tmp_path)
     assert result["missing"][0].startswith("campaign document")
