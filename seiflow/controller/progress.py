@@ -20,6 +20,7 @@ from fireworks import LaunchPad
 from pymongo.database import Database
 
 from seiflow.controller import campaigns
+from seiflow.controller.campaigns import CampaignState
 from seiflow.exploration.inputs import INPUT_FILE, LOG_FILE
 from seiflow.training.inputs import LCURVE
 
@@ -147,6 +148,10 @@ def remaining_s(db: Database, campaign: str, now: datetime | None = None) -> flo
     if not finished or not max_rounds:
         return None
     mean = sum((starts[r + 1] - starts[r]).total_seconds() for r in finished) / len(finished)
+    if doc.get("state") == CampaignState.CONVERGED.value:  # no round is left: the final model and the closing
+        ended = max((_as_utc(e.get("at")) for e in doc.get("history", []) if e.get("state") == doc["state"]),
+                    default=None)
+        return max(0.0, mean - (now - ended).total_seconds()) if ended is not None else mean
     in_round = (now - starts[current]).total_seconds() if current in starts else 0.0
     after_this = max(0, max_rounds - current)
     return after_this * mean + max(0.0, mean - in_round) + mean  # later rounds, the rest of this one, closing
@@ -157,5 +162,9 @@ def progress_lines(lp: LaunchPad, db: Database, campaign: str) -> list[str]:
     lines = ["  " + a.line() for a in worker_activity(lp, campaign)]
     left = remaining_s(db, campaign)
     if left is not None:
-        lines.append(f"  expected remaining: at most ~{_duration(left)} (round cap; less if it converges)")
+        if campaigns.get(db, campaign).get("state") == CampaignState.CONVERGED.value:
+            when = f"expected ~{_duration(left)} more" if left >= 1 else "due about now (one mean round)"
+            lines.append(f"  converged: final model and closing analysis, {when}")
+        else:
+            lines.append(f"  expected remaining: at most ~{_duration(left)} (round cap; less if it converges)")
     return lines

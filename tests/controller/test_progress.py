@@ -70,6 +70,13 @@ def test_running_jobs_and_remaining_time(seiflow_env, tmp_path):
     db[CAMPAIGNS_COLLECTION].update_one({"name": "prog"}, {"$set": {"round": 2}})
     # long past round 2's expected end: only the closing is left
     assert progress_lines(lp, db, "prog")[-1] == "  expected remaining: at most ~10m00s (round cap; less if it converges)"
+    # converged at T0 + 12 min in round 2 (history as campaigns.set_round records it): only the closing
+    # (one mean round) is left, counted from then, and the line says so instead of quoting the round cap
+    converged = {"at": T0 + timedelta(minutes=12), "round": 2, "state": "converged"}
+    db[CAMPAIGNS_COLLECTION].update_one({"name": "prog"}, {"$set": {"state": "converged"},
+                                                           "$push": {"history": converged}})
+    assert remaining_s(db, "prog", now=T0 + timedelta(minutes=16)) == 6 * 60
+    assert progress_lines(lp, db, "prog")[-1] == "  converged: final model and closing analysis, due about now (one mean round)"
 
 
 def test_the_training_job_links_its_launch_folder_to_its_run_folder(tmp_path, monkeypatch):
