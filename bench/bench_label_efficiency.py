@@ -30,7 +30,7 @@ import dpdata
 import numpy as np
 from _common import machine, one_thread
 
-TYPE_MAP = ["Li", "Cl"]
+ELEMENTS = ("Li", "In", "Cl")  # the campaign's type_map order; a pool uses those it contains
 STRATEGIES = ("seiflow", "dpgen", "random")
 # Most of the pool near equilibrium (as an exploration's frames are), a few frames from conditions a
 # model trained there has not seen; the reference set covers every condition equally.
@@ -58,7 +58,26 @@ class Condition(NamedTuple):
                              "e.g. 300:1.0:0:36:6") from None
 
 
-def md_frames(conditions: list[Condition], which: str, stride: int, seed: int, cache: Path | None = None) -> list:
+def type_map(frames: list) -> list[str]:
+    """The DeePMD type map of a pool's frames (all share one composition): ELEMENTS they contain, in order."""
+    present = set(frames[0][0].get_chemical_symbols())
+    return [e for e in ELEMENTS if e in present]
+
+
+def start_atoms(structure: Path | None):
+    """The MD start: ``structure`` (any file ASE reads, e.g. the demo's interface POSCAR) or Li32Cl32."""
+    from ase import Atoms
+    from ase.io import read
+
+    if structure is not None:
+        return read(structure)
+    raw = dpdata.LabeledSystem(str(DATA), fmt="deepmd/npy")
+    return Atoms([raw["atom_names"][t] for t in raw["atom_types"]], positions=raw["coords"][0],
+                 cell=raw["cells"][0], pbc=True)
+
+
+def md_frames(conditions: list[Condition], which: str, stride: int, seed: int, cache: Path | None = None,
+              structure: Path | None = None) -> list:
     """CHGNet-labelled frames (every ``stride`` steps of Langevin MD, 2 fs): ``which`` = pool or test counts.
 
     Frames are (atoms, energy, forces, condition index). With ``cache`` they are kept in an .npz named by
@@ -68,10 +87,10 @@ def md_frames(conditions: list[Condition], which: str, stride: int, seed: int, c
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-    raw = dpdata.LabeledSystem(str(DATA), fmt="deepmd/npy")
-    symbols = [raw["atom_names"][t] for t in raw["atom_types"]]
+    first = start_atoms(structure)
+    symbols = first.get_chemical_symbols()
     tag = "_".join(f"{c.temp:g}-{c.volume:g}-{c.rattle:g}-{getattr(c, which)}" for c in conditions)
-    name = f"{which}-{tag}-{stride}-{seed}.npz"
+    name = f"{which}-{first.get_chemical_formula()}-{tag}-{stride}-{seed}.npz"
     if cache is not None and (cache / name).exists():
         d = np.load(cache / name)
         return [(Atoms(symbols, positions=p, cell=c, pbc=True), float(e), f, int(k))
@@ -81,7 +100,7 @@ def md_frames(conditions: list[Condition], which: str, stride: int, seed: int, c
     calc, out = get_calculator("chgnet"), []
     for k, cond in enumerate(conditions):
         rng = np.random.default_rng(seed + k)
-        atoms = Atoms(symbols, positions=raw["coords"][0], cell=raw["cells"][0], pbc=True)
+        atoms = Atoms(symbols, positions=first.positions, cell=first.cell[:], pbc=True)
         atoms.set_cell(atoms.cell[:] * cond.volume ** (1 / 3), scale_atoms=True)
         atoms.positions += rng.normal(0, cond.rattle, atoms.positions.shape) if cond.rattle else 0
         atoms.calc = calc
@@ -99,9 +118,9 @@ def md_frames(conditions: list[Condition], which: str, stride: int, seed: int, c
 
 def write_system(frames: list, idx: list[int], path: Path) -> Path:
     """The chosen frames as one deepmd/npy system."""
-    atoms = frames[0][0]
-    types = np.array([TYPE_MAP.index(s) for s in atoms.get_chemical_symbols()])
-    data = {"atom_names": TYPE_MAP, "atom_numbs": [int((types == i).sum()) for i in range(2)],
+    atoms, names = frames[0][0], type_map(frames)
+    types = np.array([names.index(s) for s in atoms.get_chemical_symbols()])
+    data = {"atom_names": names, "atom_numbs": [int((types == i).sum()) for i in range(len(names))],
             "atom_types": types, "orig": np.zeros(3),
             "cells": np.array([frames[i][0].cell[:] for i in idx]),
             "coords": np.array([frames[i][0].positions for i in idx]),
@@ -189,7 +208,8 @@ class Trainer:
             config = TrainingConfig(rcut=5.0, descriptor_neurons=[4, 8], fitting_neurons=[16, 16],
                                     start_lr=self.start_lr, stop_lr=self.stop_lr,
                                     decay_steps=max(1, self.steps // 20))
-            inp = build_input(config, TYPE_MAP, [system.resolve()], [48, 48], seed=seed,
+            names = type_map(frames)
+            inp = build_input(config, names, [system.resolve()], [48] * len(names), seed=seed,
                               numb_steps=self.steps, save_freq=self.steps, disp_freq=self.steps)
             (run_dir / "input.json").write_text(json.dumps(inp))
             self.futures[key] = self.pool.submit(_train_in_worker, str(run_dir))
@@ -216,8 +236,8 @@ class Trainer:
 
 def predict(model, frames: list, idx: list[int]) -> np.ndarray:
     """Forces (n, natoms, 3) for the chosen frames."""
-    atoms = frames[0][0]
-    types = [TYPE_MAP.index(s) for s in atoms.get_chemical_symbols()]
+    atoms, names = frames[0][0], type_map(frames)
+    types = [names.index(s) for s in atoms.get_chemical_symbols()]
     coords = np.array([frames[i][0].positions.reshape(-1) for i in idx])
     cells = np.array([frames[i][0].cell[:].reshape(-1) for i in idx])
     return model.pot.eval(coords, cells, types)[1].reshape(len(idx), -1, 3)
@@ -259,7 +279,7 @@ def seiflow_pick(frames: list, unlabelled: list[int], per_atom: np.ndarray, mode
     from seiflow.selection.selector import selector_from_config
 
     config = SelectionConfig(f_trust_lo=args.lo, f_trust_hi=args.hi, max_candidates=args.batch)
-    selector = selector_from_config(config, TYPE_MAP, model_path=model)
+    selector = selector_from_config(config, type_map(frames), model_path=model)
     task = ExplorationTask(task_id="pool", seed_name="pool", temperature=600, nsteps=max(unlabelled) + 1,
                            out_freq=1)
     deviation = Deviation(steps=unlabelled, max_devi_f=per_atom.max(axis=1).tolist(),
@@ -311,9 +331,11 @@ def pool_and_reference(args) -> tuple[list, list]:
     """The CHGNet pool and the held-out reference set of ``args.conditions`` (cached in ``args.cache``)."""
     start = time.perf_counter()
     conditions = [Condition.parse(c) for c in args.conditions.split(",")]
-    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache)
-    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache)
-    print(f"pool {len(pool)} frames, reference {len(test)} frames (Li32Cl32, CHGNet; T:volume:rattle:pool:test "
+    structure = getattr(args, "structure", None)
+    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache, structure)
+    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache, structure)
+    formula = pool[0][0].get_chemical_formula()
+    print(f"pool {len(pool)} frames, reference {len(test)} frames ({formula}, CHGNet; T:volume:rattle:pool:test "
           f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
     return pool, test
 

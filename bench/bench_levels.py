@@ -5,8 +5,10 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_levels.py [--rounds 3] [--
 pool cached; quick: ``--rounds 1``, 3.6 min at load 5).
 The pool, reference set, models and training are ``bench_label_efficiency.py``'s (imported from it): CHGNet
 Langevin MD of Li32Cl32 under several conditions, every frame labelled by CHGNet once, so a strategy only
-decides which labels it "buys"; tiny DeePMD models trained in worker processes. The demo's interface pool
-is not used: it would need CHGNet labels of hundreds of 232-atom frames, too slow on this machine.
+decides which labels it "buys"; tiny DeePMD models trained in worker processes. On the demo system:
+``--structure DIR/interface.POSCAR`` (the demo campaign's 116-atom Li | Li3InCl6 interface, written by
+``seiflow structures interface workflows/li_li3incl6_demo.yaml --out DIR``) with
+``--conditions 300:1:0:40:10,600:1:0:12:6`` (the validation temperature and the hotter reference MD).
 
 The three strategies start from the same ``--initial`` frames with the same model and pick seeds, train
 ``--models`` models a round, and buy at most ``--batch`` frames a round, a random pick among the round's
@@ -42,13 +44,13 @@ import numpy as np
 from _common import machine, one_thread
 from bench_label_efficiency import (
     CONDITIONS,
-    TYPE_MAP,
     Trainer,
     force_deviation,
     force_rmse,
     labels_needed,
     pool_and_reference,
     train_seconds,
+    type_map,
 )
 
 STRATEGIES = ("fixed", "adaptive", "calibrated")
@@ -105,7 +107,7 @@ class Levels:
             return
         from seiflow.convergence.calibration_jobs import ensemble_errors
 
-        errors = ensemble_errors(labelled_frames(frames, new), [m.path for m in models], TYPE_MAP)
+        errors = ensemble_errors(labelled_frames(frames, new), [m.path for m in models], type_map(frames))
         self.pairs += [(devi[i], float(e)) for i, e in zip(new, errors[:, 0], strict=True)]
 
 
@@ -203,6 +205,10 @@ def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conditions", default=CONDITIONS,
                    help="comma-separated T:volume:rattle:pool:test (as bench_label_efficiency.py)")
+    p.add_argument("--structure", type=Path, default=None,
+                   help="MD start of the pool (any file ASE reads), e.g. the demo's interface: "
+                        "`seiflow structures interface workflows/li_li3incl6_demo.yaml --out DIR` writes "
+                        "DIR/interface.POSCAR (default: Li32Cl32)")
     p.add_argument("--stride", type=int, default=3, help="MD steps between frames")
     p.add_argument("--models", type=int, default=2, help="models per round (every strategy)")
     p.add_argument("--initial", type=int, default=2)

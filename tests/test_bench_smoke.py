@@ -71,6 +71,21 @@ def test_levels_bench_smallest(tmp_path):
 
 
 @pytest.mark.slow
+def test_levels_bench_on_a_three_element_structure(tmp_path):
+    """``--structure``: the pool's MD starts from a given file (the demo runs it on its interface); here the
+    20-atom Li3InCl6 cell, so the type map is [Li, In, Cl] and the calibrated strategy's errors use it."""
+    cif = BENCH.parent / "seiflow" / "data" / "structures" / "Li3InCl6_C2m_ordered_conv20_OBELiXde5.cif"
+    out = _run("bench_levels.py", "--structure", str(cif), "--conditions", "300:1:0:2:1,900:1:0:2:1",
+               "--stride", "1", "--rounds", "1", "--steps", "10", "--models", "2", "--batch", "1",
+               "--initial", "1", "--min-pairs", "3", "--cache", str(tmp_path), timeout=300)
+    assert "(Cl12In2Li6, CHGNet;" in out or "(Li6In2Cl12, CHGNet;" in out, out
+    for strategy in ("fixed", "adaptive", "calibrated"):
+        assert f"{strategy} round 0: 1 labels" in out
+    assert _last_line(out).endswith("(labels calibrated / labels fixed)")
+    assert list(tmp_path.glob("pool-*In2*.npz"))
+
+
+@pytest.mark.slow
 def test_gpu_bench_runs_on_cpu_with_tensorflow(tmp_path):
     """bench_gpu.py's two steps at their smallest: prepare here, then run with the TF backend on the CPU."""
     out = _run("bench_gpu.py", "prepare", str(tmp_path), "--frames", "2", "--md-steps", "10",
