@@ -331,9 +331,8 @@ def pool_and_reference(args) -> tuple[list, list]:
     """The CHGNet pool and the held-out reference set of ``args.conditions`` (cached in ``args.cache``)."""
     start = time.perf_counter()
     conditions = [Condition.parse(c) for c in args.conditions.split(",")]
-    structure = getattr(args, "structure", None)
-    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache, structure)
-    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache, structure)
+    pool = md_frames(conditions, "pool", args.stride, args.seed, args.cache, args.structure)
+    test = md_frames(conditions, "test", args.stride, args.seed + 100, args.cache, args.structure)
     formula = pool[0][0].get_chemical_formula()
     print(f"pool {len(pool)} frames, reference {len(test)} frames ({formula}, CHGNet; T:volume:rattle:pool:test "
           f"{args.conditions}), {time.perf_counter() - start:.0f} s", flush=True)
@@ -344,6 +343,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conditions", default=CONDITIONS,
                    help="comma-separated T:volume:rattle:pool:test (K, x cell volume, Å, frames, frames)")
+    p.add_argument("--structure", type=Path, default=None,
+                   help="MD start of the pool (any file ASE reads, e.g. the demo's interface POSCAR; "
+                        "default: Li32Cl32)")
     p.add_argument("--stride", type=int, default=3, help="MD steps between frames")
     p.add_argument("--models", type=int, default=3)
     p.add_argument("--initial", type=int, default=2)

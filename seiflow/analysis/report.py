@@ -189,7 +189,9 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         configured = configured.get("code")
     frames, ref_settings = _frames_section(db, campaign)
     models = _models_section(db, campaign)
-    rounds = [_round_row(d) for d in db[ROUNDS_COLLECTION].find({"campaign": campaign}).sort("round", 1)]
+    round_docs = list(db[ROUNDS_COLLECTION].find({"campaign": campaign}).sort("round", 1))
+    rounds = [_round_row(d) for d in round_docs]
+    calibration = report_calibration.calibration_section(db, campaign, round_docs, doc.get("definition"))
     parity_model, parity = _parity(db, models)
     for name, empty in (("labelled frames", not frames["total"]), ("trained models", not models),
                         ("round statistics (selection/convergence)", not rounds),
@@ -202,12 +204,11 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         campaign=campaign, generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state=doc.get("state"), current_round=doc.get("round"),
         reference=describe_reference(ref_settings, configured), frames=frames, models=models,
-        learning_curve=test_curve, rounds=rounds, calibration=report_calibration.calibration_rows(db, campaign),
-        criteria=report_calibration.criteria_rows(db, campaign), parity_model=parity_model, verdict=aux.pop("verdict"),
+        learning_curve=test_curve, rounds=rounds, calibration=calibration["rows"],
+        criteria=calibration["criteria"], parity_model=parity_model, verdict=aux.pop("verdict"),
         validation=validation, extra=extra or {}, missing=missing,
     )
-    return data, {"parity": parity, "calibration_figure": report_calibration.calibration_figure(db, campaign),
-                  **aux}
+    return data, {"parity": parity, "calibration_figure": calibration["figure"], **aux}
 
 
 def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],

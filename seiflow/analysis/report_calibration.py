@@ -11,7 +11,7 @@ from typing import Any
 from pymongo.database import Database
 
 from seiflow.analysis import plots
-from seiflow.constants import CALIBRATIONS_COLLECTION, CAMPAIGNS_COLLECTION, ROUNDS_COLLECTION
+from seiflow.constants import CALIBRATIONS_COLLECTION
 from seiflow.convergence.calibration import CalibrationFit
 
 
@@ -19,11 +19,10 @@ def _r(x: Any, digits: int = 3) -> Any:
     return round(float(x), digits) if isinstance(x, int | float) else x
 
 
-def calibration_rows(db: Database, campaign: str) -> list[dict[str, Any]]:
+def _calibration_rows(docs: list[dict[str, Any]], rounds: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per calibrated round: pairs, the fit and its quality, the sanity labels, the levels."""
-    rounds = {d["round"]: d for d in db[ROUNDS_COLLECTION].find({"campaign": campaign}, {"_id": 0})}
     rows = []
-    for doc in db[CALIBRATIONS_COLLECTION].find({"campaign": campaign}, {"_id": 0}).sort("round", 1):
+    for doc in docs:
         fit, sanity = doc.get("fit") or {}, doc.get("sanity") or {}
         rnd = rounds.get(doc["round"]) or {}
         used = (rnd.get("selection") or {}).get("f_trust_lo_used")
@@ -42,17 +41,15 @@ def calibration_rows(db: Database, campaign: str) -> list[dict[str, Any]]:
     return rows
 
 
-def criteria_rows(db: Database, campaign: str) -> list[dict[str, Any]]:
+def _criteria_rows(round_docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every round's convergence criteria: name, met or not, and the values behind it."""
     return [{"round": d["round"], "criterion": c.get("name"), "met": bool(c.get("satisfied")),
              "why": c.get("detail")}
-            for d in db[ROUNDS_COLLECTION].find({"campaign": campaign}, {"round": 1, "criteria": 1}).sort("round", 1)
-            for c in d.get("criteria") or []]
+            for d in round_docs for c in d.get("criteria") or []]
 
 
-def calibration_figure(db: Database, campaign: str) -> str | None:
+def _figure(docs: list[dict[str, Any]], target: float | None) -> str | None:
     """Deviation against true max-atom force error per round, the newest fit, the target and its level."""
-    docs = list(db[CALIBRATIONS_COLLECTION].find({"campaign": campaign}, {"_id": 0}).sort("round", 1))
     if not any(d.get("pairs") for d in docs):
         return None
     pairs = {d["round"]: [(p["max_devi_f"], p["f_error"]) for p in d.get("pairs", []) if not p.get("sanity")]
@@ -60,8 +57,19 @@ def calibration_figure(db: Database, campaign: str) -> str | None:
     sanity = [(p["max_devi_f"], p["f_error"]) for d in docs for p in d.get("pairs", []) if p.get("sanity")]
     last = next((d for d in reversed(docs) if d.get("fit")), None)
     fit = CalibrationFit.model_validate(last["fit"]) if last else None
-    definition = (db[CAMPAIGNS_COLLECTION].find_one({"name": campaign}, {"definition": 1}) or {}).get("definition")
-    target = (((definition or {}).get("selection") or {}).get("calibration") or {}).get("f_error_lo")
     level = fit.level_for(target) if fit and target else None
     return plots.calibration(pairs, sanity, fit.predict if fit else None,
                              f"round {last['round']} fit, q = {fit.quantile:g}" if fit else "", target, level)
+
+
+def calibration_section(db: Database, campaign: str, round_docs: list[dict[str, Any]],
+                        definition: dict[str, Any] | None) -> dict[str, Any]:
+    """The section's tables and figure: ``rows`` (per round), ``criteria`` (per round and criterion), ``figure``.
+
+    ``round_docs`` are the campaign's rounds documents in round order and ``definition`` its campaign file,
+    as the report already read them; the calibrations collection is read once here.
+    """
+    docs = list(db[CALIBRATIONS_COLLECTION].find({"campaign": campaign}, {"_id": 0}).sort("round", 1))
+    target = (((definition or {}).get("selection") or {}).get("calibration") or {}).get("f_error_lo")
+    return {"rows": _calibration_rows(docs, {d["round"]: d for d in round_docs}),
+            "criteria": _criteria_rows(round_docs), "figure": _figure(docs, target)}

@@ -130,13 +130,8 @@ def worker_activity(lp: LaunchPad, campaign: str, now: datetime | None = None) -
     return out
 
 
-def remaining_s(db: Database, campaign: str, now: datetime | None = None) -> float | None:
-    """Expected seconds to the end at the round cap, from the mean length of the rounds finished so far.
-
-    None until round 1 has ended (round 0, the initial data, says nothing about a round's length).
-    """
-    now = now or datetime.now(UTC)
-    doc = campaigns.get(db, campaign)
+def _remaining(doc: dict[str, Any], now: datetime) -> float | None:
+    """:func:`remaining_s` on the campaign document already read."""
     max_rounds = (doc.get("definition") or {}).get("convergence", {}).get("max_rounds")
     starts: dict[int, datetime] = {}
     for entry in doc.get("history", []):
@@ -149,22 +144,33 @@ def remaining_s(db: Database, campaign: str, now: datetime | None = None) -> flo
         return None
     mean = sum((starts[r + 1] - starts[r]).total_seconds() for r in finished) / len(finished)
     if doc.get("state") == CampaignState.CONVERGED.value:  # no round is left: the final model and the closing
-        ended = max((_as_utc(e.get("at")) for e in doc.get("history", []) if e.get("state") == doc["state"]),
-                    default=None)
+        ended = max((at for e in doc.get("history", []) if e.get("state") == doc["state"]
+                     and (at := _as_utc(e.get("at"))) is not None), default=None)
         return max(0.0, mean - (now - ended).total_seconds()) if ended is not None else mean
     in_round = (now - starts[current]).total_seconds() if current in starts else 0.0
     after_this = max(0, max_rounds - current)
     return after_this * mean + max(0.0, mean - in_round) + mean  # later rounds, the rest of this one, closing
 
 
+def remaining_s(db: Database, campaign: str, now: datetime | None = None) -> float | None:
+    """Expected seconds to the end at the round cap, from the mean length of the rounds finished so far.
+
+    None until round 1 has ended (round 0, the initial data, says nothing about a round's length). Once the
+    campaign has converged only the final model and the closing are left: one mean round from then.
+    """
+    return _remaining(campaigns.get(db, campaign), now or datetime.now(UTC))
+
+
 def progress_lines(lp: LaunchPad, db: Database, campaign: str) -> list[str]:
     """One line per running job and one with the expected remaining time."""
     lines = ["  " + a.line() for a in worker_activity(lp, campaign)]
-    left = remaining_s(db, campaign)
-    if left is not None:
-        if campaigns.get(db, campaign).get("state") == CampaignState.CONVERGED.value:
-            when = f"expected ~{_duration(left)} more" if left >= 1 else "due about now (one mean round)"
-            lines.append(f"  converged: final model and closing analysis, {when}")
-        else:
-            lines.append(f"  expected remaining: at most ~{_duration(left)} (round cap; less if it converges)")
+    doc = campaigns.get(db, campaign)
+    left = _remaining(doc, datetime.now(UTC))
+    if left is None:
+        return lines
+    if doc.get("state") == CampaignState.CONVERGED.value:
+        when = f"expected ~{_duration(left)} more" if left >= 1 else "due about now (one mean round)"
+        lines.append(f"  converged: final model and closing analysis, {when}")
+    else:
+        lines.append(f"  expected remaining: at most ~{_duration(left)} (round cap; less if it converges)")
     return lines
