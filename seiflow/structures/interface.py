@@ -61,6 +61,9 @@ class InterfaceReport(BaseModel):
     lattice_abc: list[float]
     lattice_angles: list[float]
     candidates: int = Field(..., description="Interfaces considered within the atom budget.")
+    substrate_nudge: float = Field(
+        0.0, description="Relative substrate scaling ZSL needed to find the match (SUBSTRATE_NUDGES); 0: none."
+    )
 
 
 class InterfaceResult(BaseModel):
@@ -72,7 +75,16 @@ class InterfaceResult(BaseModel):
     report: dict[str, Any] = Field(..., description="InterfaceReport as a JSON-able mapping.")
 
 
-def _builder(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> CoherentInterfaceBuilder:
+# Relative substrate scalings tried in turn when pymatgen's ZSL finds no match. Which primitive in-plane cell
+# SlabGenerator picks for a substrate like Li(110) flips with the 6th digit of the lattice constant (a
+# CHGNet relaxation differs that much from machine to machine), and for some of those cells ZSL's ordered
+# vector comparison misses every match (Li a = 3.436525 Å: none; 3.43655 Å: six). A 1e-6-1e-5 scaling,
+# far below any relaxation's precision, picks the other cell; the report records the one used.
+SUBSTRATE_NUDGES = (0.0, 1e-6, -1e-6, 3e-6, -3e-6, 1e-5, -1e-5)
+
+
+def _builder(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> tuple[CoherentInterfaceBuilder, float]:
+    """The pymatgen builder for the configured match, and the substrate nudge it needed (0.0: none)."""
     for field in ("substrate", "film"):
         name = getattr(cfg, field)
         if name not in bulks:
@@ -80,27 +92,32 @@ def _builder(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> CoherentInter
                 f"structures.interface.{field}: phase {name!r} is not among the bulks ({', '.join(bulks)})",
                 f"add {name} to structures.bulks or pick one of the bundled phases",
             )
-    zsl = ZSLGenerator(
-        max_area_ratio_tol=cfg.max_area_ratio_tol,
-        max_area=cfg.max_area,
-        max_length_tol=cfg.max_length_tol,
-        max_angle_tol=cfg.max_angle_tol,
-        bidirectional=False,
-    )
-    builder = CoherentInterfaceBuilder(
-        substrate_structure=bulks[cfg.substrate],
-        film_structure=bulks[cfg.film],
-        film_miller=tuple(cfg.film_miller),
-        substrate_miller=tuple(cfg.substrate_miller),
-        zslgen=zsl,
-    )
-    if not builder.zsl_matches:
-        raise InputError(
-            f"no lattice match for {cfg.film}{cfg.film_miller} on {cfg.substrate}{cfg.substrate_miller}"
-            f" within area {cfg.max_area} Å² and tolerances {cfg.max_length_tol}/{cfg.max_angle_tol}",
-            "raise structures.interface.max_area or the tolerances, or relax the bulks first",
+    substrate = bulks[cfg.substrate]
+    for nudge in SUBSTRATE_NUDGES:
+        zsl = ZSLGenerator(
+            max_area_ratio_tol=cfg.max_area_ratio_tol,
+            max_area=cfg.max_area,
+            max_length_tol=cfg.max_length_tol,
+            max_angle_tol=cfg.max_angle_tol,
+            bidirectional=False,
         )
-    return builder
+        scaled = substrate.copy()
+        if nudge:
+            scaled.scale_lattice(substrate.volume * (1.0 + nudge) ** 3)
+        builder = CoherentInterfaceBuilder(
+            substrate_structure=scaled,
+            film_structure=bulks[cfg.film],
+            film_miller=tuple(cfg.film_miller),
+            substrate_miller=tuple(cfg.substrate_miller),
+            zslgen=zsl,
+        )
+        if builder.zsl_matches:
+            return builder, nudge
+    raise InputError(
+        f"no lattice match for {cfg.film}{cfg.film_miller} on {cfg.substrate}{cfg.substrate_miller}"
+        f" within area {cfg.max_area} Å² and tolerances {cfg.max_length_tol}/{cfg.max_angle_tol}",
+        "raise structures.interface.max_area or the tolerances, or relax the bulks first",
+    )
 
 
 def _species_near(structure: Structure, mask: np.ndarray, top: bool) -> list[str]:
@@ -191,7 +208,7 @@ def _all_terminations(builder: CoherentInterfaceBuilder, cfg: InterfaceConfig) -
 
 def list_terminations(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> list[Termination]:
     """Every termination pair of the match, with the species facing each other."""
-    return _all_terminations(_builder(cfg, bulks), cfg)
+    return _all_terminations(_builder(cfg, bulks)[0], cfg)
 
 
 def _chosen_terminations(
@@ -212,7 +229,7 @@ def _chosen_terminations(
 
 def build_interface(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> InterfaceResult:
     """The lowest-strain interface within ``cfg.max_atoms`` atoms, with the asked termination."""
-    builder = _builder(cfg, bulks)
+    builder, nudge = _builder(cfg, bulks)
     every, chosen = _chosen_terminations(builder, cfg)
     best: tuple | None = None
     candidates = 0
@@ -246,6 +263,7 @@ def build_interface(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> Interf
         structure, cfg, iface.interface_properties, termination_of(structure, term.label), every,
         index, candidates, cfg.substrate_layers, cfg.film_layers,
     )
+    report.substrate_nudge = nudge
     return InterfaceResult(structure=structure, report=report.model_dump(mode="json"))
 
 
@@ -254,7 +272,7 @@ def rebuild(
     substrate_layers: int, film_layers: int,
 ) -> tuple[Structure, dict]:
     """The same match and termination with other layer counts (for scale-up)."""
-    builder = _builder(cfg, bulks)
+    builder, _ = _builder(cfg, bulks)
     iface = next(
         islice(_interfaces(builder, cfg, tuple(label), substrate_layers, film_layers), match_index, None),
         None,

@@ -7,7 +7,7 @@ import pytest
 
 from seiflow.errors import InputError
 from seiflow.schemas.campaign import InterfaceConfig
-from seiflow.structures.bulk import load_bulk
+from seiflow.structures.bulk import load_bulk, set_lattice_constant
 from seiflow.structures.checks import check_structure
 from seiflow.structures.interface import LABEL, build_interface, list_terminations
 from seiflow.structures.scale import ScaleUpTarget, scale_up
@@ -54,6 +54,16 @@ def test_unrelaxed_li_does_not_match_and_unknown_phase_errors(fixed_bulks):
         build_interface(InterfaceConfig(), {"Li": load_bulk("Li"), "Li3InCl6": load_bulk("Li3InCl6")})
     with pytest.raises(InputError, match="not among the bulks"):
         build_interface(InterfaceConfig(substrate="In"), fixed_bulks)
+
+
+@pytest.mark.parametrize(("a", "nudged"), [(3.436525, True), (3.43655, False)])
+def test_match_survives_the_substrate_cell_pymatgen_picks(a, nudged):
+    """Li a = 3.436525 Å (a CHGNet relaxation on one machine) once gave no match at all: pymatgen's slab
+    picks another primitive Li(110) cell there and ZSL misses every match; the builder nudges the substrate."""
+    bulks = {"Li": set_lattice_constant(load_bulk("Li"), a), "Li3InCl6": load_bulk("Li3InCl6")}
+    rep = build_interface(InterfaceConfig(), bulks).report
+    assert rep["film_match_area"] == pytest.approx(178.4, abs=0.2) and rep["von_mises_strain"] < 0.02
+    assert (rep["substrate_nudge"] != 0) is nudged and abs(rep["substrate_nudge"]) <= 1e-5
 
 
 def test_scale_up_to_production_size_is_stoichiometric(fixed_bulks):
