@@ -37,3 +37,5 @@ EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 27101
 EMBEDDED_PID_FILE = "secantusd.pid"
 EMBEDDED_LOG_FILE = "secantusd.log"
+
+EV_A3_TO_MPA = 160_217.66208  # 1 eV/Å^3 in MPa

@@ -15,10 +15,10 @@ import numpy as np
 from ase.calculators.calculator import Calculator
 from pydantic import BaseModel, Field
 
+from seiflow.constants import EV_A3_TO_MPA
 from seiflow.errors import InputError
 from seiflow.schemas.frame import LabelledFrame
 
-EV_A3_TO_MPA = 160_217.66208  # 1 eV/Å^3 in MPa
 PARITY_POINTS = 5000  # most points kept per parity panel
 
 

@@ -335,6 +335,8 @@ def close_round(
         measured.update(round_metrics(validation) or mean_metrics(metrics))  # the fixed set when there is one
         maker = round_maker or RoundMaker.from_campaign(c)
         used = {"f_trust_lo": result.f_trust_lo_used, "f_trust_hi": maker.selection.config.f_trust_hi}
+        used.update({k: v for k in ("e_trust_lo", "v_trust_lo")
+                     if (v := getattr(maker.selection.config, k)) is not None})
         if maker.selection.config.adaptive_lower:
             used[ADAPTIVE_LOWER_KEY] = 1.0  # its accurate ratio is 1 - rate by construction
         scale, explored = maker.exploration.scale, maker.exploration.temperatures()

@@ -1,8 +1,10 @@
 """The calibration job of every round (category ``lammps``): deviation against true error on the new labels.
 
 After labelling, the round's ensemble predicts every frame it just had labelled; each frame's true error
-(max-atom force error of the ensemble mean, energy error per atom) is paired with the deviation that selected
-it. Frames labelled as sanity checks (random explored frames the ensemble called accurate) give the true
+(max-atom force error of the ensemble mean; energy error per atom; largest stress-component error) is paired
+with the deviations that selected it (max force deviation; energy deviation per atom when exploration computed
+it; max virial deviation per atom). The force fit sets the force levels; with ``e_error_lo`` (meV/atom) or
+``v_error_lo`` (MPa) set, the energy or virial fit adds that quantity's lower level. Frames labelled as sanity checks (random explored frames the ensemble called accurate) give the true
 error where the ensemble claims to be right. Pairs of this and earlier rounds are fitted
 (:mod:`seiflow.convergence.calibration`), and the fit gives the next round's trust levels.
 """
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 from jobflow import Job, Maker, job
 
-from seiflow.constants import CALIBRATIONS_COLLECTION, JobCategory
+from seiflow.constants import CALIBRATIONS_COLLECTION, EV_A3_TO_MPA, JobCategory
 from seiflow.convergence.calibration import fit_calibration
 from seiflow.jobconfig import set_category
 from seiflow.schemas.campaign import CalibrationConfig
@@ -27,8 +29,19 @@ from seiflow.store import get_database
 SANITY_KEY = "sanity"  # provenance flag of a sanity label
 
 
+# Each calibrated quantity: (deviation key in provenance, error key in a pair, target field, level field).
+QUANTITIES = {
+    "force": ("max_devi_f", "f_error", "f_error_lo", "f_trust_lo"),
+    "energy": ("devi_e", "e_error_mev_atom", "e_error_lo", "e_trust_lo"),
+    "virial": ("max_devi_v", "s_error_mpa", "v_error_lo", "v_trust_lo"),
+}
+
+
 def ensemble_errors(frames: list[LabelledFrame], model_files: list[Path], type_map: list[str]) -> np.ndarray:
-    """Per frame: (max-atom |F_mean - F_label| eV/Å, |E_mean - E_label| per atom eV)."""
+    """Per frame, of the ensemble mean: max-atom force error (eV/Å), energy error per atom (eV), stress error.
+
+    The stress error is the largest |component| of the stress difference, MPa (NaN when the label has no virial).
+    """
     from deepmd.infer import DeepPot
 
     models = [DeepPot(str(p)) for p in model_files]
@@ -40,22 +53,57 @@ def ensemble_errors(frames: list[LabelledFrame], model_files: list[Path], type_m
         preds = [m.eval(coords, cell, atype) for m in models]
         forces = np.mean([p[1].reshape(-1, 3) for p in preds], axis=0)
         energy = float(np.mean([np.ravel(p[0])[0] for p in preds]))
+        virial = np.mean([np.ravel(p[2])[:9] for p in preds], axis=0)
         f_err = float(np.linalg.norm(forces - np.asarray(frame.forces), axis=1).max())
-        out.append((f_err, abs(energy - frame.energy) / frame.natoms))
-    return np.array(out).reshape(-1, 2)
+        s_err = np.nan
+        if frame.virial is not None:
+            s_err = float(np.abs(virial - np.ravel(frame.virial)).max() / frame.volume * EV_A3_TO_MPA)
+        out.append((f_err, abs(energy - frame.energy) / frame.natoms, s_err))
+    return np.array(out, dtype=float).reshape(-1, 3)
 
 
-def levels_from(fit: dict[str, Any] | None, config: CalibrationConfig) -> dict[str, float] | None:
-    """Trust levels (eV/Å of deviation) where the fitted error bound meets the targets, if it can."""
-    if not fit or fit["n_pairs"] < config.min_pairs or fit["spearman"] < config.min_spearman:
-        return None
+def error_target(config: CalibrationConfig, quantity: str) -> float | None:
+    """The campaign's target for ``quantity`` in its pair's units (eV/Å, meV/atom, MPa); None: not fitted."""
+    return getattr(config, QUANTITIES[quantity][2])
+
+
+def levels_from(fit: dict[str, Any] | None, config: CalibrationConfig,
+                extra_fits: dict[str, dict[str, Any] | None] | None = None) -> dict[str, float] | None:
+    """Trust levels (deviation units) where the fitted error bounds meet the targets, if they can.
+
+    The force levels decide: without them there are none. Energy and virial lower levels (``extra_fits``)
+    are added where their fit is usable; their upper level stays unset (never failed on them).
+    """
     from seiflow.convergence.calibration import CalibrationFit
 
-    model = CalibrationFit.model_validate(fit)
+    def usable(f: dict[str, Any] | None) -> CalibrationFit | None:
+        if not f or f["n_pairs"] < config.min_pairs or f["spearman"] < config.min_spearman:
+            return None
+        return CalibrationFit.model_validate(f)
+
+    model = usable(fit)
+    if model is None:
+        return None
     lo, hi = model.level_for(config.f_error_lo), model.level_for(config.f_error_hi)
     if lo is None or hi is None or hi <= lo:
         return None
-    return {"f_trust_lo": lo, "f_trust_hi": hi}
+    levels = {"f_trust_lo": lo, "f_trust_hi": hi}
+    for quantity, other in (extra_fits or {}).items():
+        target, model = error_target(config, quantity), usable(other)
+        level = model.level_for(target) if model is not None and target is not None else None
+        if level is not None:
+            levels[QUANTITIES[quantity][3]] = level
+    return levels
+
+
+def _fit(pairs: list[dict[str, Any]], quantity: str, quantile: float) -> dict[str, Any] | None:
+    """The quantile fit of one quantity's error on its deviation over the pairs that have both."""
+    dev_key, err_key = QUANTITIES[quantity][:2]
+    both = [(p[dev_key], p[err_key]) for p in pairs
+            if p.get(dev_key) is not None and p.get(err_key) is not None and np.isfinite(p[err_key])]
+    if len(both) < 3:
+        return None
+    return fit_calibration(np.array([b[0] for b in both]), np.array([b[1] for b in both]), quantile).model_dump()
 
 
 @job
@@ -71,27 +119,29 @@ def calibrate_round(campaign: str, r: int, model_ids: list[str], type_map: list[
               if (f.provenance.model_extra or {}).get("max_devi_f") is not None]
     store = ModelStore()
     files = [store.fetch(m, Path.cwd() / "models", kind="frozen") for m in model_ids]
-    errors = ensemble_errors(frames, files, type_map) if frames else np.zeros((0, 2))
-    rows = [{"max_devi_f": float(f.provenance.model_extra["max_devi_f"]), "f_error": float(e[0]),
-             "e_error_ev_atom": float(e[1]), "sanity": bool(f.provenance.model_extra.get(SANITY_KEY, False))}
-            for f, e in zip(frames, errors, strict=True)]
+    errors = ensemble_errors(frames, files, type_map) if frames else np.zeros((0, 3))
+    rows = []
+    for f, e in zip(frames, errors, strict=True):
+        extra = f.provenance.model_extra
+        rows.append({"max_devi_f": float(extra["max_devi_f"]), "f_error": float(e[0]),
+                     "e_error_ev_atom": float(e[1]), "e_error_mev_atom": 1000.0 * float(e[1]),
+                     "s_error_mpa": None if np.isnan(e[2]) else float(e[2]),
+                     "max_devi_v": extra.get("max_devi_v"), "devi_e": extra.get("devi_e"),
+                     "sanity": bool(extra.get(SANITY_KEY, False))})
     past = [row for doc in db[CALIBRATIONS_COLLECTION].find({"campaign": campaign, "round": {"$lt": r}})
             for row in doc.get("pairs", [])]
     pairs = past + [row for row in rows if not row["sanity"]]
-    fit = None
-    if len(pairs) >= 3:
-        fitted = fit_calibration(np.array([p["max_devi_f"] for p in pairs]),
-                                 np.array([p["f_error"] for p in pairs]), cfg.quantile)
-        fit = fitted.model_dump()
+    fit = _fit(pairs, "force", cfg.quantile)
+    fits = {q: _fit(pairs, q, cfg.quantile) for q in ("energy", "virial") if error_target(cfg, q) is not None}
     sanity = [row["f_error"] for row in rows if row["sanity"]]
     doc = {
         "campaign": campaign, "round": r, "created_at": datetime.now(UTC), "pairs": rows,
-        "n_pairs_fitted": len(pairs), "fit": fit, "levels": levels_from(fit, cfg),
+        "n_pairs_fitted": len(pairs), "fit": fit, "fits": fits, "levels": levels_from(fit, cfg, fits),
         "sanity": {"n": len(sanity), "max_f_error": max(sanity) if sanity else None,
                    "p90_f_error": float(np.quantile(sanity, 0.9)) if sanity else None},
     }
     db[CALIBRATIONS_COLLECTION].replace_one({"campaign": campaign, "round": r}, doc, upsert=True)
-    return {k: doc[k] for k in ("round", "n_pairs_fitted", "fit", "levels", "sanity")}
+    return {k: doc[k] for k in ("round", "n_pairs_fitted", "fit", "fits", "levels", "sanity")}
 
 
 @dataclass

@@ -60,16 +60,20 @@ def read_dump(path: Path) -> dict[int, Atoms]:
     return out
 
 
-def to_structure(atoms: Atoms, task_id: str, step: int, max_devi_f: float | None = None) -> Structure:
+def to_structure(
+    atoms: Atoms, task_id: str, step: int, max_devi_f: float | None = None, **deviations: float | None
+) -> Structure:
     """A pymatgen Structure carrying the provenance the labelling makers record.
 
-    ``max_devi_f`` (the ensemble's max force deviation at this step, eV/Å) goes with it, so the labelled
-    frame can be paired with its true error (trust-level calibration).
+    ``max_devi_f`` (the ensemble's max force deviation at this step, eV/Å) and any other ``deviations``
+    (``max_devi_v``, ``devi_e``: eV/atom) go with it, so the labelled frame can be paired with its true
+    error (trust-level calibration).
     """
     structure = AseAtomsAdaptor.get_structure(atoms)
     provenance = {"source": "exploration", "origin": task_id, "frame_index": int(step)}
-    if max_devi_f is not None:
-        provenance["max_devi_f"] = float(max_devi_f)
+    for key, value in {"max_devi_f": max_devi_f, **deviations}.items():
+        if value is not None:
+            provenance[key] = float(value)
     structure.properties = {"provenance": provenance}
     return structure
 

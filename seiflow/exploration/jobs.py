@@ -23,6 +23,7 @@ from seiflow.jobconfig import set_category
 from seiflow.runfiles import tidy
 from seiflow.schemas.campaign import ExplorationConfig, SelectionConfig
 from seiflow.schemas.exploration import (
+    Deviation,
     ExplorationOutput,
     ExplorationResult,
     ExplorationTask,
@@ -65,6 +66,13 @@ def sanity_picks(result: ExplorationResult, selection: SelectionConfig, type_map
     return rng.choice(pool, size=min(selection.n_sanity, pool.size), replace=False)
 
 
+def _deviations_at(deviation: Deviation, i: int) -> dict[str, float | None]:
+    """Frame ``i``'s force, virial and (when computed) energy deviations, for its provenance."""
+    return {"max_devi_f": deviation.max_devi_f[i],
+            "max_devi_v": deviation.max_devi_v[i] if deviation.max_devi_v else None,
+            "devi_e": deviation.devi_e[i] if deviation.devi_e else None}
+
+
 def run_task(
     task: ExplorationTask,
     structure: Structure,
@@ -87,7 +95,8 @@ def run_task(
         return ExplorationOutput(result=ExplorationResult(status=TaskStatus.FAILED, reason=reason, **base))
     deviation = read_model_devi(devi_path)
     frames = read_dump(run_dir / DUMP_FILE)
-    if selection.e_trust_lo is not None:
+    calibrating_e = selection.calibration is not None and selection.calibration.e_error_lo is not None
+    if selection.e_trust_lo is not None or calibrating_e:
         atoms = [frames[s] for s in deviation.steps]
         deviation.devi_e = energy_deviation(model_files, atoms).tolist()
     result = ExplorationResult(
@@ -97,12 +106,13 @@ def run_task(
     keep = keep[np.argsort(-deviation.array("max_devi_f")[keep], kind="stable")][:max_kept]
     keep = np.union1d(keep, sanity_picks(result, selection, type_map)).astype(int)
     steps = sorted(deviation.steps[i] for i in keep if deviation.steps[i] in frames)
-    devi_of = dict(zip(deviation.steps, deviation.max_devi_f, strict=True))
+    index_of = {step: i for i, step in enumerate(deviation.steps)}
     result.kept_steps = steps
     if not keep_dump:
         (run_dir / DUMP_FILE).unlink(missing_ok=True)
     return ExplorationOutput(
-        result=result, structures=[to_structure(frames[s], task.task_id, s, devi_of[s]) for s in steps]
+        result=result, structures=[to_structure(frames[s], task.task_id, s, **_deviations_at(deviation, index_of[s]))
+                                   for s in steps]
     )
 
 

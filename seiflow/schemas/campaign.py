@@ -238,6 +238,14 @@ class CalibrationConfig(_Section):
     f_error_hi: float = Field(
         0.6, gt=0, description="eV/Å: above this error bound a frame is failed (never below f_trust_hi)."
     )
+    e_error_lo: float | None = Field(
+        None, gt=0, description="meV/atom: if set, the energy deviation level is fitted too (energy error of "
+        "the ensemble mean against the label); exploration then computes each frame's energy deviation.",
+    )
+    v_error_lo: float | None = Field(
+        None, gt=0, description="MPa: if set, the virial deviation level is fitted too (max stress-component "
+        "error of the ensemble mean against the label).",
+    )
     quantile: float = Field(0.9, gt=0.5, lt=1, description="Error quantile the bound holds at.")
     min_pairs: int = Field(20, ge=3, description="Pairs needed before the fit sets the levels.")
     min_spearman: float = Field(0.3, ge=-1, le=1, description="Rank correlation needed to trust the fit.")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from seiflow.constants import EV_A3_TO_MPA
 from seiflow.errors import SeiflowError
 from seiflow.schemas.model import ParityData, ValidationMetrics
 
-EV_A3_TO_MPA = 160217.66208  # 1 eV/Å^3 in MPa
 BACKEND_FLAGS = {"tensorflow": "--tf", "pytorch": "--pt"}
 MODEL_SUFFIX = {"tensorflow": ".pb", "pytorch": ".pth"}
 THREAD_VARS = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")

@@ -56,9 +56,18 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
         assert c["sanity"]["n"] == sum(p["sanity"] for p in c["pairs"]) >= 1 and c["sanity"]["p90_f_error"] > 0
         assert sum(not p["sanity"] for p in c["pairs"]) >= 1 and all(p["f_error"] > 0 for p in c["pairs"])
     assert calibrations[1]["fit"]["n_pairs"] >= 3
+    # e_error_lo and v_error_lo are set: every exploration pair carries its energy and virial deviations and
+    # its energy and stress errors, and both are fitted beside the force
+    for c in calibrations.values():
+        assert all(p["devi_e"] is not None and p["max_devi_v"] is not None and p["s_error_mpa"] > 0
+                   and p["e_error_mev_atom"] >= 0 for p in c["pairs"]), c["pairs"]
+        assert set(c["fits"]) == {"energy", "virial"} and c["fits"]["virial"]["n_pairs"] >= 3
     if rounds[0]["levels_next"].get("calibrated"):
         assert rounds[0]["levels_next"]["f_trust_hi"] >= 5.0
         assert rounds[1]["levels"]["f_trust_lo"] == pytest.approx(rounds[0]["levels_next"]["f_trust_lo"])
+        for key in ("e_trust_lo", "v_trust_lo"):  # a fitted energy or virial level is the one round 2 used
+            if key in rounds[0]["levels_next"]:
+                assert rounds[1]["levels"][key] == pytest.approx(rounds[0]["levels_next"][key])
     else:
         assert rounds[1]["levels"]["adaptive_lower"] == 1.0
     # the adaptive temperature range starts at the first temperature and holds convergence back until whole

@@ -33,3 +33,20 @@ def test_no_relation_gives_no_usable_level():
     rng = np.random.default_rng(3)
     fit = fit_calibration(10 ** rng.uniform(-1.5, 0, 200), 10 ** rng.uniform(-2, 0, 200))
     assert abs(fit.spearman) < 0.2 and (fit.level_for(0.1) is None or abs(fit.slope) < 0.3)
+
+
+def test_energy_and_virial_levels_come_from_their_own_fits():
+    """With e_error_lo (meV/atom) and v_error_lo (MPa) set, each gets the deviation where its bound meets it."""
+    from seiflow.convergence.calibration_jobs import levels_from
+    from seiflow.schemas.campaign import CalibrationConfig
+
+    config = CalibrationConfig(f_error_lo=0.1, f_error_hi=0.6, e_error_lo=5.0, v_error_lo=200.0, min_pairs=20)
+    force = fit_calibration(*planted(200), quantile=0.9).model_dump()
+    dev_e, err_e = planted(200, seed=1, a=3.0, b=1.0)  # error (meV/atom) ~ 1000 x deviation (eV/atom)
+    energy = fit_calibration(dev_e * 1e-2, err_e * 1e-2, quantile=0.9).model_dump()
+    levels = levels_from(force, config, {"energy": energy, "virial": None})
+    assert set(levels) == {"f_trust_lo", "f_trust_hi", "e_trust_lo"}  # the virial fit is missing: no level
+    bound = 10 ** (energy["intercept"] + energy["slope"] * np.log10(levels["e_trust_lo"]))
+    assert bound == pytest.approx(5.0, rel=1e-6)
+    few = {**energy, "n_pairs": 5}  # a fit on too few pairs sets nothing
+    assert "e_trust_lo" not in levels_from(force, config, {"energy": few})
