@@ -38,11 +38,12 @@ def _calibration_rows(docs: list[dict[str, Any]], rounds: dict[int, dict[str, An
             "sanity_n": sanity.get("n"), "sanity_p90_f_error": _r(sanity.get("p90_f_error")),
             "sanity_max_f_error": _r(sanity.get("max_f_error")),
         })
+        fits = doc.get("fits") or {}  # a quantity is there only when the campaign set its target
         for quantity, key in (("energy", "e_trust_lo"), ("virial", "v_trust_lo")):
-            other = (doc.get("fits") or {}).get(quantity)
-            if quantity in (doc.get("fits") or {}):  # fitted only when the campaign set its target
-                rows[-1].update({f"{quantity}_slope": _r((other or {}).get("slope")),
-                                 f"{quantity}_spearman": _r((other or {}).get("spearman")),
+            if quantity in fits:
+                other = fits[quantity] or {}
+                rows[-1].update({f"{quantity}_slope": _r(other.get("slope")),
+                                 f"{quantity}_spearman": _r(other.get("spearman")),
                                  f"{key}_next": _r(nxt.get(key), 5)})
     return rows
 

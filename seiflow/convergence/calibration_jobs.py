@@ -1,11 +1,12 @@
 """The calibration job of every round (category ``lammps``): deviation against true error on the new labels.
 
 After labelling, the round's ensemble predicts every frame it just had labelled; each frame's true error
-(max-atom force error of the ensemble mean; energy error per atom; largest stress-component error) is paired
-with the deviations that selected it (max force deviation; energy deviation per atom when exploration computed
-it; max virial deviation per atom). The force fit sets the force levels; with ``e_error_lo`` (meV/atom) or
-``v_error_lo`` (MPa) set, the energy or virial fit adds that quantity's lower level. Frames labelled as sanity checks (random explored frames the ensemble called accurate) give the true
-error where the ensemble claims to be right. Pairs of this and earlier rounds are fitted
+(max-atom force error of the ensemble mean; energy error per atom; largest stress-component error) is
+paired with the deviations that selected it (max force deviation; energy deviation per atom when
+exploration computed it; max virial deviation per atom). The force fit sets the force levels; with
+``e_error_lo`` (meV/atom) or ``v_error_lo`` (MPa) set, the energy or virial fit adds that quantity's
+lower level. Frames labelled as sanity checks (random explored frames the ensemble called accurate) give
+the true error where the ensemble claims to be right. Pairs of this and earlier rounds are fitted
 (:mod:`seiflow.convergence.calibration`), and the fit gives the next round's trust levels.
 """
 
@@ -38,9 +39,10 @@ QUANTITIES = {
 
 
 def ensemble_errors(frames: list[LabelledFrame], model_files: list[Path], type_map: list[str]) -> np.ndarray:
-    """Per frame, of the ensemble mean: max-atom force error (eV/Å), energy error per atom (eV), stress error.
+    """Per frame, of the ensemble mean: max-atom force error (eV/Å), energy error per atom (eV), stress.
 
-    The stress error is the largest |component| of the stress difference, MPa (NaN when the label has no virial).
+    The stress error is the largest |component| of the stress difference, MPa (NaN: the label has no
+    virial).
     """
     from deepmd.infer import DeepPot
 
@@ -103,7 +105,8 @@ def _fit(pairs: list[dict[str, Any]], quantity: str, quantile: float) -> dict[st
             if p.get(dev_key) is not None and p.get(err_key) is not None and np.isfinite(p[err_key])]
     if len(both) < 3:
         return None
-    return fit_calibration(np.array([b[0] for b in both]), np.array([b[1] for b in both]), quantile).model_dump()
+    dev, err = np.array(both).T
+    return fit_calibration(dev, err, quantile).model_dump()
 
 
 @job

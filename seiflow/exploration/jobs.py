@@ -111,8 +111,9 @@ def run_task(
     if not keep_dump:
         (run_dir / DUMP_FILE).unlink(missing_ok=True)
     return ExplorationOutput(
-        result=result, structures=[to_structure(frames[s], task.task_id, s, **_deviations_at(deviation, index_of[s]))
-                                   for s in steps]
+        result=result,
+        structures=[to_structure(frames[s], task.task_id, s, **_deviations_at(deviation, index_of[s]))
+                    for s in steps],
     )
 
 

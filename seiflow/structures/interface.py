@@ -92,15 +92,15 @@ def _builder(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> tuple[Coheren
                 f"structures.interface.{field}: phase {name!r} is not among the bulks ({', '.join(bulks)})",
                 f"add {name} to structures.bulks or pick one of the bundled phases",
             )
+    zsl = ZSLGenerator(
+        max_area_ratio_tol=cfg.max_area_ratio_tol,
+        max_area=cfg.max_area,
+        max_length_tol=cfg.max_length_tol,
+        max_angle_tol=cfg.max_angle_tol,
+        bidirectional=False,
+    )
     substrate = bulks[cfg.substrate]
     for nudge in SUBSTRATE_NUDGES:
-        zsl = ZSLGenerator(
-            max_area_ratio_tol=cfg.max_area_ratio_tol,
-            max_area=cfg.max_area,
-            max_length_tol=cfg.max_length_tol,
-            max_angle_tol=cfg.max_angle_tol,
-            bidirectional=False,
-        )
         scaled = substrate.copy()
         if nudge:
             scaled.scale_lattice(substrate.volume * (1.0 + nudge) ** 3)

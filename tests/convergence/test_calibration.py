@@ -36,7 +36,8 @@ def test_no_relation_gives_no_usable_level():
 
 
 def test_energy_and_virial_levels_come_from_their_own_fits():
-    """With e_error_lo (meV/atom) and v_error_lo (MPa) set, each gets the deviation where its bound meets it."""
+    """With e_error_lo (meV/atom) and v_error_lo (MPa) set, each gets the deviation where its bound
+    meets it."""
     from seiflow.convergence.calibration_jobs import levels_from
     from seiflow.schemas.campaign import CalibrationConfig
 
