@@ -103,13 +103,14 @@ class RoundMaker(Maker):
     def from_campaign(cls, c: Campaign) -> RoundMaker:
         """The round the campaign file describes."""
         type_map = list(c.system.type_map)
+        labeller = label_maker_for(c.labelling)
         return cls(
             training=EnsembleTrainMaker.from_campaign(c),
             validation=ValidationMaker(enabled=c.validation.enabled, dynamics=c.validation.dynamics_every_round),
             exploration=ExplorationMaker(config=c.exploration, selection=c.selection,
                                          n_temperatures=1 if c.exploration.adaptive_temperatures else None),
-            selection=SelectionMaker(config=c.selection, type_map=type_map),
-            labelling=GroupedLabelMaker(labelling=label_maker_for(c.labelling), group_size=c.labelling.group_size),
+            selection=SelectionMaker(config=c.selection, type_map=type_map, reference=labeller.reference),
+            labelling=GroupedLabelMaker(labelling=labeller, group_size=c.labelling.group_size),
             calibration=(CalibrationMaker(config=c.selection.calibration)
                          if c.selection.calibration is not None or c.selection.n_sanity else None),
         )

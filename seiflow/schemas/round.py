@@ -36,7 +36,10 @@ class SelectionResult(BaseModel):
     failed_ratio: float = Field(0.0, description="n_failed / n_frames.")
     f_trust_lo_used: float = Field(..., description="The lower force level applied (adaptive or fixed).")
     n_filtered: int = Field(0, description="Candidates dropped by geometry filters.")
-    filter_reasons: dict[str, int] = Field(default_factory=dict, description="Filter name -> frames dropped.")
+    filter_reasons: dict[str, int] = Field(
+        default_factory=dict, description="Filter name -> candidates dropped; 'labelled': already stored with the campaign's reference "
+        "(a seed met again), 'not_kept': dropped by exploration.",
+    )
     histogram: Histogram = Field(default_factory=Histogram, description="Max force deviation histogram.")
     selected: list[FrameId] = Field(default_factory=list, description="Frames sent to labelling.")
     n_sanity: int = Field(0, description="Random accurate frames also sent to labelling (sanity labels).")

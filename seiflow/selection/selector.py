@@ -7,6 +7,7 @@ sampling (or highest deviation first) picks at most ``max_candidates`` for label
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class Selector:
     adaptive: AdaptiveLower | None = None
     n_sanity: int = 0  # random accurate (else lowest-deviation) frames labelled to check the claim
     seed: int = 0
+    labelled: Callable[[Structure], bool] | None = None  # True: already labelled, neither candidate nor sanity
 
     def keep_floor(self) -> float:
         """Force deviation from which explored frames should be kept (exploration drops the rest)."""
@@ -99,10 +101,14 @@ class Selector:
             chosen = {(t, st) for _, t, st in picked}
             values, classes = np.array([k[0] for k in kept]), np.array([k[1] for k in kept])
             pool = [key for i in sanity_pool(values, classes, self.n_sanity)
-                    if (key := kept[i][2]) not in chosen]
+                    if (key := kept[i][2]) not in chosen and not self._is_labelled(by_key[key])]
         sanity = self._sanity(pool, by_key)
         doc.n_sanity = len(sanity)
         return doc, [by_key[(t, s)] for _, t, s in picked] + sanity
+
+    def _is_labelled(self, structure: Structure) -> bool:
+        """Whether ``structure`` is already labelled (a seed frame met again, a frame of an earlier round)."""
+        return self.labelled is not None and self.labelled(structure)
 
     def _sanity(self, keys: list[tuple[str, int]], by_key: dict[tuple[str, int], Structure]) -> list[Structure]:
         """Up to ``n_sanity`` random frames of the sanity pool, marked ``provenance.sanity``."""
@@ -127,12 +133,12 @@ class Selector:
             if structure is None:
                 reasons["not_kept"] += 1
                 continue
-            reason = apply_filters(self.filters, structure)
+            reason = "labelled" if self._is_labelled(structure) else apply_filters(self.filters, structure)
             if reason is None:
                 passed.append(item)
             else:
                 reasons[reason.split(":")[0]] += 1
-        n_filtered = sum(v for k, v in reasons.items() if k != "not_kept")
+        n_filtered = sum(v for k, v in reasons.items() if k not in ("not_kept", "labelled"))
         if len(passed) <= self.max_candidates:
             return passed, n_filtered, dict(reasons)
         if self.descriptor is None:

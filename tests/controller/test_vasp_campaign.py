@@ -81,6 +81,7 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
         workers[launch["fworker"]["name"]] += 1
     assert set(workers) == {"local0", "local1"}, workers
     explored = db[FRAMES_COLLECTION].count_documents({"campaigns": campaign.name, "provenance.source": "exploration"})
+    # each labelled candidate is a new frame: a seed's step 0 met again in round 2 is skipped by selection
     assert explored == len(groups)
 
     # every training frame of the campaign is VASP-labelled

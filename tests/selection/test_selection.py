@@ -168,3 +168,39 @@ def test_selector_draws_sanity_labels_from_the_lowest_deviations_when_none_is_ac
     assert len(sanity) == 1
     step = sanity[0].properties["provenance"]["frame_index"]
     assert step in (10, 60) and step not in [x.step for x in doc.selected]  # 2 lowest, not a candidate
+
+
+def test_selector_skips_frames_already_labelled():
+    """A labelled frame met again (an unchanged seed's step 0) is neither a candidate nor a sanity label."""
+    f = [0.5, 0.4, 0.3, 0.05, 0.06]
+    structures = [box(shift=0.1 * i, tag=("a", 10 * i)) for i in range(5)]
+    stored = {0, 30}  # the highest-deviation candidate and one accurate frame
+    sel = Selector(TrustLevels(Levels(0.1, 0.8)), max_candidates=2, n_sanity=2,
+                   labelled=lambda s: s.properties["provenance"]["frame_index"] in stored)
+    doc, picked = sel.select([result("a", f)], structures)
+    assert [x.step for x in doc.selected] == [10, 20]
+    assert doc.filter_reasons == {"labelled": 1} and doc.n_filtered == 0  # not a geometry filter
+    assert [s.properties["provenance"]["frame_index"] for s in picked if s.properties["provenance"].get("sanity")] == [40]
+
+
+def test_selection_job_skips_what_the_store_holds_for_its_reference(seiflow_env):
+    """``select_from_outputs`` with the campaign's reference asks the frame store; another reference does not."""
+    from seiflow.dataset.frames import FrameStore
+    from seiflow.schemas.exploration import ExplorationOutput
+    from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
+    from seiflow.selection.jobs import select_from_outputs
+
+    structures = [box(shift=0.1 * i, tag=("a", 10 * i)) for i in range(3)]
+    ref = Reference(calculator="emt", settings={})
+    s0 = structures[0]
+    FrameStore().add(LabelledFrame(
+        species=[str(sp) for sp in s0.species], positions=s0.cart_coords, cell=s0.lattice.matrix,
+        energy=-1.0, forces=np.zeros((len(s0), 3)), reference=ref, provenance=Provenance(source="exploration"),
+    ))
+    output = ExplorationOutput(result=result("a", [0.5, 0.4, 0.3]), structures=structures)
+    config = SelectionConfig(f_trust_lo=0.1, f_trust_hi=0.8, max_candidates=2, fps=False)
+    steps = lambda out: [x.step for x in out.result.selected]  # noqa: E731
+    assert steps(select_from_outputs([output], config, ["Li", "Cl"], reference=ref)) == [10, 20]
+    other = Reference(calculator="emt", settings={"asap_cutoff": True})
+    assert steps(select_from_outputs([output], config, ["Li", "Cl"], reference=other)) == [0, 10]
+    assert steps(select_from_outputs([output], config, ["Li", "Cl"])) == [0, 10]
