@@ -286,15 +286,34 @@ def round_criteria(c: Campaign) -> list[Criterion]:
     return criteria
 
 
-def final_model_jobs(c: Campaign, r: int, maker: RoundMaker) -> list[Job]:
-    """The production model: one longer training from scratch on every label, then its validation."""
+def best_member(models: list[str] | None, metrics: list | None) -> str | None:
+    """The ensemble member of lowest held-out force RMSE (then energy RMSE); None without metrics."""
+    scored = []
+    for model_id, m in zip(models or [], metrics or [], strict=False):
+        m = m.model_dump() if isinstance(m, BaseModel) else (m or {})
+        if m.get("rmse_f_mev_a") is not None:
+            scored.append((m["rmse_f_mev_a"], m.get("rmse_e_mev_atom") or 0.0, model_id))
+    return min(scored)[2] if scored else None
+
+
+def final_model_jobs(
+    c: Campaign, r: int, maker: RoundMaker, models: list[str] | None = None, metrics: list | None = None
+) -> list[Job]:
+    """The production model: one longer training on every label, then its validation.
+
+    With ``final_init: best_member`` it starts from the converged round's best member (``init_frz_model``,
+    ``final_numb_steps`` more steps at the resume learning rate); from scratch otherwise, or when no
+    member has held-out metrics.
+    """
     steps = c.training.final_numb_steps
+    start = best_member(models, metrics) if c.training.final_init == "best_member" else None
     config = c.training.model_copy(update={
-        "numb_steps": steps, "next_round_init": "scratch", "decay_steps": max(1, steps // 200),
+        "numb_steps": steps, "numb_steps_next": steps, "decay_steps": max(1, steps // 200),
+        "next_round_init": "init_frz_model" if start is not None else "scratch",
     })
     trainer = DeepmdTrainMaker(config=config, type_map=list(c.system.type_map), name="final model")
     train = trainer.make(training_data(c.name, maker.labelling.reference), c.name, r,
-                         index=c.training.numb_models, seed=c.training.seed + 1000)
+                         index=c.training.numb_models, seed=c.training.seed + 1000, prev_model_id=start)
     jobs = [train]
     if maker.validation.enabled:
         check = ValidationMaker(name="validate final", dynamics=False).make(
@@ -355,7 +374,7 @@ def close_round(
             campaigns.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
             final: list[Job] = []
             if report.stop_kind == StopKind.CONVERGED and c.training.final_numb_steps:
-                final = final_model_jobs(c, r, maker)
+                final = final_model_jobs(c, r, maker, models, metrics)
                 models = [final[0].output.model_id]
             closing = _controller_job(analyse_campaign(campaign, seeds, models, final=bool(final)),
                                       f"{c.name} analysis", JobCategory.LAMMPS)

@@ -59,10 +59,14 @@ class _Plan:
 
 
 def _plan_start(
-    config: TrainingConfig, run_dir: Path, round_: int, prev_model_id: str | None
+    config: TrainingConfig, run_dir: Path, prev_model_id: str | None
 ) -> _Plan:
-    """Decide the starting point; a checkpoint already in ``run_dir`` always wins (resume)."""
-    first = round_ <= 1 or prev_model_id is None or config.next_round_init == "scratch"
+    """Decide the starting point; a checkpoint already in ``run_dir`` always wins (resume).
+
+    A run given no previous model (round 1) starts from scratch with ``numb_steps``; with one, it runs
+    ``numb_steps_next`` from it (``next_round_init``), whatever its round (a production model after round 1).
+    """
+    first = prev_model_id is None or config.next_round_init == "scratch"
     plan = _Plan(numb_steps=config.numb_steps if first else config.numb_steps_next)
     step = run.checkpoint_step(run_dir)
     if not first:
@@ -172,7 +176,7 @@ def train_model(
     run_dir.mkdir(parents=True, exist_ok=True)
     _link_launch_dir(run_dir)
     record = prepare_data(data, run_dir / "data", type_map, config.validation_fraction, config.seed)
-    plan = _plan_start(config, run_dir, round, prev_model_id)
+    plan = _plan_start(config, run_dir, prev_model_id)
     inp = _write_input(config, type_map, run_dir, seed, plan, save_freq, disp_freq)
     timings = {}
     if plan.restart_from is None or plan.start_step < plan.numb_steps:

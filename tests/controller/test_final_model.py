@@ -1,0 +1,79 @@
+"""A campaign that converges trains its production model, validates it and hands it on, for each ``final_init``.
+
+The tiny campaign with a criterion it meets in round 1: the closing step trains one longer model on every
+label (from the round's best member, or from scratch), validates it on the fixed set, stores it as the
+campaign's model, and the closing analysis runs with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
+from seiflow.controller import campaigns
+from seiflow.controller.flows import campaign_flow
+from seiflow.controller.runner import run_locally
+from seiflow.controller.submit import submit
+from seiflow.schemas.campaign import campaign_from_dict
+from seiflow.store import get_database, get_launchpad
+
+TINY = Path(__file__).with_name("tiny_campaign.yaml")
+FINAL_STEPS = 30
+
+
+def converging_campaign(final_init: str):
+    """The tiny campaign at one temperature, judged by a force target any trained model meets."""
+    data = yaml.safe_load(TINY.read_text())
+    data["name"] = f"final-{final_init.replace('_', '-')}"
+    data["exploration"].update(temperatures=[600], adaptive_temperatures=False)
+    data["convergence"] = {"criteria": {"force_rmse_mev_a": {"target": 1.0e6}}, "max_rounds": 2}
+    data["training"].update(final_numb_steps=FINAL_STEPS, final_init=final_init)
+    return campaign_from_dict(data)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("final_init", ["best_member", "scratch"])
+def test_converged_campaign_trains_validates_and_hands_on_its_production_model(seiflow_env, final_init):
+    campaign = converging_campaign(final_init)
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    submit(campaign, campaign_flow(campaign), lp)
+    lines: list[str] = []
+    outcome = run_locally(seiflow_env.settings, campaign.name, n_workers=2, timeout_s=1000, poll_s=2,
+                          progress=lines.append)
+    assert outcome.state == "converged", (outcome, lines[-5:])
+    db = get_database()
+    assert [r["round"] for r in db[ROUNDS_COLLECTION].find({"campaign": campaign.name})] == [1]
+    n = campaign.training.numb_models
+    members = list(db[MODELS_COLLECTION].find({"campaign": campaign.name, "round": 1, "index": {"$lt": n}}))
+    final = db[MODELS_COLLECTION].find_one({"campaign": campaign.name, "index": n})
+    assert len(members) == n and final is not None and final["round"] == 1
+
+    # every label: the members never saw round 1's candidates, the production model trains on them
+    explored = {f["_id"] for f in db.frames.find({"campaigns": campaign.name, "provenance.source": "exploration",
+                                                  "status": "labelled"})}
+    seen = set(final["data"]["frame_ids"]) | set(final["data"]["test_frame_ids"] or [])
+    before = {i for m in members for i in m["data"]["frame_ids"] + (m["data"]["test_frame_ids"] or [])}
+    assert explored and not explored & before
+    assert seen == before | explored, "the production model is trained on every label"
+    assert explored & set(final["data"]["frame_ids"]), "the production model never saw the round's labels"
+    if final_init == "best_member":
+        best = min(members, key=lambda m: m["metrics"]["rmse_f_mev_a"])
+        assert (final["init"], final["parent_model_id"]) == ("init_frz_model", best["model_id"])
+        assert final["input"]["learning_rate"]["start_lr"] == campaign.training.resume_start_lr
+    else:
+        assert (final["init"], final["parent_model_id"]) == ("scratch", None)
+        assert final["input"]["learning_rate"]["start_lr"] == campaign.training.start_lr
+    assert final["input"]["training"]["numb_steps"] == FINAL_STEPS
+
+    # validated on the fixed set (as round 2 of the validations), the campaign's model, used by the analysis
+    check = db["validations"].find_one({"campaign": campaign.name, "round": 2})
+    assert check and [m["model_id"] for m in check["models"]] == [final["model_id"]]
+    assert check["models"][0]["per_structure"], check["models"][0]
+    assert campaigns.get(db, campaign.name)["final_model_id"] == final["model_id"]
+    analysis = db["analyses"].find_one({"campaign": campaign.name})
+    assert analysis["model_id"] == final["model_id"] and analysis["final_model"] is True
