@@ -204,3 +204,17 @@ def test_selection_job_skips_what_the_store_holds_for_its_reference(seiflow_env)
     other = Reference(calculator="emt", settings={"asap_cutoff": True})
     assert steps(select_from_outputs([output], config, ["Li", "Cl"], reference=other)) == [0, 10]
     assert steps(select_from_outputs([output], config, ["Li", "Cl"])) == [0, 10]
+
+
+def test_sanity_labels_are_drawn_among_unlabelled_frames():
+    """With no accurate frame the lowest-deviation ones stand in; labelled ones (each seed's step 0, trained
+    on) are left out before the pool is drawn, so a round still gets its sanity label."""
+    f = [0.2, 0.21, 0.5, 0.45, 0.3, 0.35, 0.6, 0.4]
+    structures = [box(shift=0.1 * i, tag=("a", 10 * i)) for i in range(8)]
+    stored = {0, 10}  # the two lowest
+    sel = Selector(TrustLevels(Levels(0.1, 0.8)), max_candidates=2, n_sanity=1,
+                   labelled=lambda s: s.properties["provenance"]["frame_index"] in stored)
+    doc, picked = sel.select([result("a", f)], structures)
+    assert doc.n_sanity == 1 and [x.step for x in doc.selected] == [60, 20]
+    sanity = [s.properties["provenance"]["frame_index"] for s in picked if s.properties["provenance"].get("sanity")]
+    assert sanity[0] in (40, 50)  # the two lowest left: 0.3, 0.35
