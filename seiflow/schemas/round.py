@@ -37,8 +37,9 @@ class SelectionResult(BaseModel):
     f_trust_lo_used: float = Field(..., description="The lower force level applied (adaptive or fixed).")
     n_filtered: int = Field(0, description="Candidates dropped by geometry filters.")
     filter_reasons: dict[str, int] = Field(
-        default_factory=dict, description="Filter name -> candidates dropped; 'labelled': already stored with the campaign's reference "
-        "(a seed met again), 'not_kept': dropped by exploration.",
+        default_factory=dict,
+        description="Filter name -> candidates dropped; 'labelled': already stored with the campaign's "
+        "reference (a seed met again), 'not_kept': dropped by exploration.",
     )
     histogram: Histogram = Field(default_factory=Histogram, description="Max force deviation histogram.")
     selected: list[FrameId] = Field(default_factory=list, description="Frames sent to labelling.")

@@ -99,9 +99,9 @@ class Selector:
         pool = []
         chosen = {(t, st) for _, t, st in picked}
         # neither a candidate nor a labelled frame (a seed's step 0, trained on: no test of the claim)
-        unlabelled = [k for k in kept if k[2] not in chosen and not self._is_labelled(by_key[k[2]])]
-        kept = unlabelled if self.n_sanity else []
-        if kept:  # exploration kept each task's pool (sanity_picks); the same rule here
+        if self.n_sanity:
+            kept = [k for k in kept if k[2] not in chosen and not self._is_labelled(by_key[k[2]])]
+        if self.n_sanity and kept:  # exploration kept each task's pool (sanity_picks); the same rule here
             values, classes = np.array([k[0] for k in kept]), np.array([k[1] for k in kept])
             pool = [kept[i][2] for i in sanity_pool(values, classes, self.n_sanity)]
         sanity = self._sanity(pool, by_key)
