@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -29,6 +30,9 @@ from seiflow.errors import SeiflowError
 )
 def cli(config: str | None) -> None:
     """seiflow: active learning of DeePMD potentials for battery interfaces."""
+    # TensorFlow's C++ info and warning lines (hundreds of "Not handling type DT_DOUBLE" when the report
+    # predicts with a model) drown the command's output; set TF_CPP_MIN_LOG_LEVEL=0 to see them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 cli.add_command(db_group)
