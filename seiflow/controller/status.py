@@ -38,9 +38,10 @@ def last_error(lp: LaunchPad, campaign: str) -> dict[str, Any] | None:
     return {"fw_id": fw["fw_id"], "name": fw.get("name"), "error": message}
 
 
-def latest_metrics(db: Database, campaign: str) -> dict[str, Any] | None:
-    """Mean test RMSE of the newest round's models."""
-    docs = list(db[MODELS_COLLECTION].find({"campaign": campaign}, {"round": 1, "metrics": 1}))
+def latest_metrics(db: Database, campaign: str, production: str | None = None) -> dict[str, Any] | None:
+    """Mean test RMSE of the newest round's ensemble (the ``production`` model, stored with it, left out)."""
+    docs = list(db[MODELS_COLLECTION].find({"campaign": campaign, "model_id": {"$ne": production}},
+                                           {"round": 1, "metrics": 1}))
     if not docs:
         return None
     last = max(d.get("round", 0) for d in docs)
@@ -79,9 +80,10 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "jobs": jobs,
         "n_jobs": sum(sum(c.values()) for c in jobs.values()),
         "rounds": round_summaries(db, name),
-        "metrics": latest_metrics(db, name),
+        "metrics": latest_metrics(db, name, doc.get("final_model_id")),
         "frames": db[FRAMES_COLLECTION].count_documents({"campaigns": name}),
         "last_error": last_error(lp, name),
+        "final_model_id": doc.get("final_model_id"),
     }
 
 
@@ -101,6 +103,8 @@ def format_status(status: dict[str, Any]) -> str:
     if status["metrics"]:
         m = status["metrics"]
         lines.append("  test RMSE: " + ", ".join(f"{k}={v:.3g}" for k, v in m.items() if k.startswith("rmse")))
+    if status.get("final_model_id"):
+        lines.append(f"  production model: {status['final_model_id']} (seiflow models get ID)")
     if status["last_error"]:
         e = status["last_error"]
         lines.append(f"  last error: fw {e['fw_id']} {e['name']}: {e['error']}")

@@ -7,11 +7,14 @@ campaign's model, and the closing analysis runs with it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from seiflow.cli.main import cli
 from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
 from seiflow.controller import campaigns
 from seiflow.controller.flows import campaign_flow
@@ -77,3 +80,6 @@ def test_converged_campaign_trains_validates_and_hands_on_its_production_model(s
     assert campaigns.get(db, campaign.name)["final_model_id"] == final["model_id"]
     analysis = db["analyses"].find_one({"campaign": campaign.name})
     assert analysis["model_id"] == final["model_id"] and analysis["final_model"] is True
+    status = CliRunner().invoke(cli, ["status", campaign.name, "--json"])  # where a user finds it
+    assert status.exit_code == 0 and json.loads(status.output)["final_model_id"] == final["model_id"]
+    assert json.loads(status.output)["metrics"]["n_models"] == n  # the ensemble's, without the production model
