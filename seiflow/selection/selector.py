@@ -97,13 +97,13 @@ class Selector:
             failed_tasks=failed_tasks,
         )
         pool = []
-        chosen = {(t, st) for _, t, st in picked}
-        # neither a candidate nor a labelled frame (a seed's step 0, trained on: no test of the claim)
-        if self.n_sanity:
-            kept = [k for k in kept if k[2] not in chosen and not self._is_labelled(by_key[k[2]])]
-        if self.n_sanity and kept:  # exploration kept each task's pool (sanity_picks); the same rule here
-            values, classes = np.array([k[0] for k in kept]), np.array([k[1] for k in kept])
-            pool = [kept[i][2] for i in sanity_pool(values, classes, self.n_sanity)]
+        if self.n_sanity:  # exploration kept each task's pool (sanity_picks); the same rule here, among
+            # frames neither candidates nor labelled (a seed's step 0, trained on: no test of the claim)
+            chosen = {(t, st) for _, t, st in picked}
+            free = [k for k in kept if k[2] not in chosen and not self._is_labelled(by_key[k[2]])]
+            if free:
+                values, classes = np.array([k[0] for k in free]), np.array([k[1] for k in free])
+                pool = [free[i][2] for i in sanity_pool(values, classes, self.n_sanity)]
         sanity = self._sanity(pool, by_key)
         doc.n_sanity = len(sanity)
         return doc, [by_key[(t, s)] for _, t, s in picked] + sanity
