@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gridfs
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -60,7 +60,8 @@ class FrameStore:
     """Labelled frames in the seiflow database (``db`` defaults to :func:`seiflow.store.get_database`).
 
     Public API: :meth:`add`, :meth:`add_many`, :meth:`get`, :meth:`has`, :meth:`find`, :meth:`ids`,
-    :meth:`count`, :meth:`counts_by`, :meth:`record_failure`, :meth:`export_deepmd`.
+    :meth:`count`, :meth:`counts_by`, :meth:`references`, :meth:`last_of_run`, :meth:`record_failure`,
+    :meth:`export_deepmd`.
     """
 
     def __init__(self, db: Database | None = None, inline_array_limit: int | None = None):
@@ -81,11 +82,8 @@ class FrameStore:
 
     def _ensure_indexes(self) -> None:
         # Every frame query names a campaign (``query`` matches it in ``campaigns``), so that is the one
-        # secondary index. Each index is written on every insert: the former indexes on
-        # provenance.campaign (superseded by campaigns), provenance.round, formula and status (few
-        # distinct values, always queried together with a campaign) made inserts ~1.5x slower on the
-        # embedded server, whose planner did not use them for these queries. Databases that have
-        # them keep them.
+        # secondary index: each index is written on every insert, and round, formula and status (few
+        # distinct values, always queried together with a campaign) would slow inserts for no query.
         self.collection.create_index([("campaigns", ASCENDING)])
 
     # -- writing ------------------------------------------------------------------------------
@@ -291,6 +289,18 @@ class FrameStore:
             }
             for doc in cursor.limit(limit)
         ]
+
+    def references(self, **criteria: Any) -> list[Reference]:
+        """The distinct references (calculator and settings) of frames matching :meth:`query` criteria."""
+        rows = self.collection.aggregate([{"$match": self.query(**criteria)}, {"$group": {"_id": "$reference"}}])
+        return [Reference(**row["_id"]) for row in rows if isinstance(row.get("_id"), dict)]
+
+    def last_of_run(self, campaign: str, source: str, origin: str, temperature: float) -> LabelledFrame | None:
+        """The labelled frame of highest ``frame_index`` of one MD run (``origin`` at ``temperature`` ± 0.5 K)."""
+        query = {**self.query(campaign=campaign, source=source), "provenance.origin": origin,
+                 "provenance.temperature": {"$gte": temperature - 0.5, "$lte": temperature + 0.5}}
+        doc = self.collection.find_one(query, sort=[("provenance.frame_index", DESCENDING)])
+        return self._from_doc(doc) if doc else None
 
     def count(self, **criteria: Any) -> int:
         """How many frames match :meth:`query` criteria."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seiflow.constants import JobCategory
 from seiflow.dataset.convert import structure_arrays
+from seiflow.errors import InputError
 from seiflow.registry import REFERENCES
 from seiflow.schemas.frame import FrameStatus, LabelledFrame, Provenance, Reference, structure_hash
 
@@ -55,20 +56,9 @@ class LabelOutput(BaseModel):
     n_duplicate: int = Field(0, description="Structures already stored: not labelled again.")
     n_failed: int = Field(0, description="Structures whose labelling failed: dropped.")
     n_flagged: int = Field(0, description="Frames with absurd labels: stored, not trained on.")
+    n_corrected: int = Field(
+        0, description="Of the new frames, those whose DFT run needed custodian corrections (provenance.custodian).")
     failures: list[LabelFailure] = Field(default_factory=list)
-
-
-MD_SOURCE = "reference_md"  # provenance source of the initial (training) reference MD frames
-
-
-@dataclass
-class MDJobFields:
-    """What every reference-MD maker shares: flagging thresholds, category, provenance source."""
-
-    max_force: float = DEFAULT_MAX_FORCE
-    energy_window: float = DEFAULT_ENERGY_WINDOW
-    category: str = JobCategory.DFT.value
-    source: str = MD_SOURCE  # or "validation" for the fixed validation set
 
 
 class ReferenceSettings(BaseModel):
@@ -121,19 +111,14 @@ class LabelMaker(Maker, ABC):
         """A maker of cell relaxation jobs by this reference; None: relaxed in-process (local calculators)."""
         return None
 
+    @abstractmethod
     def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
         """Reference MD at ``temperature`` labelled by this reference (the campaign's initial data).
 
         The maker's ``make(structure, origin=, campaign=)`` gives a job whose output is a
-        :class:`LabelOutput`. Here: ASE MD with the local calculator; DFT codes run their own AIMD.
+        :class:`LabelOutput` (a :class:`~seiflow.labelling.md.ReferenceMDMaker`): ASE MD with a local
+        calculator, the DFT codes' own AIMD.
         """
-        from seiflow.labelling.md import ReferenceMDMaker
-
-        return ReferenceMDMaker(
-            temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
-            sample_every=md.sample_every, calculator=self.relax_calculator(), seed=seed,
-            max_force=self.max_force, energy_window=self.energy_window,
-        )
 
     @property
     @abstractmethod
@@ -160,8 +145,6 @@ def provenances_for(
     """
     if isinstance(provenance, list):
         if len(provenance) != len(structures):
-            from seiflow.errors import InputError
-
             raise InputError(
                 f"{len(provenance)} provenances for {len(structures)} structures",
                 "pass one provenance, or one per structure",
@@ -273,6 +256,8 @@ def store_results(
             out.frame_ids.append(frame_id)
         out.n_new += int(inserted)
         out.n_duplicate += int(not inserted)
+        record = frame.provenance.custodian
+        out.n_corrected += int(inserted and record is not None and record.n_corrections > 0)
     for structure, provenance, reason in failures:
         frame_id = store.record_failure(structure, reference, provenance, reason)
         out.failures.append(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from seiflow.errors import InputError
 from seiflow.registry import CALCULATORS
+from seiflow.schemas.frame import Reference
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -102,3 +103,8 @@ def get_calculator(name: str) -> Calculator:
 def calculator_settings(name: str) -> dict[str, Any]:
     """What identifies a local reference's labels (enters each frame's content hash)."""
     return local_calculator(name).identity()
+
+
+def local_reference(calculator: str) -> Reference:
+    """The :class:`Reference` of a local calculator (name plus the settings that identify its labels)."""
+    return Reference(calculator=calculator, settings=calculator_settings(calculator))

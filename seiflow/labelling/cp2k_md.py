@@ -18,6 +18,8 @@ potential energy in both headers) and the electronic stress from the log's ``STR
 ``.stress`` file of MOTION/PRINT adds the kinetic term, which DeePMD labels must not hold). Units
 and signs are those of :func:`seiflow.labelling.cp2k.frame_from_cp2k_dir`: eV, eV/Å, virial in eV.
 
+The job, and its one error path, are :mod:`seiflow.labelling.md`'s.
+
 Examples
 --------
 >>> maker = Cp2kMDMaker(preset=CHEAP_CP2K, temperature=600.0, steps=20, sample_every=5)  # doctest: +SKIP
@@ -29,38 +31,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from jobflow import Job, Maker, job
 from pymatgen.core.units import Ha_to_eV
 
 from seiflow.dataset.convert import structure_arrays
 from seiflow.errors import InputError
-from seiflow.labelling.base import (
-    LabelOutput,
-    MDJobFields,
-    store_results,
-)
-from seiflow.labelling.cp2k import (
-    GPA_TO_EV_A3,
-    HA_BOHR_TO_EV_A,
-    OUTPUT_FILE,
-    PROJECT,
-    Cp2kInputGenerator,
-    Cp2kLabelMaker,
-    run_cp2k,
-)
-from seiflow.labelling.handlers import (
-    RunOutcome,
-)
+from seiflow.labelling.cp2k_inputs import OUTPUT_FILE, PROJECT, Cp2kInputGenerator
+from seiflow.labelling.cp2k_run import GPA_TO_EV_A3, HA_BOHR_TO_EV_A, Cp2kRunFields
+from seiflow.labelling.md import ReferenceMDMaker, sampled_step
 from seiflow.labelling.presets import STUDY_CP2K, Cp2kPreset
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
-    from custodian.custodian import ErrorHandler
+    from pathlib import Path
+
     from pymatgen.core import Structure
+
+    from seiflow.labelling.handlers import RunOutcome
 
 MD_FOLDER = "cp2k_md"
 POSITIONS_FILE = f"{PROJECT}-pos-1.xyz"  # CP2K's MOTION/PRINT/TRAJECTORY, Å
@@ -231,52 +220,18 @@ def frames_from_cp2k_md(
             species=species, positions=pos, cell=cell, pbc=pbc, energy=energy * Ha_to_eV,
             forces=frc * HA_BOHR_TO_EV_A, virial=stress * GPA_TO_EV_A3 * volume,
             reference=reference,
-            provenance=provenance.model_copy(update={"frame_index": step, "temperature": temperature}),
+            provenance=sampled_step(provenance, step, temperature),
         ))
     return frames
 
 
-@job(output_schema=LabelOutput)
-def cp2k_md(maker: Cp2kMDMaker, structure: Structure, provenance: dict[str, Any]) -> LabelOutput:
-    """Jobflow job: run ``maker``'s MD in ``./cp2k_md`` and store the sampled frames (once each).
-
-    A run custodian cannot repair, or unreadable output, is recorded as a failure of ``structure``
-    with its reason; the job itself succeeds so the campaign goes on.
-    """
-    from seiflow.dataset.frames import FrameStore
-    from seiflow.dataset.trajectories import TrajectoryStore
-
-    prov = Provenance.model_validate(provenance)
-    reference = maker.reference
-    store = FrameStore()
-    run_dir = Path.cwd() / MD_FOLDER
-    outcome = maker.run(structure, run_dir)
-    frames: list[LabelledFrame] = []
-    failures: list[tuple[Any, Provenance, str]] = []
-    if not outcome.ok:
-        failures.append((structure, prov, f"CP2K MD failed: {outcome.reason or 'unknown failure'}"))
-    else:
-        try:
-            files = [run_dir / POSITIONS_FILE, run_dir / FORCES_FILE, run_dir / OUTPUT_FILE]
-            trajectory = TrajectoryStore(store.db).put(
-                files, campaign=prov.campaign, source=prov.source, origin=prov.origin,
-                temperature=maker.temperature, code="cp2k",
-            )
-            prov = prov.model_copy(update={"trajectory": trajectory})
-            frames = frames_from_cp2k_md(run_dir, structure, reference, prov, maker.temperature)
-        except (OSError, ValueError) as exc:
-            failures.append((structure, prov, f"unreadable CP2K MD output: {exc}"))
-    return store_results(store, reference, frames, failures,
-                         max_force=maker.max_force, energy_window=maker.energy_window)
-
-
 @dataclass
-class Cp2kMDMaker(MDJobFields, Cp2kMDInputGenerator, Maker):
+class Cp2kMDMaker(Cp2kRunFields, ReferenceMDMaker, Cp2kMDInputGenerator):
     """NVT CP2K MD of one structure at one temperature under custodian; stores the sampled frames.
 
     The MD settings are :class:`Cp2kMDInputGenerator`'s (preset, temperature, steps, timestep_fs,
-    sample_every, thermostat, timecon_fs, seed); the frames' Reference is
-    ``Cp2kLabelMaker(preset=preset).reference``.
+    sample_every, thermostat, timecon_fs, seed); the frames' Reference is the preset's, as for
+    :class:`~seiflow.labelling.cp2k.Cp2kLabelMaker`.
 
     Parameters
     ----------
@@ -289,17 +244,16 @@ class Cp2kMDMaker(MDJobFields, Cp2kMDInputGenerator, Maker):
         Flagging thresholds, FireWorks category, provenance source (``reference_md`` or ``validation``).
     """
 
-    sample_every: int = 5
+    folder: ClassVar[str] = MD_FOLDER
+
     name: str = "cp2k md"
-    cp2k_cmd: str = "cp2k.psmp"
-    handlers: tuple[ErrorHandler, ...] | None = None
-    max_errors: int = 5
-    polling_time_step: float = 10.0
+    steps: int = 20
+    sample_every: int = 5
 
     @property
     def reference(self) -> Reference:
         """The static CP2K labeller's reference for the same preset."""
-        return Cp2kLabelMaker(preset=self.preset).reference
+        return self.preset.reference()
 
     def input_generator(self) -> Cp2kMDInputGenerator:
         """The input generator with this maker's MD settings."""
@@ -307,15 +261,12 @@ class Cp2kMDMaker(MDJobFields, Cp2kMDInputGenerator, Maker):
 
     def run(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write the MD input for ``structure`` in ``directory`` and run CP2K there under custodian."""
-        return run_cp2k(self.input_generator().get_input(structure), directory, self)
+        return self.run_cp2k(self.input_generator().get_input(structure), directory)
 
-    def make(
-        self, structure: Structure, origin: str | None = None, campaign: str | None = None,
-        round: int = 0,
-    ) -> Job:
-        """A job running the MD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
-        provenance = Provenance(campaign=campaign, round=round, source=self.source, origin=origin)
-        md_job = cp2k_md(self, structure, provenance.model_dump(mode="json"))
-        md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
-        md_job.update_config({"manager_config": {"_category": self.category}})
-        return md_job
+    def trajectory(self, directory: Path) -> list[Path]:
+        """Positions, forces and the log: everything the frames are read from."""
+        return [directory / POSITIONS_FILE, directory / FORCES_FILE, directory / OUTPUT_FILE]
+
+    def read_frames(self, directory: Path, structure: Structure, provenance: Provenance) -> list[LabelledFrame]:
+        """The sampled steps of the run (step 0 left out)."""
+        return frames_from_cp2k_md(directory, structure, self.reference, provenance, self.temperature)

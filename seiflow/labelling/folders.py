@@ -2,13 +2,14 @@
 
 VASP and CP2K share everything but writing/running (``run_one``) and parsing (``parse``): stored
 structures are skipped, a run custodian cannot repair or an unreadable output is recorded as a
-failure with its reason, and the round goes on.
+failure with its reason, and the round goes on. Each frame (or failure) keeps custodian's record of
+its run in ``provenance.custodian``.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,18 +26,23 @@ from seiflow.labelling.base import (
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
-    from jobflow import Maker
     from pydantic import BaseModel
     from pymatgen.core import Structure
 
     from seiflow.labelling.handlers import RunOutcome
+    from seiflow.labelling.md import ReferenceMDMaker
     from seiflow.schemas.campaign import ReferenceMDConfig
+
 
 @dataclass
 class FolderLabelMaker(LabelMaker):
-    """Base of makers that label each structure in its own folder with an external code."""
+    """Base of makers that label each structure in its own folder with an external code.
 
-    calculator: ClassVar[str] = "dft"  # Reference.calculator of its frames; run folders are named after it
+    A subclass has a ``preset`` field (whose :meth:`reference` names the code) and names its MD maker in
+    ``md_maker_type``.
+    """
+
+    md_maker_type: ClassVar[type[ReferenceMDMaker]]  # the code's own NVT MD, sharing this Reference
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
 
     def make(
@@ -61,24 +67,23 @@ class FolderLabelMaker(LabelMaker):
     @property
     def reference(self) -> Reference:
         """The code with the preset's settings (they enter every frame's hash)."""
-        return Reference(calculator=self.calculator, settings=self.preset.reference_settings())
+        return self.preset.reference()
 
-    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> Maker:
+    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> ReferenceMDMaker:
         """The code's own NVT MD with this preset, command and handlers; frames share this Reference."""
-        return self.md_maker_class()(
+        return self.md_maker_type(
             preset=self.preset, temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
-            sample_every=md.sample_every, handlers=self.handlers, max_errors=self.max_errors,
-            polling_time_step=self.polling_time_step, max_force=self.max_force,
-            energy_window=self.energy_window, **self.md_options(seed),
+            sample_every=md.sample_every, max_force=self.max_force, energy_window=self.energy_window,
+            **self.md_options(seed),
         )
 
-    @abstractmethod
-    def md_maker_class(self) -> type:
-        """The code's MD maker class."""
+    def run_fields(self, kind: type) -> dict[str, Any]:
+        """The values of the dataclass ``kind``'s fields on this maker (how the code runs), for its MD maker."""
+        return {f.name: getattr(self, f.name) for f in fields(kind)}
 
     @abstractmethod
     def md_options(self, seed: int) -> dict[str, Any]:
-        """The MD maker's code-specific fields (command, seed...)."""
+        """The MD maker's code-specific fields (command, handlers, custodian budget, seed...)."""
 
     @abstractmethod
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
@@ -104,14 +109,16 @@ def label_in_folders(
     todo, done = pending(structures, reference, store, provs)
     frames: list[LabelledFrame] = []
     failures: list[tuple[Any, Provenance, str]] = []
+    code = reference.calculator
     for i in todo:
-        run_dir = Path.cwd() / f"{maker.calculator}_{i:04d}"
+        run_dir = Path.cwd() / f"{code}_{i:04d}"
         outcome = maker.run_one(structures[i], run_dir)
+        prov = provs[i].model_copy(update={"custodian": outcome.custodian})  # kept with the result
         if not outcome.ok:
-            failures.append((structures[i], provs[i], outcome.reason or "unknown failure"))
+            failures.append((structures[i], prov, outcome.reason or "unknown failure"))
             continue
         try:
-            frames.append(maker.parse(run_dir, structures[i], reference, provs[i]))
+            frames.append(maker.parse(run_dir, structures[i], reference, prov))
         except maker.parse_errors as exc:
-            failures.append((structures[i], provs[i], f"unreadable {maker.calculator.upper()} output: {exc}"))
+            failures.append((structures[i], prov, f"unreadable {code.upper()} output: {exc}"))
     return store_results(store, reference, frames, failures, done, maker.max_force, maker.energy_window)

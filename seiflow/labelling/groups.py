@@ -34,7 +34,7 @@ def merge_outputs(outputs: list[LabelOutput | dict | None], reference: Reference
         merged.frame_ids += out.frame_ids
         merged.flagged_ids += out.flagged_ids
         merged.failures += out.failures
-        for key in ("n_new", "n_duplicate", "n_failed", "n_flagged"):
+        for key in ("n_new", "n_duplicate", "n_failed", "n_flagged", "n_corrected"):
             setattr(merged, key, getattr(merged, key) + getattr(out, key))
     return merged
 

@@ -2,15 +2,20 @@
 
 A run that custodian cannot fix (too many corrections, an unrecoverable error, a failed validator) is not an
 exception here: it is a :class:`RunOutcome` with ``ok=False`` and the reason, so the caller can record the
-frame as failed and the round goes on.
+frame as failed and the round goes on. Either way the outcome carries custodian's record of the run
+(:class:`~seiflow.schemas.frame.CustodianRecord`: handlers that fired, corrections, walltime), which the
+frames it labelled keep in their provenance.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from contextlib import chdir
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
 from atomate2.vasp.run import DEFAULT_HANDLERS as ATOMATE2_VASP_HANDLERS
 from custodian import Custodian
@@ -26,6 +31,8 @@ from custodian.cp2k.validators import Cp2kOutputValidator
 from custodian.custodian import CustodianError, ErrorHandler, Job, Validator
 from custodian.vasp.validators import VaspFilesValidator, VasprunXMLValidator
 from pydantic import BaseModel, Field
+
+from seiflow.schemas.frame import CustodianRecord
 
 CUSTODIAN_LOG = "custodian.json"
 
@@ -80,27 +87,48 @@ def cp2k_handlers() -> tuple[ErrorHandler, ...]:
 CP2K_VALIDATORS: tuple[Validator, ...] = (Cp2kOutputValidator(),)
 
 
+@dataclass
+class CustodianFields:
+    """custodian's settings, shared by every DFT maker and declared once (maker fields and campaign settings)."""
+
+    max_errors: Annotated[int, Field(ge=0)] = field(
+        default=5, metadata={"description": "custodian corrections per structure before it is dropped."})
+    polling_time_step: Annotated[float, Field(gt=0)] = field(
+        default=10.0, metadata={"description": "Seconds between custodian's checks of the running code."})
+
+
 class RunOutcome(BaseModel):
-    """How a custodian-managed run ended."""
+    """How a run ended, and custodian's record of it."""
 
     ok: bool = Field(..., description="True when the job completed and passed its validators.")
     reason: str | None = Field(None, description="Why it failed, after custodian's corrections.")
-    errors: list[str] = Field(default_factory=list, description="Errors custodian saw, in order.")
-    n_corrections: int = Field(0, description="Corrections custodian applied.")
+    custodian: CustodianRecord | None = Field(None, description="custodian's record; None: not run under it.")
 
 
-def read_corrections(directory: Path) -> tuple[list[str], int]:
-    """The errors listed in ``custodian.json`` and how many corrections were made."""
+def _handler_name(handler: Any) -> str:
+    """The class of a handler as ``custodian.json`` holds it (a wrapped handler's own class)."""
+    while isinstance(handler, dict) and isinstance(handler.get("handler"), dict):
+        handler = handler["handler"]  # WhileRunning(handler) is logged with the handler inside
+    if isinstance(handler, dict):
+        return str(handler.get("@class", "unknown"))
+    return type(handler).__name__
+
+
+def read_record(directory: Path, walltime_s: float | None = None) -> CustodianRecord:
+    """The record of the run in ``directory`` from ``custodian.json``: handlers, errors, corrections.
+
+    Skipped corrections (a handler that itself raised) are listed but not counted, as custodian counts them.
+    """
     path = directory / CUSTODIAN_LOG
+    record = CustodianRecord(walltime_s=walltime_s)
     if not path.is_file():
-        return [], 0
-    errors: list[str] = []
-    n = 0
+        return record
     for run in json.loads(path.read_text()):
         for corr in run.get("corrections", []):
-            n += 1
-            errors.extend(str(e) for e in corr.get("errors", []))
-    return errors, n
+            record.handlers.append(_handler_name(corr.get("handler")))
+            record.errors.extend(str(e) for e in corr.get("errors", []))
+            record.n_corrections += int(not corr.get("skipped", False))
+    return record
 
 
 def run_with_custodian(
@@ -108,26 +136,29 @@ def run_with_custodian(
     handlers: Sequence[ErrorHandler],
     validators: Sequence[Validator],
     directory: Path,
-    max_errors: int = 5,
-    polling_time_step: float = 10,
+    settings: CustodianFields,
     monitor_freq: int = 3,
 ) -> RunOutcome:
-    """Run ``jobs`` under custodian in ``directory``; failures come back as ``ok=False``, not exceptions."""
+    """Run ``jobs`` under custodian in ``directory``; failures come back as ``ok=False``, not exceptions.
+
+    ``settings`` (a maker) gives the error budget and the polling interval.
+    """
     directory = Path(directory).resolve()
     manager = Custodian(
         list(handlers),
         list(jobs),
         validators=list(validators),
-        max_errors=max_errors,
-        polling_time_step=polling_time_step,
+        max_errors=settings.max_errors,
+        polling_time_step=settings.polling_time_step,
         monitor_freq=monitor_freq,
         directory=str(directory),
     )
     reason = None
+    start = time.monotonic()
     with chdir(directory):
         try:
             manager.run()
         except CustodianError as exc:
             reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    errors, n = read_corrections(directory)
-    return RunOutcome(ok=reason is None, reason=reason, errors=errors, n_corrections=n)
+    record = read_record(directory, walltime_s=round(time.monotonic() - start, 3))
+    return RunOutcome(ok=reason is None, reason=reason, custodian=record)

@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from seiflow.dataset.convert import structure_arrays
 from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
+    DEFAULT_ENERGY_WINDOW,
+    DEFAULT_MAX_FORCE,
     LabelMaker,
     LabelOutput,
     ReferenceSettings,
@@ -28,7 +30,8 @@ from seiflow.labelling.base import (
     provenances_for,
     store_results,
 )
-from seiflow.labelling.calculators import calculator_settings, get_calculator
+from seiflow.labelling.calculators import get_calculator, local_reference
+from seiflow.labelling.local_md import LocalMDMaker
 from seiflow.registry import CALCULATORS, REFERENCES
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
@@ -37,12 +40,7 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from seiflow.dataset.frames import FrameStore
-
-
-
-def local_reference(calculator: str) -> Reference:
-    """The :class:`Reference` of a local calculator (name plus the settings that identify its labels)."""
-    return Reference(calculator=calculator, settings=calculator_settings(calculator))
+    from seiflow.schemas.campaign import ReferenceMDConfig
 
 
 def label_one(
@@ -70,8 +68,8 @@ def label_structures(
     provenance: Provenance | list | dict | None = None,
     calculator: str = "chgnet",
     store: FrameStore | None = None,
-    max_force: float = 50.0,
-    energy_window: float = 5.0,
+    max_force: float = DEFAULT_MAX_FORCE,
+    energy_window: float = DEFAULT_ENERGY_WINDOW,
     ase_calculator: Calculator | None = None,
 ) -> LabelOutput:
     """Label the structures not yet stored with this reference, store them and report.
@@ -102,8 +100,8 @@ def label_local(
     structures: list[Structure],
     provenance: dict | list[dict] | None = None,
     calculator: str = "chgnet",
-    max_force: float = 50.0,
-    energy_window: float = 5.0,
+    max_force: float = DEFAULT_MAX_FORCE,
+    energy_window: float = DEFAULT_ENERGY_WINDOW,
 ) -> LabelOutput:
     """Jobflow job: :func:`label_structures` on the worker's FrameStore."""
     return label_structures(structures, provenance, calculator, None, max_force, energy_window)
@@ -150,6 +148,14 @@ class LocalLabelMaker(LabelMaker):
     def relax_calculator(self) -> str:
         """The local reference relaxes the bulks itself."""
         return self.calculator
+
+    def md_maker(self, temperature: float, md: ReferenceMDConfig, seed: int = 0) -> LocalMDMaker:
+        """ASE NVT MD at ``temperature`` driven and labelled by this calculator."""
+        return LocalMDMaker(
+            temperature=temperature, steps=md.steps, timestep_fs=md.timestep_fs,
+            sample_every=md.sample_every, calculator=self.calculator, seed=seed,
+            max_force=self.max_force, energy_window=self.energy_window,
+        )
 
     @property
     def reference(self) -> Reference:

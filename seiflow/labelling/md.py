@@ -1,116 +1,159 @@
-"""A short NVT MD driver (ASE) with the local reference: the one-machine stand-in for reference AIMD.
+"""Reference MD: the recipe every reference's NVT MD shares, and the initial-data flow built from it.
 
-Each sampled step becomes a LabelledFrame with provenance source ``reference_md`` (origin = the
-structure's name, ``temperature`` in K, ``frame_index`` = MD step), labelled by the same calculator
-that drives the dynamics, so no step is computed twice.
+A :class:`ReferenceMDMaker` runs NVT MD of one structure at one temperature in its own folder (ASE with a
+local calculator: :mod:`seiflow.labelling.local_md`; VASP AIMD: :mod:`seiflow.labelling.vasp_md`; CP2K
+MD: :mod:`seiflow.labelling.cp2k_md`), reads every sampled step back as a
+:class:`~seiflow.schemas.frame.LabelledFrame` labelled by the same reference (so no step is computed
+twice) and stores them once each. Provenance: source ``reference_md`` (or ``validation``), origin =
+the structure's name, ``temperature`` in K, ``frame_index`` = MD step; step 0 (the input) is not stored.
+
+Every frame keeps custodian's record of the run (``provenance.custodian``; None for local MD).
+One error path for every code: a run that fails (custodian could not repair it, the calculator raised)
+or whose output cannot be read (:attr:`ReferenceMDMaker.parse_errors`) is recorded as a failure of the
+structure with its reason; the job itself succeeds, so the campaign goes on.
 
 Examples
 --------
->>> maker = ReferenceMDMaker(temperature=600.0, steps=40, sample_every=4)      # doctest: +SKIP
->>> job = maker.make(structure, origin="Li3InCl6", campaign="demo")            # doctest: +SKIP
+>>> from seiflow.labelling.local_md import LocalMDMaker
+>>> job = LocalMDMaker(temperature=600.0, steps=40).make(structure, origin="LiCl", campaign="c")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from jobflow import Flow, Job, Maker, job
 
-from seiflow.dataset.convert import structure_arrays
+from seiflow.constants import JobCategory
+from seiflow.errors import InputError
 from seiflow.jobconfig import set_category
 from seiflow.labelling.base import (
     DEFAULT_ENERGY_WINDOW,
     DEFAULT_MAX_FORCE,
-    MD_SOURCE,
     LabelOutput,
-    MDJobFields,
     store_results,
 )
-from seiflow.labelling.calculators import get_calculator
-from seiflow.labelling.local import local_reference
-from seiflow.schemas.frame import LabelledFrame, Provenance
+from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
-    from ase import Atoms
     from pymatgen.core import Structure
 
-    from seiflow.dataset.frames import FrameStore
     from seiflow.labelling.base import LabelMaker
+    from seiflow.labelling.handlers import RunOutcome
     from seiflow.schemas.campaign import ReferenceMDConfig
 
+MD_SOURCE = "reference_md"  # provenance source of the initial (training) reference MD frames
 
 
-def _thermostat(atoms: Atoms, kind: str, temperature: float, timestep_fs: float, damping_fs: float, rng):
-    from ase import units
+@dataclass
+class ReferenceMDMaker(Maker, ABC):
+    """NVT MD of one structure at one temperature with a reference; stores the sampled frames.
 
-    if kind == "langevin":
-        from ase.constraints import FixCom
-        from ase.md.langevin import Langevin
+    Subclasses write and run the code (:meth:`run`) and read the sampled steps back
+    (:meth:`read_frames`); :meth:`make` and the job are shared.
 
-        atoms.set_constraint(FixCom())
-        return Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature,
-                        friction=1.0 / (damping_fs * units.fs), fixcm=False, rng=rng)
-    if kind == "bussi":
-        from ase.md.bussi import Bussi
-
-        return Bussi(atoms, timestep_fs * units.fs, temperature_K=temperature,
-                     taut=damping_fs * units.fs, rng=rng)
-    from seiflow.errors import InputError
-
-    raise InputError(f"unknown thermostat {kind!r}", "use 'langevin' or 'bussi'")
-
-
-def run_nvt(
-    structure: Any,
-    temperature: float,
-    steps: int,
-    timestep_fs: float = 1.0,
-    sample_every: int = 4,
-    calculator: str = "chgnet",
-    thermostat: Literal["langevin", "bussi"] = "langevin",
-    damping_fs: float = 100.0,
-    seed: int = 0,
-    provenance: Provenance | None = None,
-) -> list[LabelledFrame]:
-    """Run NVT MD from ``structure`` and return a labelled frame every ``sample_every`` steps.
-
-    Velocities start from a Maxwell-Boltzmann distribution at ``temperature`` (K) with ``seed``.
-    ``provenance`` (default source ``reference_md``) is copied into each frame with
-    ``temperature`` and ``frame_index`` = the MD step set.
+    Parameters
+    ----------
+    name
+        Job name (the origin and temperature are appended).
+    temperature
+        Thermostat temperature, K.
+    steps, timestep_fs, sample_every
+        MD length, time step (fs) and how often a step becomes a labelled frame.
+    max_force, energy_window
+        Thresholds above which sampled frames are flagged (see :mod:`seiflow.labelling.base`).
+    category
+        FireWorks ``_category`` of the job.
+    source
+        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
     """
-    from ase import Atoms
-    from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
-    species, positions, cell, pbc = structure_arrays(structure)
-    atoms = Atoms(species, positions=positions, cell=cell, pbc=pbc)
-    atoms.calc = get_calculator(calculator)
-    rng = np.random.default_rng(seed)
-    thermalize_momenta(atoms, temperature, rng=rng)
-    Stationary(atoms)
-    dyn = _thermostat(atoms, thermostat, temperature, timestep_fs, damping_fs, rng)
-    reference = local_reference(calculator)
-    base = provenance or Provenance(source=MD_SOURCE)
+    folder: ClassVar[str] = "reference_md"  # the run's folder in the job's directory
+    # what unreadable output raises: a missing file, seiflow's importer (dpdata), the CP2K readers
+    parse_errors: ClassVar[tuple[type[Exception], ...]] = (InputError, OSError, ValueError)
+
+    name: str = "reference md"
+    temperature: float = 300.0
+    steps: int = 40
+    timestep_fs: float = 1.0
+    sample_every: int = 4
+    max_force: float = DEFAULT_MAX_FORCE
+    energy_window: float = DEFAULT_ENERGY_WINDOW
+    category: str = JobCategory.DFT.value
+    source: str = MD_SOURCE  # or "validation" for the fixed validation set
+
+    @property
+    @abstractmethod
+    def reference(self) -> Reference:
+        """The reference that labels the frames (the same as the code's static labeller's)."""
+
+    @abstractmethod
+    def run(self, structure: Structure, directory: Path) -> RunOutcome:
+        """Write the inputs for MD from ``structure`` in ``directory`` and run it there."""
+
+    @abstractmethod
+    def read_frames(self, directory: Path, structure: Structure, provenance: Provenance) -> list[LabelledFrame]:
+        """The sampled steps of the finished run in ``directory`` (``frame_index`` = step, step 0 left out)."""
+
+    def trajectory(self, directory: Path) -> Path | list[Path] | None:
+        """The file(s) kept whole in the GridFS bucket ``trajectories``; None: nothing kept."""
+        return None
+
+    def make(
+        self, structure: Structure, origin: str | None = None, campaign: str | None = None, round: int = 0
+    ) -> Job:
+        """A job running the MD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
+        provenance = Provenance(campaign=campaign, round=round, source=self.source, origin=origin)
+        md_job = reference_md(self, structure, provenance.model_dump(mode="json"))
+        md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
+        set_category(md_job, self.category)
+        return md_job
+
+
+def sampled_step(provenance: Provenance, step: int, temperature: float) -> Provenance:
+    """The provenance of the frame at MD ``step`` of a run at ``temperature`` (K)."""
+    return provenance.model_copy(update={"frame_index": step, "temperature": temperature})
+
+
+@job(output_schema=LabelOutput)
+def reference_md(maker: ReferenceMDMaker, structure: Structure, provenance: dict[str, Any]) -> LabelOutput:
+    """Jobflow job: run ``maker``'s MD in its folder, store the sampled frames (once each) and the trajectory.
+
+    A failed run, or output that cannot be read, is recorded as a failure of ``structure`` with its reason.
+    """
+    from seiflow.dataset.frames import FrameStore
+    from seiflow.dataset.trajectories import TrajectoryStore
+
+    prov = Provenance.model_validate(provenance)
+    reference = maker.reference
+    store = FrameStore()
+    directory = Path.cwd() / maker.folder
+    code = reference.calculator.upper()
+    outcome = maker.run(structure, directory)
+    prov = prov.model_copy(update={"custodian": outcome.custodian})  # every sampled frame keeps it
     frames: list[LabelledFrame] = []
-
-    def sample() -> None:
-        step = dyn.nsteps
-        if step == 0:
-            return
-        virial = -atoms.get_stress(voigt=False) * atoms.get_volume() if all(pbc) else None
-        frames.append(LabelledFrame(
-            species=species, positions=atoms.get_positions(), cell=np.array(atoms.cell[:]), pbc=pbc,
-            energy=float(atoms.get_potential_energy()),
-            forces=atoms.get_forces(apply_constraint=False), virial=virial,
-            reference=reference,
-            provenance=base.model_copy(update={"frame_index": step, "temperature": temperature}),
-        ))
-
-    dyn.attach(sample, interval=sample_every)
-    dyn.run(steps)
-    return frames
+    failures: list[tuple[Any, Provenance, str]] = []
+    if not outcome.ok:
+        failures.append((structure, prov, f"{code} MD failed: {outcome.reason or 'unknown failure'}"))
+    else:
+        try:
+            files = maker.trajectory(directory)
+            if files is not None:
+                trajectory = TrajectoryStore(store.db).put(
+                    files, campaign=prov.campaign, source=prov.source, origin=prov.origin,
+                    temperature=maker.temperature, code=reference.calculator,
+                )
+                prov = prov.model_copy(update={"trajectory": trajectory})
+            frames = maker.read_frames(directory, structure, prov)
+        except maker.parse_errors as exc:
+            failures.append((structure, prov, f"unreadable {code} MD output: {exc}"))
+    return store_results(store, reference, frames, failures,
+                         max_force=maker.max_force, energy_window=maker.energy_window)
 
 
 def supercell_to(structure: Structure, min_atoms: int) -> Structure:
@@ -126,77 +169,6 @@ def supercell_to(structure: Structure, min_atoms: int) -> Structure:
         i = int(np.argmax(target - np.array(mult)))
         mult[i] += 1
     return structure * mult
-
-
-@job(output_schema=LabelOutput)
-def reference_md(
-    structure: Structure,
-    temperature: float,
-    provenance: dict,
-    md: dict,
-    max_force: float = DEFAULT_MAX_FORCE,
-    energy_window: float = DEFAULT_ENERGY_WINDOW,
-) -> LabelOutput:
-    """Jobflow job: :func:`run_nvt` then store the sampled frames (once each) in the FrameStore."""
-    from seiflow.dataset.frames import FrameStore
-
-    prov = Provenance.model_validate(provenance)
-    frames = run_nvt(structure, temperature, provenance=prov, **md)
-    store: FrameStore = FrameStore()
-    return store_results(store, frames[0].reference if frames else local_reference(md["calculator"]),
-                         frames, max_force=max_force, energy_window=energy_window)
-
-
-@dataclass
-class ReferenceMDMaker(MDJobFields, Maker):
-    """NVT reference MD of one structure at one temperature with a local reference; stores frames.
-
-    Parameters
-    ----------
-    name
-        Job name.
-    temperature
-        Thermostat temperature, K.
-    steps, timestep_fs, sample_every
-        MD length, time step (fs) and how often a step becomes a labelled frame.
-    calculator
-        Local reference: ``chgnet`` or ``sevennet``.
-    thermostat, damping_fs, seed
-        ``langevin`` (friction 1/damping) or ``bussi`` (tau = damping); initial-velocity seed.
-    max_force, energy_window
-        Thresholds above which sampled frames are flagged (see ``seiflow.labelling.base``).
-    category
-        FireWorks ``_category`` of the job.
-    source
-        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
-    """
-
-    name: str = "reference md"
-    temperature: float = 300.0
-    steps: int = 40
-    timestep_fs: float = 1.0
-    sample_every: int = 4
-    calculator: str = "chgnet"
-    thermostat: Literal["langevin", "bussi"] = "langevin"
-    damping_fs: float = 100.0
-    seed: int = 0
-
-    def make(
-        self, structure: Structure, origin: str | None = None, campaign: str | None = None,
-        round: int = 0,
-    ) -> Job:
-        """A job running the MD from ``structure`` (``origin`` names it); output :class:`LabelOutput`."""
-        provenance = Provenance(campaign=campaign, round=round, source=self.source, origin=origin)
-        md = {
-            "steps": self.steps, "timestep_fs": self.timestep_fs, "sample_every": self.sample_every,
-            "calculator": self.calculator, "thermostat": self.thermostat,
-            "damping_fs": self.damping_fs, "seed": self.seed,
-        }
-        md_job = reference_md(structure, self.temperature, provenance.model_dump(mode="json"), md,
-                              self.max_force, self.energy_window)
-        md_job.name = f"{self.name} {origin or ''} {self.temperature:g}K".replace("  ", " ")
-        set_category(md_job, self.category)
-        return md_job
 
 
 def initial_data_flow(
@@ -229,18 +201,3 @@ def initial_data_flow(
                 maker.name = f"{source} {maker.name}"
             jobs.append(maker.make(start, origin=name, campaign=campaign))
     return Flow(jobs, output=[j.output for j in jobs], name="reference md")
-
-
-def reference_md_flow(
-    structures: dict[str, Structure],
-    config: ReferenceMDConfig,
-    calculator: str = "chgnet",
-    campaign: str | None = None,
-    max_force: float = DEFAULT_MAX_FORCE,
-    bulks: tuple[str, ...] = (),
-) -> Flow:
-    """:func:`initial_data_flow` with a local calculator (ASE MD)."""
-    from seiflow.labelling.local import LocalLabelMaker
-
-    labeller = LocalLabelMaker(calculator=calculator, max_force=max_force)
-    return initial_data_flow(labeller, structures, config, campaign, bulks)

@@ -17,13 +17,18 @@ step, 1,000 steps (1 ps), temperatures 300 K and 600 K, Gamma point only (large 
 
 CP2K (``STUDY_CP2K``): PBE, GTH pseudopotentials (GTH-PBE), DZVP-MOLOPT-SR-GTH basis from
 ``/usr/share/cp2k`` (Debian ``cp2k``), plane-wave cutoff 400 Ry / relative 50 Ry, Fermi-Dirac smearing
-300 K with diagonalisation (metals), Gamma point only, analytical stress.
+300 K with diagonalisation (metals), Gamma point only, analytical stress. Each element's entries are
+looked up in those files (:func:`seiflow.labelling.cp2k_inputs.kind_names`), so any element they hold works.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from atomate2.vasp.sets.core import MDSetGenerator, StaticSetGenerator
 from pydantic import BaseModel, ConfigDict, Field
+
+from seiflow.schemas.frame import Reference
 
 # VASP INCAR settings shared by statics and AIMD (see the module docstring for why).
 VASP_COMMON_INCAR: dict[str, object] = {
@@ -47,6 +52,7 @@ class VaspPreset(BaseModel):
     """A VASP labelling preset: INCAR overrides and k-point density for static single points."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    code: ClassVar[str] = "vasp"  # Reference.calculator of the frames labelled with it
 
     name: str = Field(..., description="Preset name, stored in each frame's reference settings.")
     incar: dict[str, object] = Field(default_factory=lambda: dict(VASP_COMMON_INCAR))
@@ -63,6 +69,10 @@ class VaspPreset(BaseModel):
     def reference_settings(self) -> dict[str, object]:
         """What identifies labels made with this preset (enters the frame content hash)."""
         return {"preset": self.name, "incar": dict(self.incar), "kppra": self.reciprocal_density}
+
+    def reference(self) -> Reference:
+        """The reference of frames labelled with this preset (statics and AIMD alike: they train together)."""
+        return Reference(calculator=self.code, settings=self.reference_settings())
 
 
 class AimdPreset(BaseModel):
@@ -95,12 +105,14 @@ class Cp2kPreset(BaseModel):
     """CP2K static single-point settings (PBE, GTH, MOLOPT)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    code: ClassVar[str] = "cp2k"  # Reference.calculator of the frames labelled with it
 
     name: str
     data_dir: str = Field("/usr/share/cp2k", description="Folder with BASIS_MOLOPT and GTH_POTENTIALS.")
     basis_file: str = "BASIS_MOLOPT"
     potential_file: str = "GTH_POTENTIALS"
-    basis: str = Field("DZVP-MOLOPT-SR-GTH", description="Basis set name for every element.")
+    basis: str = Field(
+        "DZVP-MOLOPT-SR-GTH", description="Basis set of every element (its entry for the potential's valence).")
     xc: str = Field("PBE", description="XC functional; potentials are GTH-<xc>.")
     cutoff: float = Field(400.0, gt=0, description="Plane-wave cutoff, Ry.")
     rel_cutoff: float = Field(50.0, gt=0, description="Relative cutoff, Ry.")
@@ -112,6 +124,10 @@ class Cp2kPreset(BaseModel):
     def reference_settings(self) -> dict[str, object]:
         """What identifies labels made with this preset (enters the frame content hash)."""
         return self.model_dump(exclude={"data_dir"})
+
+    def reference(self) -> Reference:
+        """The reference of frames labelled with this preset (statics and MD alike: they train together)."""
+        return Reference(calculator=self.code, settings=self.reference_settings())
 
 
 STUDY_VASP = VaspPreset(name="study-pbe")

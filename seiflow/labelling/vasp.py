@@ -1,43 +1,38 @@
-"""VASP labelling under custodian: static single points of candidates, and the study's NVT AIMD.
+"""VASP labelling under custodian: static single points of candidates (and their relaxations).
 
 Inputs come from atomate2's generators with the study's preset (:mod:`seiflow.labelling.presets`);
-custodian's VASP handlers correct what they can. The VASP command is a Maker field, so tests give the
-fake in :mod:`seiflow.testing.fake_vasp` instead of patching modules. POTCARs come from pymatgen's normal
-setting (``PMG_VASP_PSP_DIR``); ``potcar_spec=True`` writes ``POTCAR.spec`` instead (tests, dry runs).
+custodian's VASP handlers correct what they can (how VASP runs: :mod:`seiflow.labelling.vasp_run`; the
+study's NVT AIMD: :mod:`seiflow.labelling.vasp_md`). The VASP command is a Maker field, so tests give the
+fake in :mod:`seiflow.testing.fake_vasp` instead of patching modules.
 """
 
 from __future__ import annotations
 
 import copy
-import shlex
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from atomate2.vasp.files import write_vasp_input_set
-from custodian.custodian import ErrorHandler
-from custodian.vasp.jobs import VaspJob
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from seiflow.dataset.convert import structure_arrays
 from seiflow.dataset.importers import frames_from_file
 from seiflow.errors import InputError
 from seiflow.labelling.base import ReferenceSettings
 from seiflow.labelling.folders import FolderLabelMaker
-from seiflow.labelling.handlers import (
-    VASP_HANDLERS,
-    VASP_VALIDATORS,
-    RunOutcome,
-    run_with_custodian,
-)
 from seiflow.labelling.presets import STUDY_VASP, VASP_PRESETS, VaspPreset
-from seiflow.registry import REFERENCES
+from seiflow.labelling.vasp_md import VaspMDMaker
+from seiflow.labelling.vasp_run import VaspRunFields
+from seiflow.registry import REFERENCES, settings_from_dataclass
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from jobflow import Maker
     from pymatgen.core import Structure
+
+    from seiflow.labelling.handlers import RunOutcome
 
 
 MATCH_TOLERANCE = 1e-3  # Å; parsed sites are matched back to the candidate's order
@@ -47,21 +42,14 @@ class VaspSettings(ReferenceSettings):
     """``labelling.reference: {code: vasp, ...}``: VASP statics under custodian."""
 
     preset: Literal[tuple(VASP_PRESETS)] = Field("study_pbe", description="INCAR/k-point preset.")
-    vasp_cmd: str | None = Field(
-        None, description="VASP command; None: atomate2's VASP_CMD on the worker that runs the job."
-    )
-    max_errors: int = Field(5, ge=0, description="custodian corrections per structure before it is dropped.")
-    potcar_spec: bool = Field(False, description="Write POTCAR.spec instead of POTCAR (dry runs, tests).")
-    polling_time_step: float = Field(10.0, gt=0, description="Seconds between custodian's checks of VASP.")
 
     def resolved_preset(self) -> VaspPreset:
         """The named preset."""
         return VASP_PRESETS[self.preset]
 
 
-@REFERENCES.register("vasp")
 @dataclass
-class VaspLabelMaker(FolderLabelMaker):
+class VaspLabelMaker(VaspRunFields, FolderLabelMaker):
     """Static VASP single points of candidate structures, stored as LabelledFrames (one per structure).
 
     Parameters
@@ -73,7 +61,7 @@ class VaspLabelMaker(FolderLabelMaker):
     vasp_cmd
         The VASP command (atomate2's ``VASP_CMD`` setting by default); tests give the fake.
     handlers
-        custodian handlers (copied per structure: they count their corrections).
+        custodian handlers (copied per structure: they count their corrections); relaxations use them too.
     max_errors
         Corrections custodian may make per structure before the structure is dropped as failed.
     potcar_spec
@@ -84,20 +72,14 @@ class VaspLabelMaker(FolderLabelMaker):
         FireWorks category of the job.
     """
 
-    settings_model: ClassVar[type[BaseModel]] = VaspSettings
-    calculator: ClassVar[str] = "vasp"
+    md_maker_type: ClassVar[type[VaspMDMaker]] = VaspMDMaker  # the study's NVT AIMD (VASP seeds its velocities)
     parse_errors: ClassVar[tuple[type[Exception], ...]] = (InputError, ValueError)
 
     name: str = "vasp label"
     preset: VaspPreset = STUDY_VASP
-    vasp_cmd: str | None = None  # None: the running worker's ATOMATE2_VASP_CMD (its qadapter sets it)
-    handlers: tuple[ErrorHandler, ...] = VASP_HANDLERS
-    max_errors: int = 5
-    potcar_spec: bool = False
-    polling_time_step: float = 10.0
 
     def relax_maker(self) -> Maker:
-        """atomate2's ``RelaxMaker`` (cell and positions, ISIF 3) with this preset and VASP command."""
+        """atomate2's ``RelaxMaker`` (cell and positions, ISIF 3) with this preset, command and handlers."""
         from atomate2.vasp.jobs.core import RelaxMaker
         from atomate2.vasp.sets.core import RelaxSetGenerator
 
@@ -107,41 +89,22 @@ class VaspLabelMaker(FolderLabelMaker):
             auto_ispin=False,
         )
         base = RelaxMaker()
+        command = {"vasp_cmd": self.vasp_cmd, "vasp_gamma_cmd": self.vasp_cmd} if self.vasp_cmd else {}
         return RelaxMaker(
             name=f"{self.name} relax", input_set_generator=generator,
-            run_vasp_kwargs={**base.run_vasp_kwargs, **({"vasp_cmd": self.vasp_cmd, "vasp_gamma_cmd": self.vasp_cmd}
-                                                         if self.vasp_cmd else {}),
+            run_vasp_kwargs={**base.run_vasp_kwargs, **command, "handlers": copy.deepcopy(list(self.handlers)),
                              "max_errors": self.max_errors,
                              "custodian_kwargs": {"polling_time_step": self.polling_time_step}},
             write_input_set_kwargs={"potcar_spec": self.potcar_spec},
         )
 
-    def md_maker_class(self) -> type:
-        """The study's NVT AIMD (VASP seeds its own velocities)."""
-        from seiflow.labelling.vasp_md import VaspMDMaker
-
-        return VaspMDMaker
-
     def md_options(self, seed: int) -> dict[str, Any]:
-        """VASP's own MD maker fields."""
-        return {"vasp_cmd": self.vasp_cmd, "potcar_spec": self.potcar_spec}
+        """How VASP runs (VASP seeds its own velocities)."""
+        return self.run_fields(VaspRunFields)
 
     def run_one(self, structure: Structure, directory: Path) -> RunOutcome:
         """Write inputs for ``structure`` in ``directory`` and run VASP there under custodian."""
-        directory.mkdir(parents=True, exist_ok=True)
-        write_vasp_input_set(
-            structure, self.preset.static_generator(), directory, potcar_spec=self.potcar_spec
-        )
-        vasp_job = VaspJob(shlex.split(worker_vasp_cmd(self.vasp_cmd)), auto_npar=False)
-        return run_with_custodian(
-            [vasp_job],
-            copy.deepcopy(list(self.handlers)),
-            VASP_VALIDATORS,
-            directory,
-            max_errors=self.max_errors,
-            polling_time_step=self.polling_time_step,
-            monitor_freq=1,
-        )
+        return self.run_vasp(structure, self.preset.static_generator(), directory)
 
     def parse(
         self, directory: Path, structure: Structure, reference: Reference, provenance: Provenance
@@ -150,13 +113,9 @@ class VaspLabelMaker(FolderLabelMaker):
         return frame_from_vasp_dir(directory, structure, reference, provenance)
 
 
-def worker_vasp_cmd(vasp_cmd: str | None) -> str:
-    """The VASP command: the maker's, else atomate2's VASP_CMD as the running worker sets it."""
-    if vasp_cmd:
-        return vasp_cmd
-    from atomate2 import SETTINGS
-
-    return SETTINGS.VASP_CMD
+REFERENCES.register("vasp", settings=settings_from_dataclass(
+    VaspLabelMaker, include=("vasp_cmd", "max_errors", "potcar_spec", "polling_time_step"), base=VaspSettings,
+))(VaspLabelMaker)
 
 
 def match_order(species: list[str], positions: np.ndarray, cell: np.ndarray, frame: LabelledFrame) -> np.ndarray:

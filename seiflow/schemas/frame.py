@@ -27,8 +27,23 @@ class FrameStatus(StrEnum):
     FLAGGED = "flagged"  # labelled but absurd (huge forces, energy outlier): not trained on
 
 
+class CustodianRecord(BaseModel):
+    """custodian's record of the DFT run that labelled a frame (atomate2 keeps it in its task document)."""
+
+    handlers: list[str] = Field(
+        default_factory=list, description="Class name of the handler behind each correction, in order.")
+    errors: list[str] = Field(default_factory=list, description="Errors the handlers reported, in order.")
+    n_corrections: int = Field(0, ge=0, description="Corrections custodian applied; 0: the first run passed.")
+    walltime_s: float | None = Field(None, description="Seconds custodian ran the code, every attempt included.")
+
+
 class Provenance(BaseModel):
-    """Where a frame came from."""
+    """Where a frame came from, and what active learning and the DFT run recorded about it.
+
+    Every key seiflow writes is a declared field (documents written before they were declared carried
+    ``temperature``, ``max_devi_f``, ``max_devi_v``, ``devi_e`` and ``sanity`` as extra keys: they load
+    into these fields by name). Unknown keys of foreign documents are kept, not dropped.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -39,6 +54,27 @@ class Provenance(BaseModel):
     frame_index: int | None = Field(None, description="Index within the trajectory it came from.")
     trajectory: str | None = Field(
         None, description="Reference MD only: id of its whole trajectory in the GridFS bucket 'trajectories'.")
+    temperature: float | None = Field(None, description="MD frames: the thermostat temperature, K.")
+    max_devi_f: float | None = Field(
+        None, description="Explored frames: the ensemble's max force deviation at this step, eV/Å.")
+    max_devi_v: float | None = Field(None, description="Explored frames: max virial deviation per atom, eV.")
+    devi_e: float | None = Field(
+        None, description="Explored frames: energy deviation per atom, eV/atom (when exploration computed it).")
+    sanity: bool | None = Field(
+        None, description="True: a sanity label (a random explored frame the ensemble called accurate).")
+    custodian: CustodianRecord | None = Field(
+        None, description="DFT frames: custodian's record of the run that labelled it (None: no custodian).")
+
+
+def provenance_fields(**fields: Any) -> dict[str, Any]:
+    """Provenance fields for a structure's ``properties["provenance"]`` (None values left out).
+
+    Names are checked against :class:`Provenance`, so a structure never carries an undeclared key.
+    """
+    unknown = sorted(set(fields) - set(Provenance.model_fields))
+    if unknown:
+        raise TypeError(f"{unknown} are not Provenance fields")
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 class Reference(BaseModel):

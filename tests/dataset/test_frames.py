@@ -175,3 +175,17 @@ def test_batch_content_hash_equals_frame_content_hash():
     shared = _Shared()
     assert [shared.content_hash(f) for f in frames] == [f.content_hash() for f in frames]
     assert len({f.content_hash() for f in frames}) == len(frames) - 1  # the equal reference copy
+
+
+def test_documents_with_active_learning_extras_load_into_the_declared_fields(seiflow_env):
+    """Frames stored before max_devi_f, sanity and temperature were declared carried them as extra keys."""
+    store = FrameStore()
+    frame_id, _ = store.add(make_frame(7, source="exploration"))
+    old = {"campaign": "c1", "round": 1, "source": "exploration", "origin": "r1_t0", "frame_index": 7,
+           "max_devi_f": 0.31, "max_devi_v": 0.02, "devi_e": 0.004, "sanity": True, "temperature": 600.0}
+    store.collection.update_one({"_id": frame_id}, {"$set": {"provenance": old}})
+    back = store.get(frame_id).provenance
+    assert (back.max_devi_f, back.max_devi_v, back.devi_e) == (0.31, 0.02, 0.004)
+    assert back.sanity is True and back.temperature == 600.0 and back.custodian is None
+    assert not back.model_extra  # nothing left undeclared
+    assert store.collection.count_documents({"provenance.max_devi_f": {"$gt": 0.3}}) == 1

@@ -86,3 +86,51 @@ def test_monitors_read_a_half_written_output_as_no_error_yet(tmp_path):
     assert all(isinstance(h, WhileRunning) for h in cp2k_handlers() if h.is_monitor)
     (tmp_path / "cp2k.out").write_text("".join(lines))
     assert WhileRunning(UnconvergedScfErrorHandler()).check(str(tmp_path)) is False  # a clean, finished run
+
+
+def _li6ps5cl_like() -> Structure:
+    """A small cell with the argyrodite's elements (not its structure): Li, P, S, Cl."""
+    return Structure(Lattice.cubic(6.0), ["Li", "P", "S", "Cl"], [[0, 0, 0], [0.5] * 3, [0.25] * 3, [0.75] * 3])
+
+
+def test_every_elements_basis_and_potential_come_from_cp2ks_data_files():
+    from seiflow.labelling.cp2k_inputs import kind_names
+
+    assert kind_names("P", TINY) == ("DZVP-MOLOPT-SR-GTH-q5", "GTH-PBE-q5")
+    assert kind_names("S", TINY) == ("DZVP-MOLOPT-SR-GTH-q6", "GTH-PBE-q6")
+    assert kind_names("In", TINY) == ("DZVP-MOLOPT-SR-GTH-q13", "GTH-PBE-q13")  # the file's GTH-PBE for In
+    subsys = Cp2kInput.from_str(Cp2kInputGenerator(TINY).get_input(_li6ps5cl_like()))["FORCE_EVAL"]["SUBSYS"]
+    kinds = {k.upper(): (subsys[k]["BASIS_SET"].values[0], subsys[k]["POTENTIAL"].values[0])
+             for k in subsys.subsections if k.upper() != "CELL" and k.upper() != "COORD"}
+    assert kinds == {"KIND LI": ("DZVP-MOLOPT-SR-GTH-q3", "GTH-PBE-q3"), "KIND P": ("DZVP-MOLOPT-SR-GTH-q5", "GTH-PBE-q5"),
+                     "KIND S": ("DZVP-MOLOPT-SR-GTH-q6", "GTH-PBE-q6"), "KIND CL": ("DZVP-MOLOPT-SR-GTH-q7", "GTH-PBE-q7")}
+
+
+def test_an_element_the_data_files_lack_is_a_one_line_error_naming_it_and_the_file():
+    from seiflow.errors import InputError
+
+    la = Structure(Lattice.cubic(5.3), ["La", "Cl"], [[0, 0, 0], [0.5] * 3])
+    with pytest.raises(InputError) as err:  # Debian's BASIS_MOLOPT has no SR basis for the lanthanides
+        Cp2kInputGenerator(TINY).get_input(la)
+    assert err.value.message == "no DZVP-MOLOPT-SR-GTH basis set for La in /usr/share/cp2k/BASIS_MOLOPT"
+    assert "\n" not in err.value.one_line()
+
+
+def test_the_basis_matches_the_valence_of_the_potential(tmp_path):
+    """As CP2K reads its files: the first GTH-PBE entry of the element, and the basis for its valence."""
+    from seiflow.errors import InputError
+    from seiflow.labelling.cp2k_inputs import kind_names
+
+    (tmp_path / "BASIS_MOLOPT").write_text(
+        "# a data file in CP2K's layout\n Rh DZVP-MOLOPT-SR-GTH DZVP-MOLOPT-SR-GTH-q17\n 1\n 2 0 2 6 2 2 1\n"
+        " Rh DZVP-MOLOPT-SR-GTH-q9\n 1\n Na DZVP-MOLOPT-SR-GTH DZVP-MOLOPT-SR-GTH-q9\n 1\n")
+    (tmp_path / "GTH_POTENTIALS").write_text(
+        "Rh GTH-PBE-q9 GTH-PBE\n 4 4 1\n Rh GTH-PBE-q17\n 4 6 7\nNa GTH-PBE-q1 GTH-PBE\n 1\n")
+    preset = TINY.model_copy(update={"data_dir": str(tmp_path)})
+    assert kind_names("Rh", preset) == ("DZVP-MOLOPT-SR-GTH-q9", "GTH-PBE-q9")
+    with pytest.raises(InputError, match=r"no DZVP-MOLOPT-SR-GTH basis set for Na in .*BASIS_MOLOPT \(only for"):
+        kind_names("Na", preset)  # its basis is for 9 valence electrons, its GTH-PBE potential for 1
+    with pytest.raises(InputError, match=rf"no GTH-PBE pseudopotential for Li in {tmp_path}/GTH_POTENTIALS"):
+        kind_names("Li", preset)
+    with pytest.raises(InputError, match="CP2K data file .*nowhere/GTH_POTENTIALS not found"):
+        kind_names("Rh", preset.model_copy(update={"data_dir": str(tmp_path / "nowhere")}))

@@ -8,7 +8,9 @@ from pymatgen.core import Lattice, Structure
 
 from seiflow import store
 from seiflow.dataset.frames import FrameStore
-from seiflow.labelling.md import ReferenceMDMaker, reference_md_flow, run_nvt, supercell_to
+from seiflow.labelling.local import LocalLabelMaker
+from seiflow.labelling.local_md import LocalMDMaker, run_nvt
+from seiflow.labelling.md import initial_data_flow, supercell_to
 from seiflow.schemas.campaign import ReferenceMDConfig
 
 
@@ -32,7 +34,7 @@ def test_supercell_to_reaches_min_atoms():
 
 def test_reference_md_job_stores_frames_once(seiflow_env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    maker = ReferenceMDMaker(temperature=300.0, steps=4, sample_every=2)
+    maker = LocalMDMaker(temperature=300.0, steps=4, sample_every=2)
     md_job = maker.make(licl(), origin="LiCl", campaign="c")
     assert md_job.config.manager_config["_category"] == "dft"
     responses = run_locally(md_job, store=store.get_jobstore(), ensure_success=True)
@@ -47,6 +49,8 @@ def test_reference_md_job_stores_frames_once(seiflow_env, tmp_path, monkeypatch)
 
 def test_reference_md_flow_one_job_per_structure_and_temperature():
     config = ReferenceMDConfig(temperatures=[300.0, 600.0], steps=4, bulk_supercell_atoms=60)
-    flow = reference_md_flow({"LiCl": licl(), "iface": licl()}, config, campaign="c", bulks=("LiCl",))
+    flow = initial_data_flow(LocalLabelMaker(), {"LiCl": licl(), "iface": licl()}, config, campaign="c",
+                             bulks=("LiCl",))
     assert len(flow.jobs) == 4
-    assert len(flow.jobs[0].function_args[0]) == 64 and len(flow.jobs[2].function_args[0]) == 8
+    # every reference's MD job takes (maker, structure, provenance)
+    assert len(flow.jobs[0].function_args[1]) == 64 and len(flow.jobs[2].function_args[1]) == 8

@@ -52,6 +52,8 @@ def test_static_label_stores_frame_in_deepmd_units(seiflow_env, tmp_path):
     incar = Incar.from_file(run_dir / "INCAR")
     assert (incar["GGA"].upper(), incar["ENCUT"], incar["NSW"]) == ("PE", 520, 0)
     assert (run_dir / "POTCAR.spec").is_file() and not (run_dir / "POTCAR").exists()
+    record = frame.provenance.custodian  # a clean run is recorded too: no corrections
+    assert (record.n_corrections, record.handlers, out.n_corrected) == (0, [], 0) and record.walltime_s > 0
 
 
 @pytest.mark.parametrize(
@@ -78,6 +80,7 @@ def test_failing_every_time_is_recorded_and_round_goes_on(seiflow_env, tmp_path)
     failed = FrameStore().get(out.failures[0].frame_id)
     assert failed.status == FrameStatus.FAILED and failed.energy is None
     assert _custodian_errors(run_dir).count("zbrent") == 3
+    assert failed.provenance.custodian.n_corrections == 3  # the failure keeps custodian's record too
 
 
 def test_relabelling_skips_stored_frames(seiflow_env, tmp_path):
@@ -98,3 +101,61 @@ def test_aimd_inputs_come_from_atomate2s_md_set_with_the_preset(tmp_path):
         assert (incar["MDALGO"], incar["POTIM"], incar["NSW"], incar["GGA"].upper()) == (2, 1.0, 1000, "PE")
         assert incar["TEBEG"] == temperature
         assert maker.reference == VaspLabelMaker().reference  # AIMD frames train with the statics
+
+
+def test_relaxations_run_with_the_makers_handlers_and_budget():
+    from custodian.vasp.handlers import VaspErrorHandler
+
+    maker = VaspLabelMaker(vasp_cmd="srun vasp_std", handlers=(VaspErrorHandler(),), max_errors=2,
+                           polling_time_step=3.0)
+    kwargs = maker.relax_maker().run_vasp_kwargs
+    assert [type(h).__name__ for h in kwargs["handlers"]] == ["VaspErrorHandler"]
+    assert kwargs["handlers"][0] is not maker.handlers[0]  # a copy: handlers count their corrections
+    assert (kwargs["max_errors"], kwargs["custodian_kwargs"]["polling_time_step"]) == (2, 3.0)
+    assert kwargs["vasp_cmd"] == "srun vasp_std"
+
+
+def test_a_run_that_needed_one_correction_keeps_custodians_record_on_its_frame(seiflow_env, tmp_path):
+    out, run_dir = _label(tmp_path, errors=["zbrent"])
+    assert (out.n_new, out.n_failed, out.n_corrected) == (1, 0, 1)
+    record = FrameStore().get(out.frame_ids[0]).provenance.custodian
+    assert (record.n_corrections, record.handlers, record.errors) == (1, ["VaspErrorHandler"], ["zbrent"])
+    assert record.walltime_s > 0
+    corrected = FrameStore().collection.find({"provenance.custodian.n_corrections": {"$gt": 0}}, {"_id": 1})
+    assert [doc["_id"] for doc in corrected] == out.frame_ids  # queryable, as docs/queries.md shows
+
+
+def test_aimd_that_needed_a_correction_keeps_the_record_on_every_sampled_frame(seiflow_env, tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    from seiflow import store
+    from seiflow.labelling.vasp_md import VaspMDMaker
+    from seiflow.testing.vasp_emulator import write_vasp_std
+
+    exe = write_vasp_std(tmp_path / "bin", errors=["unconverged"])
+    licl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.13), ["Li", "Cl"], [[0, 0, 0], [0.5] * 3])
+    maker = VaspMDMaker(vasp_cmd=str(exe), potcar_spec=True, steps=4, sample_every=2, polling_time_step=0.2)
+    md_job = maker.make(licl, origin="LiCl", campaign="c")
+    responses = run_locally(md_job, root_dir=tmp_path, create_folders=True, store=store.get_jobstore(),
+                            ensure_success=True)
+    out = responses[md_job.uuid][1].output
+    assert (out.n_new, out.n_failed, out.n_corrected) == (2, 0, 2)
+    records = [f.provenance.custodian for f in FrameStore().find(campaign="c")]
+    assert [(r.n_corrections, r.handlers) for r in records] == [(1, ["UnconvergedErrorHandler"])] * 2
+
+
+def test_potcars_are_pymatgens_input_set_choice_for_any_element():
+    from pymatgen.core import Lattice, Structure
+
+    from seiflow.errors import InputError
+    from seiflow.labelling.presets import STUDY_AIMD, STUDY_VASP
+    from seiflow.labelling.vasp_run import potcar_symbols
+
+    cell = Structure(Lattice.cubic(6.0), ["Li", "P", "S", "Cl"], [[0, 0, 0], [0.5] * 3, [0.25] * 3, [0.75] * 3])
+    for generator in (STUDY_VASP.static_generator(), STUDY_AIMD.md_generator(300.0)):
+        assert potcar_symbols(cell, generator) == ["Cl", "Li_sv", "P", "S"]
+        spec = generator.get_input_set(cell, potcar_spec=True)["POTCAR.spec"]  # what is written: no POTCAR
+        assert sorted(spec.split()) == ["Cl", "Li_sv", "P", "S"]
+    og = Structure(Lattice.cubic(6.0), ["Li", "Og"], [[0, 0, 0], [0.5] * 3])
+    with pytest.raises(InputError, match="no POTCAR for Og in the VASP input set"):
+        potcar_symbols(og, STUDY_VASP.static_generator())

@@ -24,7 +24,7 @@ from seiflow import store
 from seiflow.cli.main import main
 from seiflow.constants import MODELS_COLLECTION
 from seiflow.controller.flows import campaign_flow
-from seiflow.controller.runner import active_jobs, recover_dead_workers
+from seiflow.controller.runner import ACTIVE_STATES, job_states, recover_dead_workers
 from seiflow.controller.submit import submit
 from seiflow.controller.workers import LocalWorkers
 from seiflow.db import embedded
@@ -103,7 +103,7 @@ def test_sigkill_worker_during_exploration_and_close_round(seiflow_env):
                 assert recover_dead_workers(lp, "kx", workers) == [fw["fw_id"]]
                 workers.start()
         deadline = time.monotonic() + 1500
-        while active_jobs(lp, "kx") and time.monotonic() < deadline:
+        while job_states(lp, "kx") & set(ACTIVE_STATES) and time.monotonic() < deadline:
             time.sleep(2)
     finally:
         workers.stop()
