@@ -284,7 +284,7 @@ class SettingsMongoStore(MongoStore):
     def update(self, docs, key=None):
         """Maggma's update (an idempotent upsert), retried while the server is away (``db_wait_s``).
 
-        On a standalone server pymongo does not retry writes, and :meth:`connect` no longer pings per job.
+        On a standalone server pymongo does not retry writes, and :meth:`connect` does not ping per job.
         """
         retry_call(super().update, docs, key, deadline_s=_resolve()[0].db_wait_s)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from seiflow.constants import MODELS_COLLECTION
+from seiflow.constants import FRAMES_COLLECTION, MODELS_COLLECTION
 from seiflow.models.store import ModelStore
 from seiflow.store import get_database
 from tests.analysis import finished_campaign
@@ -42,6 +42,9 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     file_id = ModelStore(db).put_file(tmp_path / "frozen.pb", final["model_id"], "frozen")
     db[MODELS_COLLECTION].update_one({"_id": final["_id"]}, {"$set": {"files.frozen": file_id,
                                                                       "file_names.frozen": "frozen.pb"}})
+    record = {"handlers": ["VaspErrorHandler"], "errors": ["zbrent"], "n_corrections": 1, "walltime_s": 812.5}
+    db[FRAMES_COLLECTION].update_one({"campaigns": name, "provenance.source": "exploration"},
+                                     {"$set": {"provenance.custodian": record}})  # one DFT label, corrected once
     lp = yaml.safe_load(seiflow_env.launchpad_file.read_text())
     first, *rest = blocks()
     first = DB_LINE.sub(f'db = MongoClient("mongodb://{lp["host"]}:{lp["port"]}")["{lp["name"]}"]', first)
@@ -61,6 +64,8 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     text = "\n".join(printed)
     assert f"{name} not_converged round 4" in text
     assert "Cl60In10Li162 232" in text and "{'validation': 20" in text.replace("'exploration': 12, ", "")
+    assert "1 of 1 DFT labels needed custodian corrections" in text and "{'VaspErrorHandler': 1}" in text
+    assert "1 corrections by ['VaspErrorHandler'] in 812.5 s" in text
     assert "[600.0] K, 2000 steps, every 200 -> ['interface']" in text and "20 validation frames" in text
     assert f"{final['model_id']} 198 labels; dp test F 62.0 meV/Å; validation F 148.96 meV/Å" in text
     assert "round 4 198 labels: 152.0 meV/Å on 20 frames" in text

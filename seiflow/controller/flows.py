@@ -18,15 +18,15 @@ from pydantic import BaseModel
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from seiflow.analysis.chemistry import campaign_chemistry
 from seiflow.analysis.jobs import analyse_campaign
-from seiflow.analysis.validation_jobs import VALIDATION_SOURCE, ValidationMaker, round_metrics
-from seiflow.constants import VALIDATION_SETS_COLLECTION, JobCategory
-from seiflow.controller import campaigns
+from seiflow.analysis.validation_jobs import ValidationMaker, round_metrics
+from seiflow.constants import JobCategory
 from seiflow.controller.seeds import as_structure, exploration_seeds
 from seiflow.convergence.base import Criterion
 from seiflow.convergence.calibration_jobs import CalibrationMaker
 from seiflow.convergence.criteria import TemperatureRange, criteria_from_config
-from seiflow.convergence.report import RoundStore, judge
+from seiflow.convergence.report import judge
 from seiflow.convergence.schedule import next_n_temperatures, next_scale
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
@@ -35,12 +35,16 @@ from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
 from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
+from seiflow.records import campaigns
+from seiflow.records.rounds import RoundStore
+from seiflow.records.validations import ValidationSetStore
+from seiflow.schemas.calibration import CalibrationSummary
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
 from seiflow.schemas.round import ADAPTIVE_LOWER_KEY, SelectionResult, StopKind
+from seiflow.schemas.validation import VALIDATION_SOURCE, ValidationSet, ValidationSummary
 from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database
-from seiflow.structures.bulk import load_bulk
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
 from seiflow.training.data import training_data
 from seiflow.training.flows import EnsembleTrainMaker
@@ -106,7 +110,8 @@ class RoundMaker(Maker):
         labeller = label_maker_for(c.labelling)
         return cls(
             training=EnsembleTrainMaker.from_campaign(c),
-            validation=ValidationMaker(enabled=c.validation.enabled, dynamics=c.validation.dynamics_every_round),
+            validation=ValidationMaker(enabled=c.validation.enabled, dynamics=c.validation.dynamics_every_round,
+                                       chemistry=campaign_chemistry(c).model_dump(mode="json")),
             exploration=ExplorationMaker(config=c.exploration, selection=c.selection,
                                          n_temperatures=1 if c.exploration.adaptive_temperatures else None),
             selection=SelectionMaker(config=c.selection, type_map=type_map, reference=labeller.reference),
@@ -180,8 +185,8 @@ def reference_relaxations(c: Campaign) -> dict[str, Job]:
     if maker is None:
         return {}
     jobs = {}
-    for name in (n for n in s.bulks if n not in s.lattice_constants):
-        primitive = SpacegroupAnalyzer(load_bulk(name), symprec=0.01).get_primitive_standard_structure()
+    for name in (n for n in s.prepared() if n not in s.lattice_constants):
+        primitive = SpacegroupAnalyzer(s.phase(name), symprec=0.01).get_primitive_standard_structure()
         relax = maker.make(primitive)
         relax.name = f"{c.name} relax {name}"
         set_category(relax, JobCategory.DFT)
@@ -229,12 +234,10 @@ def validation_set_flow(c: Campaign, doc: StructuresDocument, labeller: LabelMak
                          f"use names from {sorted(pool)}")
     atoms = c.labelling.md.bulk_supercell_atoms
     starts = {n: supercell_to(pool[n], atoms) if n in doc.bulks else pool[n] for n in names}
-    get_database()[VALIDATION_SETS_COLLECTION].replace_one({"campaign": c.name}, {
-        "campaign": c.name, "reference": labeller.reference.model_dump(mode="json"),
-        "structures": {n: s.as_dict() for n, s in starts.items()},
-        **c.validation.model_dump(mode="json", include={"temperatures", "steps", "sample_every", "timestep_fs",
-                                                         "seed", "dynamics"}),
-    }, upsert=True)
+    ValidationSetStore().put(ValidationSet(
+        campaign=c.name, reference=labeller.reference, structures={n: s.as_dict() for n, s in starts.items()},
+        **c.validation.model_dump(include={"temperatures", "steps", "sample_every", "timestep_fs", "seed", "dynamics"}),
+    ))
     return initial_data_flow(labeller, starts, c.validation.md(), campaign=c.name, seed=c.validation.seed,
                              source=VALIDATION_SOURCE)
 
@@ -252,16 +255,16 @@ def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, 
 
 
 def plan_next_round(
-    maker: RoundMaker, c: Campaign, selection: SelectionResult, calibration: dict | None
+    maker: RoundMaker, c: Campaign, selection: SelectionResult, calibration: CalibrationSummary | None
 ) -> dict[str, float]:
     """Set the next round's force levels (calibrated, else adaptive) and run length; the levels set."""
     config = maker.selection.config
     levels_next: dict[str, float] = {}
     if c.selection.calibration is not None:
-        levels = (calibration or {}).get("levels")
+        levels = calibration.levels if calibration is not None else None
         if levels:
-            # the upper level never drops below the campaign's f_trust_hi: a calibrated upper level alone
-            # called 97 % of a round's frames failed and starved the loop of labels (demo round 3)
+            # floor the calibrated upper level at the campaign's f_trust_hi: below it most explored frames
+            # count as failed, and failed frames are never labelled
             levels = {**levels, "f_trust_hi": max(levels["f_trust_hi"], c.selection.f_trust_hi)}
             config = config.model_copy(update={**levels, "adaptive_lower": False})
             levels_next = {**levels, "calibrated": 1.0}
@@ -339,15 +342,24 @@ def close_round(
     selection: dict | SelectionResult | None = None,
     models: list[str] | None = None,
     metrics: list | None = None,
-    validation: dict | None = None,
-    calibration: dict | None = None,
+    validation: ValidationSummary | dict | None = None,
+    calibration: CalibrationSummary | dict | None = None,
 ) -> Response:
-    """Judge round ``r`` (r > 0), store its report, and add round r+1 unless the campaign stops."""
+    """Judge round ``r`` (r > 0), store its report, and add round r+1 unless the campaign stops.
+
+    ``validation`` and ``calibration`` are the round's stage outputs (None: the stage is off or crashed).
+    """
     c = Campaign.model_validate(campaign)
+    if isinstance(validation, dict):
+        validation = ValidationSummary.model_validate(validation)
+    if isinstance(calibration, dict):
+        calibration = CalibrationSummary.model_validate(calibration)
     db = get_database()
     seeds = {name: as_structure(s) for name, s in seeds.items()}
-    n_labelled = sum(LabelOutput.model_validate(x).n_new for x in _flat(labels) if x)
-    summary: dict[str, Any] = {"campaign": c.name, "round": r, "n_labelled": n_labelled}
+    outputs = [LabelOutput.model_validate(x) for x in _flat(labels) if x]
+    n_labelled, n_corrected = sum(x.n_new for x in outputs), sum(x.n_corrected for x in outputs)
+    summary: dict[str, Any] = {"campaign": c.name, "round": r, "n_labelled": n_labelled,
+                               "n_corrected": n_corrected}
     if r > 0:
         result = SelectionResult.model_validate(selection)
         store = RoundStore(db)
@@ -365,7 +377,7 @@ def close_round(
         report = judge(c.name, r, result, c.convergence, store.history(c.name), measured,
                        criteria=round_criteria(c), levels=used, levels_next=levels_next,
                        calibration=calibration, exploration_scale=scale, exploration_temperatures=explored,
-                       temperatures_pending=pending)
+                       temperatures_pending=pending, n_labelled=n_labelled, n_corrected=n_corrected)
         store.put(report)
         summary.update(converged=report.converged, stop=report.stop, stop_reason=report.stop_reason,
                        accurate_ratio=result.accurate_ratio)

@@ -19,9 +19,9 @@ from typing import Any
 from fireworks import LaunchPad
 from pymongo.database import Database
 
-from seiflow.controller import campaigns
-from seiflow.controller.campaigns import CampaignState
 from seiflow.exploration.inputs import INPUT_FILE, LOG_FILE
+from seiflow.records import campaigns
+from seiflow.records.campaigns import CampaignState
 from seiflow.training.inputs import LCURVE
 
 _RUN = re.compile(r"^\s*run\s+(\d+)", re.M)

@@ -14,11 +14,11 @@ from typing import Any
 
 from fireworks import LaunchPad
 
-from seiflow.controller import campaigns
 from seiflow.controller.progress import progress_lines
 from seiflow.controller.status import campaign_status
 from seiflow.controller.workers import LocalWorkers
 from seiflow.errors import InputError
+from seiflow.records import campaigns
 from seiflow.retry import retry_call
 from seiflow.settings import Settings
 from seiflow.store import get_database, get_launchpad
@@ -35,11 +35,6 @@ class RunOutcome:
     state: str
     seconds: float
     status: dict[str, Any]
-
-
-def active_jobs(lp: LaunchPad, campaign: str) -> int:
-    """Fireworks of the campaign that can still run."""
-    return lp.fireworks.count_documents({"spec.campaign": campaign, "state": {"$in": list(ACTIVE_STATES)}})
 
 
 def unlock_if_stale(lp: LaunchPad, fw_id: int, wait_s: float = 15.0) -> bool:
@@ -92,13 +87,9 @@ def job_states(lp: LaunchPad, campaign: str) -> set[str]:
     return set(lp.fireworks.distinct("state", {"spec.campaign": campaign}))
 
 
-def _stuck(states: set[str]) -> bool:
+def stuck(states: set[str]) -> bool:
+    """Nothing can run (``states``: :func:`job_states`): none ready or running, and one FIZZLED."""
     return "FIZZLED" in states and not states & {"READY", "RESERVED", "RUNNING"}
-
-
-def stuck(lp: LaunchPad, campaign: str) -> bool:
-    """Nothing can run: no job ready or running, and the waiting ones wait on a FIZZLED job."""
-    return _stuck(job_states(lp, campaign))
 
 
 def recover_lost_runs(lp: LaunchPad, campaign: str) -> list[int]:
@@ -232,7 +223,7 @@ def run_locally(
             states = retry_call(job_states, lp, campaign, **wait)
             if not states & set(ACTIVE_STATES):
                 break  # finished (the closing job completed) or nothing can run
-            stuck_polls = stuck_polls + 1 if _stuck(states) else 0
+            stuck_polls = stuck_polls + 1 if stuck(states) else 0
             if stuck_polls >= 2:  # two polls apart, not a parent's completion caught half-way
                 if progress:
                     progress("stopped: the jobs left wait on a failed job (seiflow status shows which)")
@@ -254,7 +245,7 @@ def run_locally(
     state = status["state"]
     if state not in campaigns.FINISHED:
         states = retry_call(job_states, lp, campaign, **wait)
-        state = "failed" if not states & set(ACTIVE_STATES) or _stuck(states) else "timeout"
+        state = "failed" if not states & set(ACTIVE_STATES) or stuck(states) else "timeout"
     return RunOutcome(campaign, state, time.monotonic() - start, status)
 
 

@@ -8,8 +8,10 @@ from typing import Any
 from fireworks import LaunchPad
 from pymongo.database import Database
 
-from seiflow.constants import FRAMES_COLLECTION, MODELS_COLLECTION, ROUNDS_COLLECTION
-from seiflow.controller import campaigns
+from seiflow.dataset.frames import FrameStore
+from seiflow.models.store import ModelStore
+from seiflow.records import campaigns
+from seiflow.records.rounds import RoundStore
 
 
 def jobs_by_state_and_category(lp: LaunchPad, campaign: str) -> dict[str, dict[str, int]]:
@@ -40,31 +42,29 @@ def last_error(lp: LaunchPad, campaign: str) -> dict[str, Any] | None:
 
 def latest_metrics(db: Database, campaign: str, production: str | None = None) -> dict[str, Any] | None:
     """Mean test RMSE of the newest round's ensemble (the ``production`` model, stored with it, left out)."""
-    docs = list(db[MODELS_COLLECTION].find({"campaign": campaign, "model_id": {"$ne": production}},
-                                           {"round": 1, "metrics": 1}))
+    docs = [m for m in ModelStore(db).list(campaign) if m.model_id != production]
     if not docs:
         return None
-    last = max(d.get("round", 0) for d in docs)
-    metrics = [d.get("metrics") or {} for d in docs if d.get("round", 0) == last]
+    last = max(m.round for m in docs)
+    metrics = [m.metrics.model_dump() for m in docs if m.round == last]
     keys = {k for m in metrics for k, v in m.items() if isinstance(v, int | float)}
     mean = {k: sum(m[k] for m in metrics if k in m) / sum(k in m for m in metrics) for k in sorted(keys)}
     return {"round": last, "n_models": len(metrics), **mean}
 
 
 def round_summaries(db: Database, campaign: str) -> list[dict[str, Any]]:
-    """Per-round statistics from the ``rounds`` collection (RoundReport documents), oldest first."""
-    fields = {"_id": 0, "round": 1, "selection": 1, "converged": 1, "stop_reason": 1, "metrics": 1}
+    """Per-round statistics from the round reports, oldest first."""
     out = []
-    for doc in db[ROUNDS_COLLECTION].find({"campaign": campaign}, fields).sort("round", 1):
-        sel = doc.get("selection") or {}
+    for r in RoundStore(db).history(campaign):
+        sel = r.selection
         out.append({
-            "round": doc["round"],
-            "n_frames": sel.get("n_frames", 0),
-            "ratios": {k: sel.get(f"{k}_ratio") for k in ("accurate", "candidate", "failed")},
-            "n_selected": len(sel.get("selected") or []),
-            "converged": doc.get("converged", False),
-            "stop_reason": doc.get("stop_reason"),
-            "metrics": doc.get("metrics") or {},
+            "round": r.round,
+            "n_frames": sel.n_frames,
+            "ratios": {"accurate": sel.accurate_ratio, "candidate": sel.candidate_ratio, "failed": sel.failed_ratio},
+            "n_selected": sel.n_selected,
+            "converged": r.converged,
+            "stop_reason": r.stop_reason,
+            "metrics": r.metrics,
         })
     return out
 
@@ -81,7 +81,7 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "n_jobs": sum(sum(c.values()) for c in jobs.values()),
         "rounds": round_summaries(db, name),
         "metrics": latest_metrics(db, name, doc.get("final_model_id")),
-        "frames": db[FRAMES_COLLECTION].count_documents({"campaigns": name}),
+        "frames": FrameStore(db).count(campaign=name, status=None),
         "last_error": last_error(lp, name),
         "final_model_id": doc.get("final_model_id"),
     }

@@ -9,8 +9,8 @@ from fireworks import LaunchPad, Workflow
 from jobflow import Flow
 from jobflow.managers.fireworks import flow_to_workflow
 
-from seiflow.controller import campaigns
 from seiflow.jobconfig import tag_jobs
+from seiflow.records import campaigns
 from seiflow.schemas.campaign import Campaign
 from seiflow.settings import Settings
 from seiflow.store import get_database, get_jobstore, get_launchpad

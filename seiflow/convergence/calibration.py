@@ -16,32 +16,9 @@ selection keeps DP-GEN2's adaptive lower level.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
 from scipy.optimize import linprog
 
-EPS = 1e-6  # eV/Å; deviations and errors are floored here before taking logs
-
-
-class CalibrationFit(BaseModel):
-    """log10(error) = intercept + slope * log10(deviation), at the ``quantile`` of the error."""
-
-    n_pairs: int = Field(..., description="Deviation/error pairs fitted.")
-    quantile: float = Field(..., description="Conditional error quantile fitted.")
-    intercept: float = Field(..., description="log10 eV/Å.")
-    slope: float = Field(..., description="d log10(error) / d log10(deviation).")
-    coverage: float = Field(..., description="Fraction of pairs whose error is at or below the fit.")
-    spearman: float = Field(..., description="Rank correlation of deviation and error (fit quality).")
-
-    def predict(self, deviation: np.ndarray | float) -> np.ndarray:
-        """The ``quantile`` error bound (eV/Å) at these deviations."""
-        dev = np.maximum(np.asarray(deviation, dtype=float), EPS)
-        return 10.0 ** (self.intercept + self.slope * np.log10(dev))
-
-    def level_for(self, error: float) -> float | None:
-        """The deviation at which the error bound reaches ``error``; None when the fit cannot say."""
-        if self.slope <= 0:
-            return None
-        return float(10.0 ** ((np.log10(max(error, EPS)) - self.intercept) / self.slope))
+from seiflow.schemas.calibration import EPS, CalibrationFit
 
 
 def quantile_regression(x: np.ndarray, y: np.ndarray, quantile: float) -> tuple[float, float]:

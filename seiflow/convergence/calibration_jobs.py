@@ -13,22 +13,27 @@ the true error where the ensemble claims to be right. Pairs of this and earlier 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from jobflow import Job, Maker, job
 
-from seiflow.constants import CALIBRATIONS_COLLECTION, EV_A3_TO_MPA, JobCategory
+from seiflow.constants import EV_A3_TO_MPA, JobCategory
 from seiflow.convergence.calibration import fit_calibration
+from seiflow.dataset.frames import FrameStore
 from seiflow.jobconfig import set_category
+from seiflow.models.store import ModelStore
+from seiflow.records.calibrations import CalibrationStore
+from seiflow.schemas.calibration import (
+    CalibrationFit,
+    CalibrationPair,
+    CalibrationRecord,
+    CalibrationSummary,
+    SanityErrors,
+)
 from seiflow.schemas.campaign import CalibrationConfig
 from seiflow.schemas.frame import LabelledFrame
-from seiflow.store import get_database
-
-SANITY_KEY = "sanity"  # provenance flag of a sanity label
-
 
 # Each calibrated quantity: (deviation key in provenance, error key in a pair, target field, level field).
 QUANTITIES = {
@@ -69,19 +74,19 @@ def error_target(config: CalibrationConfig, quantity: str) -> float | None:
     return getattr(config, QUANTITIES[quantity][2])
 
 
-def levels_from(fit: dict[str, Any] | None, config: CalibrationConfig,
-                extra_fits: dict[str, dict[str, Any] | None] | None = None) -> dict[str, float] | None:
+def levels_from(fit: CalibrationFit | dict | None, config: CalibrationConfig,
+                extra_fits: dict[str, CalibrationFit | dict | None] | None = None) -> dict[str, float] | None:
     """Trust levels (deviation units) where the fitted error bounds meet the targets, if they can.
 
     The force levels decide: without them there are none. Energy and virial lower levels (``extra_fits``)
     are added where their fit is usable; their upper level stays unset (never failed on them).
     """
-    from seiflow.convergence.calibration import CalibrationFit
 
-    def usable(f: dict[str, Any] | None) -> CalibrationFit | None:
-        if not f or f["n_pairs"] < config.min_pairs or f["spearman"] < config.min_spearman:
+    def usable(f: CalibrationFit | dict | None) -> CalibrationFit | None:
+        f = CalibrationFit.model_validate(f) if isinstance(f, dict) else f
+        if f is None or f.n_pairs < config.min_pairs or f.spearman < config.min_spearman:
             return None
-        return CalibrationFit.model_validate(f)
+        return f
 
     model = usable(fit)
     if model is None:
@@ -98,53 +103,48 @@ def levels_from(fit: dict[str, Any] | None, config: CalibrationConfig,
     return levels
 
 
-def _fit(pairs: list[dict[str, Any]], quantity: str, quantile: float) -> dict[str, Any] | None:
+def _fit(pairs: list[CalibrationPair], quantity: str, quantile: float) -> CalibrationFit | None:
     """The quantile fit of one quantity's error on its deviation over the pairs that have both."""
     dev_key, err_key = QUANTITIES[quantity][:2]
-    both = [(p[dev_key], p[err_key]) for p in pairs
-            if p.get(dev_key) is not None and p.get(err_key) is not None and np.isfinite(p[err_key])]
+    values = [(getattr(p, dev_key), getattr(p, err_key)) for p in pairs]
+    both = [(d, e) for d, e in values if d is not None and e is not None and np.isfinite(e)]
     if len(both) < 3:
         return None
     dev, err = np.array(both).T
-    return fit_calibration(dev, err, quantile).model_dump()
+    return fit_calibration(dev, err, quantile)
 
 
-@job
+@job(output_schema=CalibrationSummary)
 def calibrate_round(campaign: str, r: int, model_ids: list[str], type_map: list[str], config: dict,
-                    labels: Any = None) -> dict[str, Any]:
+                    labels: Any = None) -> CalibrationSummary:
     """Pair this round's new labels with their deviations, refit, and propose the next levels."""
-    from seiflow.dataset.frames import FrameStore
-    from seiflow.models.store import ModelStore
-
     cfg = CalibrationConfig.model_validate(config)
-    db = get_database()
     frames = [f for f in FrameStore().find(campaign=campaign, round=r, source="exploration")
-              if (f.provenance.model_extra or {}).get("max_devi_f") is not None]
-    store = ModelStore()
-    files = [store.fetch(m, Path.cwd() / "models", kind="frozen") for m in model_ids]
+              if f.provenance.max_devi_f is not None]
+    models = ModelStore()
+    files = [models.fetch(m, Path.cwd() / "models", kind="frozen") for m in model_ids]
     errors = ensemble_errors(frames, files, type_map) if frames else np.zeros((0, 3))
     rows = []
     for f, e in zip(frames, errors, strict=True):
-        extra = f.provenance.model_extra
-        rows.append({"max_devi_f": float(extra["max_devi_f"]), "f_error": float(e[0]),
-                     "e_error_ev_atom": float(e[1]), "e_error_mev_atom": 1000.0 * float(e[1]),
-                     "s_error_mpa": None if np.isnan(e[2]) else float(e[2]),
-                     "max_devi_v": extra.get("max_devi_v"), "devi_e": extra.get("devi_e"),
-                     "sanity": bool(extra.get(SANITY_KEY, False))})
-    past = [row for doc in db[CALIBRATIONS_COLLECTION].find({"campaign": campaign, "round": {"$lt": r}})
-            for row in doc.get("pairs", [])]
-    pairs = past + [row for row in rows if not row["sanity"]]
+        p = f.provenance
+        rows.append(CalibrationPair(
+            max_devi_f=float(p.max_devi_f), f_error=float(e[0]), e_error_ev_atom=float(e[1]),
+            e_error_mev_atom=1000.0 * float(e[1]), s_error_mpa=None if np.isnan(e[2]) else float(e[2]),
+            max_devi_v=p.max_devi_v, devi_e=p.devi_e, sanity=bool(p.sanity),
+        ))
+    store = CalibrationStore()
+    pairs = store.pairs_before(campaign, r) + [row for row in rows if not row.sanity]
     fit = _fit(pairs, "force", cfg.quantile)
     fits = {q: _fit(pairs, q, cfg.quantile) for q in ("energy", "virial") if error_target(cfg, q) is not None}
-    sanity = [row["f_error"] for row in rows if row["sanity"]]
-    doc = {
-        "campaign": campaign, "round": r, "created_at": datetime.now(UTC), "pairs": rows,
-        "n_pairs_fitted": len(pairs), "fit": fit, "fits": fits, "levels": levels_from(fit, cfg, fits),
-        "sanity": {"n": len(sanity), "max_f_error": max(sanity) if sanity else None,
-                   "p90_f_error": float(np.quantile(sanity, 0.9)) if sanity else None},
-    }
-    db[CALIBRATIONS_COLLECTION].replace_one({"campaign": campaign, "round": r}, doc, upsert=True)
-    return {k: doc[k] for k in ("round", "n_pairs_fitted", "fit", "fits", "levels", "sanity")}
+    sanity = [row.f_error for row in rows if row.sanity]
+    record = CalibrationRecord(
+        campaign=campaign, round=r, pairs=rows, n_pairs_fitted=len(pairs), fit=fit, fits=fits,
+        levels=levels_from(fit, cfg, fits),
+        sanity=SanityErrors(n=len(sanity), max_f_error=max(sanity) if sanity else None,
+                            p90_f_error=float(np.quantile(sanity, 0.9)) if sanity else None),
+    )
+    store.put(record)
+    return record.summary()
 
 
 @dataclass

@@ -144,12 +144,13 @@ class SanityError(Criterion):
 
     def check(self, history: list[RoundReport]) -> CriterionResult:
         """Whether the last round's sanity labels confirm the ensemble's accuracy claim."""
-        sanity = ((history[-1].calibration or {}).get("sanity") or {}) if history else {}
-        value = sanity.get("p90_f_error")
-        if value is None:
+        calibration = history[-1].calibration if history else None
+        sanity = calibration.sanity if calibration is not None else None
+        if sanity is None or sanity.p90_f_error is None:
             return CriterionResult(name=self.name, satisfied=False, detail="no sanity labels this round")
+        value = sanity.p90_f_error
         return CriterionResult(name=self.name, satisfied=value <= self.target,
-                               detail=f"p90 max-atom force error {value:.3f} eV/Å on {sanity.get('n')} "
+                               detail=f"p90 max-atom force error {value:.3f} eV/Å on {sanity.n} "
                                       f"sanity labels vs <= {self.target}")
 
 

@@ -1,11 +1,7 @@
-"""Round reports: judge the criteria, decide stop/continue, store and query them in ``rounds``."""
+"""Round reports: judge the criteria and decide stop/continue (``seiflow.records.rounds`` stores them)."""
 
 from __future__ import annotations
 
-from pymongo import ASCENDING
-from pymongo.database import Database
-
-from seiflow.constants import ROUNDS_COLLECTION
 from seiflow.convergence.base import Criterion
 from seiflow.convergence.criteria import criteria_from_config
 from seiflow.schemas.campaign import ConvergenceConfig
@@ -51,30 +47,3 @@ def judge(
 
 def _stop(report: RoundReport, kind: StopKind, reason: str) -> None:
     report.stop, report.stop_kind, report.stop_reason = True, kind, reason
-
-
-class RoundStore:
-    """The ``rounds`` collection: one document per (campaign, round)."""
-
-    def __init__(self, db: Database | None = None):
-        if db is None:
-            from seiflow.store import get_database
-
-            db = get_database()
-        self.coll = db[ROUNDS_COLLECTION]
-        self.coll.create_index([("campaign", ASCENDING), ("round", ASCENDING)], unique=True)
-
-    def put(self, report: RoundReport) -> None:
-        """Insert or replace a round's report (a rerun of the round overwrites it)."""
-        doc = report.model_dump(mode="json")
-        self.coll.replace_one({"campaign": report.campaign, "round": report.round}, doc, upsert=True)
-
-    def get(self, campaign: str, round_index: int) -> RoundReport | None:
-        """The stored report of one round, or None."""
-        doc = self.coll.find_one({"campaign": campaign, "round": round_index}, {"_id": 0})
-        return RoundReport.model_validate(doc) if doc else None
-
-    def history(self, campaign: str) -> list[RoundReport]:
-        """All rounds of a campaign, oldest first."""
-        docs = self.coll.find({"campaign": campaign}, {"_id": 0}).sort("round", ASCENDING)
-        return [RoundReport.model_validate(d) for d in docs]

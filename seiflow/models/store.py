@@ -19,6 +19,7 @@ from pymongo.database import Database
 from seiflow.constants import MODELS_BUCKET, MODELS_COLLECTION
 from seiflow.errors import InputError
 from seiflow.schemas.model import ModelDoc
+from seiflow.schemas.validation import ModelValidation
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -70,6 +71,17 @@ class ModelStore:
                     self.fs.delete(ObjectId(file_id))
         return doc
 
+    def set_validation(self, model_id: str, validation: ModelValidation) -> None:
+        """Record a model's errors on the campaign's fixed validation set (``ModelDoc.validation``)."""
+        self.collection.update_one({"model_id": model_id}, {"$set": {"validation": validation.model_dump(mode="json")}})
+
+    def train_frames_per_round(self, campaign: str) -> dict[int, int]:
+        """Round -> mean number of training frames of its models."""
+        rows = self.collection.aggregate([
+            {"$match": {"campaign": campaign}},
+            {"$group": {"_id": "$round", "n": {"$avg": "$data.n_train_frames"}}}])
+        return {int(r["_id"]): int(round(r["n"])) for r in rows if r.get("n") is not None}
+
     def find(self, campaign: str, round: int, index: int) -> ModelDoc | None:
         """The stored model ``index`` of ``round`` of ``campaign``, if training it already finished."""
         raw = self.collection.find_one(
@@ -80,10 +92,15 @@ class ModelStore:
 
     def get(self, model_id: str) -> ModelDoc:
         """The document of ``model_id``."""
-        raw = self.collection.find_one({"model_id": model_id}, {"_id": 0})
-        if raw is None:
+        doc = self.find_id(model_id)
+        if doc is None:
             raise InputError(f"no model {model_id!r} in the store", "list them with: seiflow models list")
-        return ModelDoc.model_validate(raw)
+        return doc
+
+    def find_id(self, model_id: str) -> ModelDoc | None:
+        """The document of ``model_id``, or None when it is not stored."""
+        raw = self.collection.find_one({"model_id": model_id}, {"_id": 0})
+        return ModelDoc.model_validate(raw) if raw else None
 
     def list(self, campaign: str | None = None, round: int | None = None) -> list[ModelDoc]:
         """Models, newest round first, then by ensemble index."""

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seiflow.schemas.validation import ModelValidation
+
 
 class RoundMetric(StrEnum):
     """Names of the per-round metrics in ``RoundReport.metrics``, as convergence criteria read them."""
@@ -115,9 +117,7 @@ class ModelDoc(BaseModel):
     )
     file_names: dict[str, str] = Field(default_factory=dict, description="Kind -> stored file name.")
     metrics: ValidationMetrics = Field(default_factory=ValidationMetrics)
-    validation: dict[str, Any] | None = Field(
-        None, description="Errors on the campaign's fixed validation set (analysis.benchmark.ModelValidation)."
-    )
+    validation: ModelValidation | None = Field(None, description="Errors on the campaign's fixed validation set.")
     data: TrainingDataRecord = Field(default_factory=TrainingDataRecord)
     input: dict[str, Any] = Field(default_factory=dict, description="The DeePMD input.json used.")
     timings_s: dict[str, float] = Field(default_factory=dict, description="train/freeze/compress/test.")

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from seiflow.schemas.calibration import CalibrationSummary
+
 
 class Histogram(BaseModel):
     """A histogram of one deviation quantity."""
@@ -89,7 +91,12 @@ class RoundReport(BaseModel):
     levels_next: dict[str, float] = Field(
         default_factory=dict, description="Levels set for the next round (calibrated or adaptive)."
     )
-    calibration: dict | None = Field(None, description="Deviation/true-error fit and sanity errors.")
+    calibration: CalibrationSummary | None = Field(
+        None, description="Deviation/true-error fit, next levels and sanity errors (None: not calibrated)."
+    )
+    n_labelled: int = Field(0, ge=0, description="Frames the round's labelling stored new.")
+    n_corrected: int = Field(
+        0, ge=0, description="Of those, frames whose DFT run needed custodian corrections (provenance.custodian).")
     exploration_scale: float = Field(1.0, description="Run-length multiplier this round ran with.")
     exploration_temperatures: list[float] = Field(
         default_factory=list, description="Temperatures this round explored, K (adaptive range)."

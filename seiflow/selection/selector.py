@@ -17,6 +17,7 @@ from pymatgen.core import Structure
 from seiflow.registry import DESCRIPTORS, FILTERS
 from seiflow.schemas.campaign import SelectionConfig
 from seiflow.schemas.exploration import ExplorationResult, TaskStatus
+from seiflow.schemas.frame import provenance_fields
 from seiflow.schemas.round import FrameId, Histogram, SelectionResult
 from seiflow.selection.base import Descriptor, Filter
 from seiflow.selection.filters import apply_filters
@@ -121,7 +122,8 @@ class Selector:
         for i in rng.choice(len(keys), size=min(self.n_sanity, len(keys)), replace=False):
             structure = by_key[keys[i]].copy()
             prov = dict((structure.properties or {}).get("provenance") or {})
-            structure.properties = {**(structure.properties or {}), "provenance": {**prov, "sanity": True}}
+            structure.properties = {**(structure.properties or {}),
+                                    "provenance": {**prov, **provenance_fields(sanity=True)}}
             out.append(structure)
         return out
 

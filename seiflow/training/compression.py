@@ -150,22 +150,6 @@ def beyond_table(
     return count, best
 
 
-def count_beyond(frames: Iterable, type_map: list[str], covered: Mapping[str, float]) -> int:
-    """Atoms in ASE ``frames`` (e.g. a LAMMPS dump) closer to a neighbour than the table covers.
-
-    ``covered`` is a model's ``compression.covered_min_distance``; elements it lacks are not checked.
-    """
-    from ase.neighborlist import neighbor_list
-
-    limit = np.array([covered.get(e, 0.0) for e in type_map])
-    count = 0
-    for atoms in frames:
-        types = np.array([type_map.index(s) for s in atoms.get_chemical_symbols()])
-        i, d = neighbor_list("id", atoms, max(float(limit.max()), 1e-6))
-        count += len(np.unique(i[d < limit[types[i]]]))
-    return count
-
-
 def validation_systems(query: Mapping | None, dest: Path, type_map: list[str]) -> Path | None:
     """The campaign's validation frames (source ``validation``) as deepmd/npy systems under ``dest``."""
     if not query or not query.get("campaign"):

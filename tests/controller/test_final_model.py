@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from seiflow.cli.main import cli
 from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
-from seiflow.controller import campaigns
 from seiflow.controller.flows import campaign_flow
 from seiflow.controller.runner import run_locally
 from seiflow.controller.submit import submit
+from seiflow.records import campaigns
 from seiflow.schemas.campaign import campaign_from_dict
 from seiflow.store import get_database, get_launchpad
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from seiflow.constants import CAMPAIGNS_COLLECTION
-from seiflow.controller import campaigns
 from seiflow.controller.progress import md_progress, progress_lines, remaining_s, training_progress
+from seiflow.records import campaigns
 from seiflow.schemas.campaign import campaign_from_dict
 from seiflow.store import get_database, get_launchpad
 from seiflow.training.jobs import RUN_LINK

@@ -6,7 +6,7 @@ import time
 
 from fireworks import Firework, ScriptTask, Workflow
 
-from seiflow.controller.runner import StaleLockWatch, stuck
+from seiflow.controller.runner import StaleLockWatch, job_states, stuck
 from seiflow.store import get_launchpad
 
 
@@ -39,8 +39,8 @@ def test_stuck_only_when_the_waiting_jobs_wait_on_a_failed_one(seiflow_env):
     lp = get_launchpad()
     lp.reset("", require_password=False)
     first, _ = _two_step(lp, "c")
-    assert not stuck(lp, "c")  # first READY, second WAITING
+    assert not stuck(job_states(lp, "c"))  # first READY, second WAITING
     lp.fireworks.update_one({"fw_id": first}, {"$set": {"state": "RUNNING"}})
-    assert not stuck(lp, "c")
+    assert not stuck(job_states(lp, "c"))
     lp.fireworks.update_one({"fw_id": first}, {"$set": {"state": "FIZZLED"}})
-    assert stuck(lp, "c")
+    assert stuck(job_states(lp, "c"))

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from seiflow.cli.main import cli, main
-from seiflow.controller import campaigns
+from seiflow.records import campaigns
 from seiflow.store import get_database, get_launchpad
 
 TINY = Path(__file__).with_name("tiny_campaign.yaml")

@@ -12,7 +12,7 @@ import pytest
 
 from seiflow.constants import MODELS_COLLECTION
 from seiflow.controller.flows import campaign_flow
-from seiflow.controller.runner import active_jobs
+from seiflow.controller.runner import ACTIVE_STATES, job_states
 from seiflow.controller.submit import submit
 from seiflow.controller.workers import LocalWorkers
 from seiflow.schemas.campaign import load_campaign
@@ -63,7 +63,7 @@ def test_sigkill_during_labelling_and_training_recovers_without_redoing_work(sei
             assert lost_fws == [fw["fw_id"]]
             workers.start()  # a new worker in place of the dead one
         deadline = time.monotonic() + 1500
-        while active_jobs(lp, "killed") and time.monotonic() < deadline:
+        while job_states(lp, "killed") & set(ACTIVE_STATES) and time.monotonic() < deadline:
             time.sleep(2)
     finally:
         workers.stop()

@@ -8,7 +8,8 @@ from seiflow.convergence.criteria import (
     MetricBelow,
     criteria_from_config,
 )
-from seiflow.convergence.report import RoundStore, judge
+from seiflow.convergence.report import judge
+from seiflow.records.rounds import RoundStore
 from seiflow.schemas.campaign import ConvergenceConfig
 from seiflow.schemas.round import FrameId, RoundReport, SelectionResult
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from seiflow.analysis.benchmark import compare_dynamics
-from seiflow.analysis.jobs import nnp_md
+from seiflow.analysis.chemistry import Chemistry
+from seiflow.analysis.production import nnp_md
 from seiflow.analysis.validation_jobs import round_metrics
+from seiflow.analysis.validation_protocol import compare_dynamics
 from seiflow.convergence.report import judge
 from seiflow.schemas.campaign import ConvergenceConfig
 from seiflow.schemas.round import SelectionResult
@@ -20,6 +21,7 @@ from tests.exploration.models import TYPE_MAP, licl_supercell
 pytestmark = pytest.mark.slow
 
 STEPS, EVERY, T = 200, 10, 300.0
+CHEM = Chemistry(type_map=TYPE_MAP, rdf_pairs=[("Li", "Li"), ("Li", "Cl"), ("In", "Cl"), ("In", "In"), ("Li", "In")])
 
 
 def test_rdf_agreement_criterion_passes_for_a_model_that_reproduces_its_reference(
@@ -32,7 +34,7 @@ def test_rdf_agreement_criterion_passes_for_a_model_that_reproduces_its_referenc
     verdicts = {}
     for label, model in (("good", good_ensemble[0]), ("poor", poor_ensemble[0])):
         comparison = compare_dynamics("licl", AseAtomsAdaptor.get_atoms(start), reference, label, model,
-                                      TYPE_MAP, T, STEPS, EVERY, 1.0, tmp_path / label)
+                                      TYPE_MAP, T, STEPS, EVERY, 1.0, tmp_path / label, CHEM)
         assert comparison.n_frames == STEPS // EVERY and comparison.mechanism
         metrics = round_metrics({"mean": {"rmse_f_mev_a": 1.0}, "rdf_agreement": comparison.rdf_overall})
         selection = SelectionResult(n_frames=10, n_accurate=10, accurate_ratio=1.0, f_trust_lo_used=0.1)

@@ -12,9 +12,10 @@ import pytest
 from jobflow import Flow
 from jobflow.managers.local import run_locally
 
-from seiflow.convergence.report import RoundStore, judge
+from seiflow.convergence.report import judge
 from seiflow.exploration.jobs import ExplorationMaker, run_task
 from seiflow.exploration.tasks import make_tasks
+from seiflow.records.rounds import RoundStore
 from seiflow.schemas.campaign import ConvergenceConfig, ExplorationConfig, SelectionConfig
 from seiflow.schemas.exploration import TaskStatus
 from seiflow.selection.jobs import select_from_outputs, selection_job

@@ -59,6 +59,16 @@ def ensure(db: Database, campaign: Campaign, fw_ids: list[int] | None = None) ->
     return coll.find_one({"name": campaign.name}, {"_id": 0})
 
 
+def exists(db: Database, name: str) -> bool:
+    """Whether a campaign of this name is in the store."""
+    return db[CAMPAIGNS_COLLECTION].count_documents({"name": name}, limit=1) > 0
+
+
+def find(db: Database, name: str) -> dict[str, Any] | None:
+    """The campaign document, or None (a report on a campaign not submitted through seiflow)."""
+    return db[CAMPAIGNS_COLLECTION].find_one({"name": name}, {"_id": 0})
+
+
 def get(db: Database, name: str) -> dict[str, Any]:
     """The campaign document, or an InputError naming the known campaigns."""
     doc = db[CAMPAIGNS_COLLECTION].find_one({"name": name})
@@ -89,6 +99,11 @@ def update_state(
     push = {"history": {"at": _now(), "round": round_index, "state": state.value if state else None,
                         "note": note}}
     db[CAMPAIGNS_COLLECTION].update_one({"name": name}, {"$set": update, "$push": push})
+
+
+def set_final_model(db: Database, name: str, model_id: str) -> None:
+    """Record the campaign's production model (what ``seiflow status`` and the production input take)."""
+    db[CAMPAIGNS_COLLECTION].update_one({"name": name}, {"$set": {"final_model_id": model_id}})
 
 
 def list_campaigns(db: Database) -> list[dict[str, Any]]:

@@ -1,7 +1,6 @@
 """Errors of a model against reference labels.
 
-RMSE/MAE of energy (meV/atom), forces (meV/Å) and stress (MPa), parity data, learning curves and
-model-deviation histograms with trust levels.
+RMSE/MAE of energy (meV/atom), forces (meV/Å) and stress (MPa), parity data and learning curves.
 
 Predictions come from any ASE calculator: the frozen DeePMD model (``deepmd.calculator.DP``) or a local
 reference (``seiflow.labelling.calculators.get_calculator``).
@@ -16,26 +15,12 @@ from ase.calculators.calculator import Calculator
 from pydantic import BaseModel, Field
 
 from seiflow.constants import EV_A3_TO_MPA
+from seiflow.dataset.convert import to_atoms
 from seiflow.errors import InputError
 from seiflow.schemas.frame import LabelledFrame
+from seiflow.schemas.validation import ErrorMetrics
 
 PARITY_POINTS = 5000  # most points kept per parity panel
-
-
-class ErrorMetrics(BaseModel):
-    """RMSE and MAE against the reference labels (None where a label is missing)."""
-
-    n_frames: int
-    rmse_e_mev_atom: float | None = Field(None, description="Energy per atom RMSE, meV/atom.")
-    mae_e_mev_atom: float | None = Field(None, description="Energy per atom MAE, meV/atom.")
-    e_offset_mev_atom: float | None = Field(None, description="Mean (predicted - reference) energy per atom.")
-    rmse_e_centered_mev_atom: float | None = Field(
-        None, description="Energy per atom RMSE with the mean offset removed, meV/atom."
-    )
-    rmse_f_mev_a: float | None = Field(None, description="Over all force components, meV/Å.")
-    mae_f_mev_a: float | None = None
-    rmse_v_mpa: float | None = Field(None, description="Over the 9 stress components, MPa.")
-    mae_v_mpa: float | None = None
 
 
 class ParityData(BaseModel):
@@ -47,18 +32,6 @@ class ParityData(BaseModel):
     f_pred_ev_a: list[float] = Field(default_factory=list)
     s_ref_mpa: list[float] = Field(default_factory=list)
     s_pred_mpa: list[float] = Field(default_factory=list)
-
-
-class DeviationHistogram(BaseModel):
-    """Histogram of max force deviation in one round with the trust-level fractions."""
-
-    edges: list[float]
-    counts: list[int]
-    trust_lo: float
-    trust_hi: float
-    accurate: float = Field(..., description="Fraction below trust_lo.")
-    candidate: float = Field(..., description="Fraction in [trust_lo, trust_hi).")
-    failed: float = Field(..., description="Fraction at or above trust_hi.")
 
 
 class LearningCurvePoint(BaseModel):
@@ -119,8 +92,6 @@ def error_metrics(
 def evaluate(frames: Sequence[LabelledFrame], calc: Calculator,
              stress: bool = True) -> tuple[ErrorMetrics, ParityData]:
     """Predict ``frames`` with an ASE calculator and compare with their stored labels."""
-    from seiflow.dataset.convert import to_atoms
-
     if not frames:
         raise InputError("no labelled frames to validate on", "label a held-out set first")
     e_pred, f_pred, s_pred = [], [], []
@@ -133,24 +104,6 @@ def evaluate(frames: Sequence[LabelledFrame], calc: Calculator,
     return error_metrics(
         [f.energy for f in frames], e_pred, [f.natoms for f in frames], [f.forces for f in frames],
         f_pred, [f.stress() for f in frames], s_pred,
-    )
-
-
-def deviation_histogram(max_devi_f: Sequence[float], trust_lo: float, trust_hi: float,
-                        bins: int = 40, upper: float | None = None) -> DeviationHistogram:
-    """Histogram of max force deviations (eV/Å) with accurate/candidate/failed fractions."""
-    if not 0 <= trust_lo < trust_hi:
-        raise InputError(f"trust levels must satisfy 0 <= lo < hi, got {trust_lo}, {trust_hi}",
-                         "set selection trust_lo below trust_hi")
-    devi = np.asarray(max_devi_f, dtype=float)
-    top = upper or max(2.0 * trust_hi, float(devi.max()) if devi.size else trust_hi)
-    counts, edges = np.histogram(np.clip(devi, 0, top), bins=bins, range=(0.0, top))
-    n = max(devi.size, 1)
-    return DeviationHistogram(
-        edges=edges.tolist(), counts=counts.astype(int).tolist(), trust_lo=trust_lo, trust_hi=trust_hi,
-        accurate=float((devi < trust_lo).sum() / n),
-        candidate=float(((devi >= trust_lo) & (devi < trust_hi)).sum() / n),
-        failed=float((devi >= trust_hi).sum() / n),
     )
 
 
