@@ -6,8 +6,9 @@ default 1, the house rule). Frames: the synthetic 32,280-atom Li | Li3InCl6-like
 and the 31,880-atom scaled demo interface (``seiflow.structures.scale``, 5 x 4 repeat; triclinic,
 gamma 70.5°). On each frame and in alternating repeats, times
 
-- seiflow: ``partial_rdfs`` (5 pairs) and ``analyse_frame`` (coordination, LiCl-like Li, In clusters,
-  percolation), from the ASE frame;
+- seiflow: ``partial_rdfs`` (the demo campaign's 5 pairs) and ``analyse_frame`` with the demo campaign's
+  chemistry (In-Cl coordination, the LiCl and In product signatures, In clusters, percolation and its
+  dimension), from the ASE frame;
 - bare freud, as a user would write it from the same ASE frame: box from the cell, positions into
   freud's frame, one ``freud.density.RDF`` per pair (``a`` atoms as query points against ``b``), and
   for the mechanism the same neighbour queries plus ``freud.cluster.Cluster`` (no percolation: freud has
@@ -27,14 +28,18 @@ import time
 
 import freud
 import numpy as np
-from _common import machine, one_thread
+from _common import ROOT, machine, one_thread
 from ase import Atoms
 from ase.build import bulk
 
-from seiflow.analysis.mechanism import MechanismCutoffs, analyse_frame
-from seiflow.analysis.rdf import DEFAULT_PAIRS, partial_rdfs
+from seiflow.analysis.chemistry import Chemistry, campaign_chemistry
+from seiflow.analysis.mechanism import analyse_frame
+from seiflow.analysis.rdf import partial_rdfs
+from seiflow.schemas.campaign import load_campaign
 
 RMAX, NBINS = 6.0, 120
+CHEM = campaign_chemistry(load_campaign(ROOT / "workflows" / "li_li3incl6_demo.yaml"))
+DEFAULT_PAIRS = CHEM.rdf_pairs
 
 
 def big_frame(seed: int = 0) -> Atoms:
@@ -91,16 +96,21 @@ def bare_rdfs(frame: Atoms) -> dict[str, np.ndarray]:
     return out
 
 
-def bare_mechanism(frame: Atoms, cut: MechanismCutoffs) -> dict:
-    """freud's part of the mechanism analysis: the three neighbour queries and the In clusters."""
+def bare_mechanism(frame: Atoms, chem: Chemistry) -> dict:
+    """freud's part of the same descriptors: the neighbour queries they need, and the In clusters.
+
+    In-Cl (coordination, reduction), In-In (metal coordination, clusters), Li-Cl and Cl-Li (the LiCl
+    signature of Li and of Cl; the Cl that touch In come from the In-Cl bonds).
+    """
     from ase.data import atomic_numbers as z
 
     box, pos, numbers = bare_system(frame)
     li, inn, cl = (pos[numbers == z[s]] for s in ("Li", "In", "Cl"))
-    tree_cl, tree_in = freud.locality.AABBQuery(box, cl), freud.locality.AABBQuery(box, inn)
-    in_cl = tree_cl.query(inn, {"r_max": cut.in_cl}).toNeighborList().neighbor_counts  # also: Cl with In
-    in_in = tree_in.query(inn, {"r_max": cut.in_in, "exclude_ii": True}).toNeighborList()
-    tree_cl.query(li, {"r_max": cut.li_cl}).toNeighborList()  # Li-Cl
+    tree_li, tree_cl, tree_in = (freud.locality.AABBQuery(box, p) for p in (li, cl, inn))
+    in_cl = tree_cl.query(inn, {"r_max": chem.cutoff("In", "Cl")}).toNeighborList().neighbor_counts
+    in_in = tree_in.query(inn, {"r_max": chem.cutoff("In", "In"), "exclude_ii": True}).toNeighborList()
+    tree_cl.query(li, {"r_max": chem.cutoff("Li", "Cl")}).toNeighborList()  # Li-Cl
+    tree_li.query(cl, {"r_max": chem.cutoff("Li", "Cl")}).toNeighborList()  # Cl-Li
     clusters = freud.cluster.Cluster().compute((box, inn), neighbors=in_in)
     sizes = np.bincount(clusters.cluster_idx)
     return {"in_cl_mean": float(in_cl.mean()), "largest": int(sizes.max()) if in_in.neighbor_counts.any() else 0}
@@ -123,7 +133,7 @@ def moved_pairs(frame: Atoms, a: str, b: str, g_ref: np.ndarray, g: np.ndarray) 
 
 def bench_frame(name: str, frame: Atoms, repeats: int, ase: bool) -> tuple[float, float]:
     """Agreement and median timings on one frame; returns (seiflow, bare freud) seconds per repeat."""
-    cut = MechanismCutoffs()
+    cut = CHEM
     print(f"\n{name}: {len(frame)} atoms ({frame.get_chemical_formula()}), cell "
           f"{' '.join(f'{x:.2f}' for x in frame.cell.cellpar())}")
     t = {"seiflow rdf": [], "freud rdf": [], "seiflow mechanism": [], "freud mechanism": []}
@@ -139,8 +149,9 @@ def bench_frame(name: str, frame: Atoms, repeats: int, ase: bool) -> tuple[float
     for key, g in bare.items():
         diff = float(np.max(np.abs(g - np.asarray(ours.g[key]))))
         print(f"  {key}: max |g_freud - g_seiflow| = {diff:.1e} (single precision: positions, bin edges, normalisation)")
-    print(f"  mechanism: In-Cl mean {mech.in_cl_mean:.4f} (freud {bare_mech['in_cl_mean']:.4f}), largest In "
-          f"cluster {mech.clusters.largest} (freud {bare_mech['largest']}), percolates {mech.clusters.percolates}")
+    print(f"  mechanism: In-Cl mean {mech.cations['In'].cn_mean:.4f} (freud {bare_mech['in_cl_mean']:.4f}), largest "
+          f"In cluster {mech.clusters['In'].largest} (freud {bare_mech['largest']}), percolates "
+          f"{mech.clusters['In'].percolates} (dimension {mech.clusters['In'].dimension})")
     if ase:
         from ase.geometry.rdf import get_rdf
 

@@ -111,13 +111,6 @@ class Registry(Generic[T]):
                     self.register(name, settings)(cls)
                     self._derived_names.add(name)
 
-    def unregister(self, name: str) -> None:
-        """Remove ``name`` (plugins that unload, and tests)."""
-        with _LOCK:
-            self._classes.pop(name, None)
-            self._settings.pop(name, None)
-            self._adapter = None
-
     def load(self) -> None:
         """Import every module of the provider packages once (their classes register themselves)."""
         if self._loaded:
@@ -270,15 +263,25 @@ class _Choice:
         return {"anyOf": [{"type": "string", "enum": names}, {"type": "object"}]}
 
 
-def settings_from_dataclass(cls: type, exclude: set[str] = frozenset()) -> type[BaseModel]:
+def settings_from_dataclass(
+    cls: type,
+    exclude: set[str] = frozenset(),
+    include: tuple[str, ...] | None = None,
+    base: type[BaseModel] | None = None,
+) -> type[BaseModel]:
     """A pydantic settings model with a dataclass's init fields (description from ``metadata``).
 
     Fields listed in the class's ``settings_exclude`` (given by the caller, not the user) are left out.
+    ``include`` keeps only those fields, in that order; ``base`` (a settings model) comes first with its own
+    fields and validators, and gives the docstring.
     """
-    hints = typing.get_type_hints(cls, include_extras=True)
     skip = set(exclude) | set(getattr(cls, "settings_exclude", ()))
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    names = list(include) if include is not None else list(by_name)
+    hints = _field_hints(cls, names)
     fields: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    for name in names:
+        f = by_name[name]
         if not f.init or f.name in skip or f.name.startswith("_"):
             continue
         default: Any = f.default
@@ -288,11 +291,25 @@ def settings_from_dataclass(cls: type, exclude: set[str] = frozenset()) -> type[
             default = ... if f.default is dataclasses.MISSING else f.default
             info = Field(default, description=f.metadata.get("description"))
         fields[f.name] = (hints[f.name], info)
-    model = create_model(
-        f"{cls.__name__}Settings", __config__=ConfigDict(extra="forbid"), __module__=cls.__module__, **fields
-    )
-    model.__doc__ = cls.__doc__
+    config: dict[str, Any] = {"__base__": base} if base is not None else {"__config__": ConfigDict(extra="forbid")}
+    model = create_model(f"{cls.__name__}Settings", __module__=cls.__module__, **config, **fields)
+    model.__doc__ = base.__doc__ if base is not None else cls.__doc__
     return model
+
+
+def _field_hints(cls: type, names: list[str]) -> dict[str, Any]:
+    """The resolved annotations of ``names`` only, each in its defining class's module.
+
+    ``typing.get_type_hints(cls)`` would also resolve annotations the settings never use (a ClassVar
+    naming a type imported for type checking only).
+    """
+    hints: dict[str, Any] = {}
+    for name in names:
+        owner = next(k for k in cls.__mro__ if name in k.__dict__.get("__annotations__", {}))
+        single = type("_Hint", (), {"__annotations__": {name: owner.__annotations__[name]},
+                                    "__module__": owner.__module__})
+        hints[name] = typing.get_type_hints(single, include_extras=True)[name]
+    return hints
 
 
 def _without(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -43,8 +43,15 @@ def test_every_shipped_choice_is_registered():
 
 
 @pytest.fixture
-def new_criterion():
-    """A criterion added the way a user adds one: a class and its registration, nothing else."""
+def new_criterion(monkeypatch):
+    """A criterion added the way a user adds one: a class and its registration, nothing else.
+
+    It stays registered for this test only: the registry's maps are copies, put back after it.
+    """
+    CRITERIA.load()  # the shipped criteria register into the maps that are kept
+    for attr in ("_classes", "_settings"):
+        monkeypatch.setattr(CRITERIA, attr, dict(getattr(CRITERIA, attr)))
+    monkeypatch.setattr(CRITERIA, "_adapter", None)
 
     @CRITERIA.register("frames_at_least")
     @dataclass
@@ -58,8 +65,7 @@ def new_criterion():
             n = history[-1].selection.n_frames
             return CriterionResult(name=self.name, satisfied=n >= self.n, detail=f"{n} frames")
 
-    yield FramesAtLeast
-    CRITERIA.unregister("frames_at_least")
+    return FramesAtLeast
 
 
 def test_a_new_criterion_is_one_class(new_criterion):

@@ -70,7 +70,7 @@ def msd(positions: np.ndarray, mask: np.ndarray | None = None, max_lag: int | No
 
 
 def diffusivity_from_msd(
-    times_ps: np.ndarray, msd_a2: np.ndarray, fit_from: float = 0.2, species: str = "Li",
+    times_ps: np.ndarray, msd_a2: np.ndarray, fit_from: float = 0.2, species: str = "",
     temperature: float | None = None,
 ) -> Diffusivity:
     """D from a straight-line fit of MSD vs t over times after ``fit_from`` of the range."""
@@ -88,7 +88,7 @@ def diffusivity_from_msd(
 
 
 def trajectory_diffusivity(
-    frames: Sequence[Atoms], dt_ps: float, species: str = "Li", temperature: float | None = None,
+    frames: Sequence[Atoms], dt_ps: float, species: str, temperature: float | None = None,
     fit_from: float = 0.2, max_lag_fraction: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, Diffusivity]:
     """MSD of ``species`` over a trajectory sampled every ``dt_ps`` ps, and its diffusivity."""

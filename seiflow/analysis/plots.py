@@ -12,6 +12,7 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from pymatgen.core import Element  # noqa: E402
 
 
 def to_base64(fig) -> str:
@@ -176,15 +177,15 @@ def mechanism_series(rows: Sequence[dict], panels: Sequence[tuple[str, str, floa
     return to_base64(fig)
 
 
-SPECIES_STYLE = {"Li": ("#b8b8b8", 6), "Cl": ("#7fc97f", 10)}
-IN_STYLE = {"InCl6": ("#6a3d9a", 36, "In in InCl6"), "reduced": ("#ff7f00", 46, "In reduced (< 4 Cl)")}
+SPECIES_COLOURS = ("#b8b8b8", "#7fc97f", "#beaed4", "#fdc086", "#386cb0", "#f0027f")  # unmarked elements
+STATE_STYLE = {"coordinated": ("#6a3d9a", 36, "{} coordinated"), "reduced": ("#ff7f00", 46, "{} reduced")}
 
 
 def snapshots(panels: Sequence[tuple[str, dict]]) -> str:
-    """Side views (along a across, along c up: the interface normal) with In atoms and In clusters marked.
+    """Side views (along a across, along c up: the interface normal) with reducible cations and clusters marked.
 
-    ``panels``: (title, :func:`seiflow.analysis.snapshot.marks` output). Clusters of In-In bonded atoms
-    get one colour each, with a black edge.
+    ``panels``: (title, :func:`seiflow.analysis.snapshot.marks` output). Each metallic cluster gets one
+    colour, with a black edge; other elements are small dots, lightest for the lightest element.
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 6.4), squeeze=False, sharey=True)
     cmap = plt.get_cmap("tab10")
@@ -193,23 +194,26 @@ def snapshots(panels: Sequence[tuple[str, dict]]) -> str:
         frac = np.asarray(m["positions"], dtype=float) @ np.linalg.inv(cell)
         a_len, c_len = float(np.linalg.norm(cell[0])), float(np.linalg.norm(cell[2]))
         pos = np.stack([frac[:, 0] * a_len, frac[:, 1], frac[:, 2] * c_len], axis=1)  # along a, -, along c
-        species, state, cluster = np.asarray(m["species"]), np.asarray(m["in_state"]), np.asarray(m["cluster"])
+        species, state, cluster = np.asarray(m["species"]), np.asarray(m["state"]), np.asarray(m["cluster"])
+        cations, metals = "/".join(m["cations"]), "/".join(m["metals"])
         ax.plot([0, a_len, a_len, 0, 0], [0, 0, c_len, c_len, 0], color="0.6", lw=0.8)
-        for el, (color, size) in SPECIES_STYLE.items():
+        plain = sorted(set(species.tolist()) - set(m["cations"]) - set(m["metals"]), key=lambda el: Element(el).Z)
+        for k, el in enumerate(plain):
             sel = species == el
-            ax.scatter(pos[sel, 0], pos[sel, 2], s=size, c=color, lw=0, label=el)
-        for key, (color, size, label) in IN_STYLE.items():
+            ax.scatter(pos[sel, 0], pos[sel, 2], s=6 if k == 0 else 10, c=SPECIES_COLOURS[k % len(SPECIES_COLOURS)],
+                       lw=0, label=el)
+        for key, (color, size, label) in STATE_STYLE.items():
             sel = state == key
             if sel.any():
-                ax.scatter(pos[sel, 0], pos[sel, 2], s=size, c=color, edgecolors="none", label=label)
+                ax.scatter(pos[sel, 0], pos[sel, 2], s=size, c=color, edgecolors="none", label=label.format(cations))
         for k in sorted(set(cluster[cluster >= 0].tolist())):
             sel = cluster == k
             ax.scatter(pos[sel, 0], pos[sel, 2], s=70, c=[cmap(k % 10)], edgecolors="k", lw=1.0,
-                       label="In cluster" if k == 0 else None)
+                       label=f"{metals} cluster" if k == 0 else None)
         ax.set_aspect("equal")
         ax.set(title=title, xlabel="along a (Å)")
-        ax.text(0.0, -0.11, f"In {m['n_in']}: reduced {m['n_reduced']}, clusters {m['n_clusters']} "
-                f"(largest {m['largest_cluster']})", transform=ax.transAxes, fontsize=9, va="top")
+        ax.text(0.0, -0.11, f"{cations or 'cations'} {m['n_cations']}: reduced {m['n_reduced']}, clusters "
+                f"{m['n_clusters']} (largest {m['largest_cluster']})", transform=ax.transAxes, fontsize=9, va="top")
     axes[0][0].set_ylabel("along c, the interface normal (Å)")
     handles, labels = {}, {}
     for ax in axes[0]:

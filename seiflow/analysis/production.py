@@ -1,39 +1,37 @@
-"""Production hand-off: the LAMMPS input for the large interface with the compressed model, and its cost.
+"""The production run: the LAMMPS input for the large interface with the compressed model, and its cost.
 
 :class:`ProductionMaker` writes ``conf.lmp`` (ASE's lammps-data writer, types in ``type_map`` order) and
 ``in.lammps`` (NVT, Nosé-Hoover, dump and alternating restart files, a final restart), ready for a GPU
-node (``lmp -in in.lammps``; a CUDA build of DeePMD-kit uses the GPU by itself). :func:`measure_speed`
-times a short run with the same model, and :func:`estimate_cost` scales µs/step/atom to hours.
+node (``lmp -in in.lammps``; a CUDA build of DeePMD-kit uses the GPU by itself). :func:`nnp_md` runs the
+same input for a short NVT run here (the validation protocol's and the closing analysis's NNP MD),
+:func:`measure_speed` times a short run with the same model, and :func:`estimate_cost` scales
+µs/step/atom to hours.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
+from seiflow.analysis.trajectory import read_frames
 from seiflow.errors import InputError, SeiflowError
+from seiflow.schemas.analysis import CostEstimate
 
 INPUT_FILE = "in.lammps"
 DATA_FILE = "conf.lmp"
 LOOP_RE = re.compile(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
-
-
-class CostEstimate(BaseModel):
-    """Wall time of a production run, scaled from a measured speed."""
-
-    us_per_step_atom: float = Field(..., description="Measured µs per MD step per atom.")
-    n_atoms: int
-    n_steps: int
-    hours: float = Field(..., description="Estimated wall hours at the measured speed.")
-    measured_on: str = Field("", description="Where the speed was measured (host, threads, model).")
 
 
 class ProductionInputs(BaseModel):
@@ -132,9 +130,6 @@ def parse_loop_time(log: str) -> float:
 
 
 def _default_lmp() -> str:
-    import shutil
-    import sys
-
     local = Path(sys.executable).parent / "lmp"
     return str(local) if local.exists() else (shutil.which("lmp") or "lmp")
 
@@ -161,3 +156,24 @@ def measure_speed(atoms: Atoms, model: str | Path, type_map: list[str], work_dir
     speed = parse_loop_time(proc.stdout)
     where = f"{os.uname().nodename}, OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, {time.perf_counter() - start:.1f} s"
     return estimate_cost(speed, len(atoms), n_steps, measured_on=where)
+
+
+def _run_lammps(run_dir: Path) -> str:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    proc = subprocess.run([_default_lmp(), "-in", "in.lammps", "-log", "log.lammps"], cwd=run_dir,
+                          capture_output=True, text=True, env=env, timeout=3600)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+        raise SeiflowError(f"NNP MD failed: {tail}", f"see {run_dir / 'log.lammps'}")
+    return proc.stdout
+
+
+def nnp_md(structure: Structure, model: Path, type_map: list[str], run_dir: Path, temperature: float,
+           steps: int, dump_every: int) -> tuple[list, float]:
+    """NVT MD with one DeePMD model; returns the dumped frames and µs/step/atom."""
+    maker = ProductionMaker(temperature=temperature, dump_every=dump_every, restart_every=10 * steps,
+                            thermo_every=dump_every)
+    maker.make(AseAtomsAdaptor.get_atoms(structure), model.resolve(), type_map, run_dir, n_steps=steps)
+    speed = parse_loop_time(_run_lammps(run_dir))
+    return read_frames(str(run_dir / "traj.lammpstrj"), 1, type_map), speed

@@ -23,16 +23,16 @@ from pydantic import BaseModel, Field
 from pymongo.database import Database
 
 from seiflow.analysis import plots, report_calibration, report_validation
+from seiflow.analysis.chemistry import Chemistry, chemistry_of
 from seiflow.analysis.report_html import STYLE, figures_html, table, verdict_html
 from seiflow.analysis.verdict import Verdict, build_verdict, rmse
-from seiflow.constants import (
-    CAMPAIGNS_COLLECTION,
-    FRAMES_COLLECTION,
-    MODELS_COLLECTION,
-    ROUNDS_COLLECTION,
-    VALIDATION_SETS_COLLECTION,
-)
+from seiflow.dataset.frames import FrameStore
+from seiflow.models.store import ModelStore
+from seiflow.records import campaigns
+from seiflow.records.rounds import RoundStore
+from seiflow.records.validations import ValidationSetStore
 from seiflow.registry import CALCULATORS
+from seiflow.schemas.round import RoundReport
 
 METRICS = ("rmse_e_mev_atom", "rmse_f_mev_a", "rmse_v_mpa")
 REFERENCE_NAMES = {"chgnet": "CHGNet", "sevennet": "SevenNet", "vasp": "VASP", "cp2k": "CP2K"}
@@ -84,31 +84,24 @@ def describe_reference(settings: list[dict[str, Any]], configured: str | None) -
 
 
 def _frames_section(db: Database, campaign: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    coll = db[FRAMES_COLLECTION]
-    match = {"campaigns": campaign}  # labelled for the campaign or reused by it
+    store = FrameStore(db)
+    every = {"campaign": campaign, "status": None}  # labelled for the campaign or reused by it, any status
 
-    def group(path: str) -> dict[str, int]:
-        rows = coll.aggregate([{"$match": match}, {"$group": {"_id": f"${path}", "n": {"$sum": 1}}}])
-        return {str(r["_id"]): int(r["n"]) for r in sorted(rows, key=lambda r: str(r["_id"]))}
+    def group(field: str) -> dict[str, int]:
+        return dict(sorted(store.counts_by(field, **every).items()))
 
-    section = {"total": coll.count_documents(match), "by_round": group("provenance.round"),
-               "by_status": group("status"), "by_source": group("provenance.source")}
-    refs = coll.aggregate([{"$match": match}, {"$group": {"_id": "$reference"}}])
-    settings = [{"calculator": r["_id"].get("calculator"), **(r["_id"].get("settings") or {})}
-                for r in refs if isinstance(r.get("_id"), dict)]
+    section = {"total": store.count(**every), "by_round": group("round"), "by_status": group("status"),
+               "by_source": group("source")}
+    settings = [{"calculator": ref.calculator, **ref.settings} for ref in store.references(**every)]
     return section, settings
 
 
 def _models_section(db: Database, campaign: str) -> list[dict[str, Any]]:
-    fields = {"_id": 0, "model_id": 1, "round": 1, "index": 1, "metrics": 1, "data.n_train_frames": 1,
-              "data.n_test_frames": 1, "files": 1}
     out = []
-    for d in db[MODELS_COLLECTION].find({"campaign": campaign}, fields).sort([("round", 1), ("index", 1)]):
-        metrics = d.get("metrics") or {}
-        out.append({"model_id": d.get("model_id"), "round": d.get("round"), "index": d.get("index"),
-                    "n_train_frames": (d.get("data") or {}).get("n_train_frames"),
-                    "has_parity": "parity" in (d.get("files") or {}),
-                    **{k: metrics.get(k) for k in (*METRICS, "n_test_frames")}})
+    for m in sorted(ModelStore(db).list(campaign), key=lambda m: (m.round, m.index)):
+        out.append({"model_id": m.model_id, "round": m.round, "index": m.index,
+                    "n_train_frames": m.data.n_train_frames, "has_parity": "parity" in m.files,
+                    **{k: getattr(m.metrics, k) for k in (*METRICS, "n_test_frames")}})
     return out
 
 
@@ -136,45 +129,36 @@ def _round_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return out | {"rdf_agreement": None if score is None else round(float(score), 3)}
 
 
-def _round_row(d: dict[str, Any]) -> dict[str, Any]:
-    sel = d.get("selection") or {}
-    ratios = d.get("ratios") or {}
-    hist = sel.get("histogram") or d.get("histogram") or {}
-    crit = d.get("criteria") or []
+def _round_row(r: RoundReport) -> dict[str, Any]:
+    sel = r.selection
     return {
-        "round": d.get("round"),
-        "n_frames": sel.get("n_frames", d.get("n_frames")),
-        "accurate_ratio": sel.get("accurate_ratio", ratios.get("accurate")),
-        "candidate_ratio": sel.get("candidate_ratio", ratios.get("candidate")),
-        "failed_ratio": sel.get("failed_ratio", ratios.get("failed")),
-        "n_candidate": sel.get("n_candidate", d.get("n_candidates")),
-        "n_selected": len(sel.get("selected") or []) if sel else d.get("n_selected"),
-        "f_trust_lo": sel.get("f_trust_lo_used"),
-        "explored_k": ", ".join(f"{t:g}" for t in d.get("exploration_temperatures") or []) or None,
-        "exploration_scale": d.get("exploration_scale"),
-        "sanity_p90_f_error": ((d.get("calibration") or {}).get("sanity") or {}).get("p90_f_error"),
-        **_round_metrics(d.get("metrics") or {}),
-        "criteria_met": f"{sum(bool(c.get('satisfied')) for c in crit)}/{len(crit)}" if crit else None,
-        "converged": d.get("converged"),
-        "stop_reason": d.get("stop_reason"),
-        "histogram": {"edges": hist.get("edges", []), "counts": hist.get("counts", [])},
+        "round": r.round,
+        "n_frames": sel.n_frames,
+        "accurate_ratio": sel.accurate_ratio,
+        "candidate_ratio": sel.candidate_ratio,
+        "failed_ratio": sel.failed_ratio,
+        "n_candidate": sel.n_candidate,
+        "n_selected": sel.n_selected,
+        "f_trust_lo": sel.f_trust_lo_used,
+        "explored_k": ", ".join(f"{t:g}" for t in r.exploration_temperatures) or None,
+        "exploration_scale": r.exploration_scale,
+        "sanity_p90_f_error": r.calibration.sanity.p90_f_error if r.calibration else None,
+        **_round_metrics(r.metrics),
+        "criteria_met": f"{sum(c.satisfied for c in r.criteria)}/{len(r.criteria)}" if r.criteria else None,
+        "converged": r.converged,
+        "stop_reason": r.stop_reason,
+        "histogram": {"edges": sel.histogram.edges, "counts": sel.histogram.counts},
     }
 
 
 def _parity(db: Database, models: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
     """Parity data of the newest model that stored a parity file."""
-    import gridfs
-    from bson import ObjectId
-
-    from seiflow.constants import MODELS_BUCKET
-
+    store = ModelStore(db)
     for m in reversed(models):
         if not m.get("has_parity"):
             continue
-        doc = db[MODELS_COLLECTION].find_one({"model_id": m["model_id"]}, {"files": 1})
         try:
-            raw = gridfs.GridFS(db, MODELS_BUCKET).get(ObjectId(doc["files"]["parity"])).read()
-            return m["model_id"], json.loads(raw)
+            return m["model_id"], json.loads(store.read_file(m["model_id"], "parity"))
         except Exception:  # noqa: BLE001 - a damaged parity file must not stop the report
             continue
     return None, None
@@ -182,16 +166,16 @@ def _parity(db: Database, models: list[dict[str, Any]]) -> tuple[str | None, dic
 
 def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) -> tuple[ReportData, dict]:
     """Gather the report's numbers (and parity data for plotting) from the store."""
-    doc = db[CAMPAIGNS_COLLECTION].find_one({"name": campaign}) or {}
+    doc = campaigns.find(db, campaign) or {}
     missing = [] if doc else ["campaign document (not submitted through seiflow, or another database)"]
     configured = ((doc.get("definition") or {}).get("labelling") or {}).get("reference")
     if isinstance(configured, dict):
         configured = configured.get("code")
     frames, ref_settings = _frames_section(db, campaign)
     models = _models_section(db, campaign)
-    round_docs = list(db[ROUNDS_COLLECTION].find({"campaign": campaign}).sort("round", 1))
-    rounds = [_round_row(d) for d in round_docs]
-    calibration = report_calibration.calibration_section(db, campaign, round_docs, doc.get("definition"))
+    reports = RoundStore(db).history(campaign)
+    rounds = [_round_row(r) for r in reports]
+    calibration = report_calibration.calibration_section(db, campaign, reports, doc.get("definition"))
     parity_model, parity = _parity(db, models)
     for name, empty in (("labelled frames", not frames["total"]), ("trained models", not models),
                         ("round statistics (selection/convergence)", not rounds),
@@ -199,7 +183,8 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         if empty:
             missing.append(name)
     test_curve = learning_points(models)
-    validation, aux = _validation(db, campaign, test_curve, bool(models))
+    chem = chemistry_of(doc.get("definition"))
+    validation, aux = _validation(db, campaign, test_curve, bool(models), chem)
     data = ReportData(
         campaign=campaign, generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state=doc.get("state"), current_round=doc.get("round"),
@@ -208,13 +193,13 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         criteria=calibration["criteria"], parity_model=parity_model, verdict=aux.pop("verdict"),
         validation=validation, extra=extra or {}, missing=missing,
     )
-    return data, {"parity": parity, "calibration_figure": calibration["figure"], **aux}
+    return data, {"parity": parity, "calibration_figure": calibration["figure"], "chemistry": chem, **aux}
 
 
 def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],
-                predict: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+                predict: bool, chem: Chemistry) -> tuple[dict[str, Any], dict[str, Any]]:
     """The validation section's numbers (JSON) and what its figures and the verdict need."""
-    has_set = db[VALIDATION_SETS_COLLECTION].count_documents({"campaign": campaign}, limit=1) > 0
+    has_set = ValidationSetStore(db).exists(campaign)
     curve = report_validation.validation_curve(db, campaign)
     dyn, dyn_source, analysis = report_validation.final_dynamics(db, campaign)
     model = report_validation.final_model(db, campaign, analysis) if predict and has_set else None
@@ -224,10 +209,10 @@ def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],
               f"validation frames never trained on" if curve else
               "no validated round yet" if has_set else
               "this campaign has no fixed validation set (campaign section validation)")
-    v = build_verdict(curve, test_curve, (dyn or {}).get("rdf_overall"), (dyn or {}).get("rdf_per_pair"),
-                      (dyn or {}).get("mechanism") or [], source, dyn_source)
+    v = build_verdict(curve, test_curve, dyn.rdf_overall if dyn else None, dyn.rdf_per_pair if dyn else None,
+                      dyn.mechanism if dyn else [], source, dyn_source, chem)
     numbers = {"has_set": has_set, "curve": curve, "per_structure": report_validation.per_structure(db, campaign),
-               "parity": parity["meta"], "dynamics": {k: (dyn or {}).get(k) for k in (
+               "parity": parity["meta"], "dynamics": {k: getattr(dyn, k) if dyn else None for k in (
                    "structure", "temperature", "model_id", "n_frames", "rdf_overall", "rdf_per_pair")}
                | {"source": dyn_source}}
     return numbers, {"verdict": v, "curve": curve, "test_curve": test_curve, "validation_parity": parity,
@@ -263,7 +248,8 @@ def figures(data: ReportData, aux: dict[str, Any]) -> dict[str, str]:
     if aux.get("calibration_figure"):
         figs["Deviation against true error: the calibration (crosses: sanity labels)"] = aux["calibration_figure"]
     rdf = data.extra.get("rdf") or {}
-    if rdf.get("r") and rdf.get("curves") and not (aux.get("dynamics") or {}).get("rdf_r"):
+    dyn = aux.get("dynamics")
+    if rdf.get("r") and rdf.get("curves") and not (dyn and dyn.rdf_r):
         figs["Partial RDFs"] = plots.rdfs(rdf["r"], rdf["curves"])
     return figs
 
@@ -330,7 +316,7 @@ def write_report(db: Database, campaign: str, out_dir: str | Path,
     data, aux = collect(db, campaign, extra)
     figs = figures(data, aux)
     vfigs = report_validation.figures(db, campaign, aux["curve"], aux["test_curve"], aux["validation_parity"],
-                                      aux["dynamics"], aux["analysis"])
+                                      aux["dynamics"], aux["analysis"], aux["chemistry"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html_path, json_path = out / f"{campaign}_report.html", out / f"{campaign}_report.json"
@@ -346,7 +332,7 @@ def write_report(db: Database, campaign: str, out_dir: str | Path,
         "latest_metrics": {k: latest.get(k) for k in METRICS}, "missing": data.missing,
         "validation_metrics": {"round": fixed.get("round"), "n_labels": fixed.get("n_labels"),
                                "n_frames": fixed.get("n_frames"), **{k: fixed.get(k) for k in METRICS},
-                               "rdf_agreement": (aux.get("dynamics") or {}).get("rdf_overall")},
+                               "rdf_agreement": aux["dynamics"].rdf_overall if aux["dynamics"] else None},
         "verdict": {"headline": v.headline, "accuracy_reached": v.accuracy_reached,
                     "mechanism_reproduced": v.mechanism_reproduced, "mechanism": v.mechanism.answer,
                     "rows": [r.model_dump(include={"quantity", "unit", "campaign", "study", "ratio", "status"})

@@ -11,72 +11,70 @@ from typing import Any
 from pymongo.database import Database
 
 from seiflow.analysis import plots
-from seiflow.constants import CALIBRATIONS_COLLECTION
-from seiflow.convergence.calibration import CalibrationFit
+from seiflow.records.calibrations import CalibrationStore
+from seiflow.schemas.calibration import CalibrationRecord
+from seiflow.schemas.round import RoundReport
 
 
 def _r(x: Any, digits: int = 3) -> Any:
     return round(float(x), digits) if isinstance(x, int | float) else x
 
 
-def _calibration_rows(docs: list[dict[str, Any]], rounds: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def _calibration_rows(records: list[CalibrationRecord], rounds: dict[int, RoundReport]) -> list[dict[str, Any]]:
     """One row per calibrated round: pairs, the fit and its quality, the sanity labels, the levels."""
     rows = []
-    for doc in docs:
-        fit, sanity = doc.get("fit") or {}, doc.get("sanity") or {}
-        rnd = rounds.get(doc["round"]) or {}
-        used = (rnd.get("selection") or {}).get("f_trust_lo_used")
-        nxt = rnd.get("levels_next") or {}
+    for rec in records:
+        fit, sanity = rec.fit, rec.sanity
+        rnd = rounds.get(rec.round)
+        used = rnd.selection.f_trust_lo_used if rnd else None
+        nxt = rnd.levels_next if rnd else {}
         rows.append({
-            "round": doc["round"], "new_labels": len([p for p in doc.get("pairs", []) if not p.get("sanity")]),
-            "pairs_fitted": doc.get("n_pairs_fitted"), "quantile": fit.get("quantile"),
-            "intercept": _r(fit.get("intercept")), "slope": _r(fit.get("slope")),
-            "spearman": _r(fit.get("spearman")), "coverage": _r(fit.get("coverage")),
+            "round": rec.round, "new_labels": len([p for p in rec.pairs if not p.sanity]),
+            "pairs_fitted": rec.n_pairs_fitted, "quantile": fit.quantile if fit else None,
+            "intercept": _r(fit.intercept if fit else None), "slope": _r(fit.slope if fit else None),
+            "spearman": _r(fit.spearman if fit else None), "coverage": _r(fit.coverage if fit else None),
             "f_trust_lo_used": _r(used), "f_trust_lo_next": _r(nxt.get("f_trust_lo")),
             "next_level_from": "calibration" if nxt.get("calibrated") else
                                "adaptive lower level" if nxt.get("adaptive_rate") else "campaign file",
-            "sanity_n": sanity.get("n"), "sanity_p90_f_error": _r(sanity.get("p90_f_error")),
-            "sanity_max_f_error": _r(sanity.get("max_f_error")),
+            "sanity_n": sanity.n, "sanity_p90_f_error": _r(sanity.p90_f_error),
+            "sanity_max_f_error": _r(sanity.max_f_error),
         })
-        fits = doc.get("fits") or {}  # a quantity is there only when the campaign set its target
         for quantity, key in (("energy", "e_trust_lo"), ("virial", "v_trust_lo")):
-            if quantity in fits:
-                other = fits[quantity] or {}
-                rows[-1].update({f"{quantity}_slope": _r(other.get("slope")),
-                                 f"{quantity}_spearman": _r(other.get("spearman")),
+            if quantity in rec.fits:  # a quantity is there only when the campaign set its target
+                other = rec.fits[quantity]
+                rows[-1].update({f"{quantity}_slope": _r(other.slope if other else None),
+                                 f"{quantity}_spearman": _r(other.spearman if other else None),
                                  f"{key}_next": _r(nxt.get(key), 5)})
     return rows
 
 
-def _criteria_rows(round_docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _criteria_rows(rounds: list[RoundReport]) -> list[dict[str, Any]]:
     """Every round's convergence criteria: name, met or not, and the values behind it."""
-    return [{"round": d["round"], "criterion": c.get("name"), "met": bool(c.get("satisfied")),
-             "why": c.get("detail")}
-            for d in round_docs for c in d.get("criteria") or []]
+    return [{"round": r.round, "criterion": c.name, "met": c.satisfied, "why": c.detail}
+            for r in rounds for c in r.criteria]
 
 
-def _figure(docs: list[dict[str, Any]], target: float | None) -> str | None:
+def _figure(records: list[CalibrationRecord], target: float | None) -> str | None:
     """Deviation against true max-atom force error per round, the newest fit, the target and its level."""
-    if not any(d.get("pairs") for d in docs):
+    if not any(rec.pairs for rec in records):
         return None
-    pairs = {d["round"]: [(p["max_devi_f"], p["f_error"]) for p in d.get("pairs", []) if not p.get("sanity")]
-             for d in docs}
-    sanity = [(p["max_devi_f"], p["f_error"]) for d in docs for p in d.get("pairs", []) if p.get("sanity")]
-    last = next((d for d in reversed(docs) if d.get("fit")), None)
-    fit = CalibrationFit.model_validate(last["fit"]) if last else None
+    pairs = {rec.round: [(p.max_devi_f, p.f_error) for p in rec.pairs if not p.sanity] for rec in records}
+    sanity = [(p.max_devi_f, p.f_error) for rec in records for p in rec.pairs if p.sanity]
+    last = next((rec for rec in reversed(records) if rec.fit), None)
+    fit = last.fit if last else None
     level = fit.level_for(target) if fit and target else None
     return plots.calibration(pairs, sanity, fit.predict if fit else None,
-                             f"round {last['round']} fit, q = {fit.quantile:g}" if fit else "", target, level)
+                             f"round {last.round} fit, q = {fit.quantile:g}" if fit else "", target, level)
 
 
-def calibration_section(db: Database, campaign: str, round_docs: list[dict[str, Any]],
+def calibration_section(db: Database, campaign: str, rounds: list[RoundReport],
                         definition: dict[str, Any] | None) -> dict[str, Any]:
     """The section's tables and figure: ``rows`` (per round), ``criteria`` (per round and criterion), ``figure``.
 
-    ``round_docs`` are the campaign's rounds documents in round order and ``definition`` its campaign file,
-    as the report already read them; the calibrations collection is read once here.
+    ``rounds`` are the campaign's round reports in round order and ``definition`` its campaign file, as the
+    report already read them; the calibrations are read once here.
     """
-    docs = list(db[CALIBRATIONS_COLLECTION].find({"campaign": campaign}, {"_id": 0}).sort("round", 1))
+    records = CalibrationStore(db).history(campaign)
     target = (((definition or {}).get("selection") or {}).get("calibration") or {}).get("f_error_lo")
-    return {"rows": _calibration_rows(docs, {d["round"]: d for d in round_docs}),
-            "criteria": _criteria_rows(round_docs), "figure": _figure(docs, target)}
+    return {"rows": _calibration_rows(records, {r.round: r for r in rounds}),
+            "criteria": _criteria_rows(rounds), "figure": _figure(records, target)}

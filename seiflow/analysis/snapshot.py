@@ -1,4 +1,4 @@
-"""Snapshots of a run for the report's picture: one frame's atoms, with its In atoms and In clusters marked.
+"""Snapshots of a run for the report's picture: one frame's atoms, its reducible cations and metallic clusters marked.
 
 The closing analysis stores the last frame of each like-for-like NNP MD run (the trajectory itself stays
 in the job's run folder); the report draws it next to the start structure and the reference's last frame.
@@ -14,7 +14,8 @@ import numpy as np
 from ase import Atoms
 from pydantic import BaseModel, Field
 
-from seiflow.analysis.mechanism import MechanismCutoffs, analyse_frame
+from seiflow.analysis.chemistry import Chemistry
+from seiflow.analysis.mechanism import analyse_frame, reduced_atoms
 from seiflow.analysis.structure import FreudFrame
 
 
@@ -42,7 +43,7 @@ class Snapshot(BaseModel):
 
 
 def nnp_run_dir(root: Path, structure: str, temperature: float) -> Path:
-    """Where a like-for-like NNP MD run writes (``seiflow.analysis.validation_jobs.dynamics_comparisons``)."""
+    """Where a like-for-like NNP MD run writes (``seiflow.analysis.validation_protocol.dynamics_comparisons``)."""
     return Path(root) / f"nnp_{structure}_{temperature:g}K"
 
 
@@ -61,24 +62,30 @@ def nnp_end_snapshots(root: Path, comparisons: Sequence[Any], type_map: Sequence
     return out
 
 
-def marks(atoms: Atoms, cut: MechanismCutoffs | None = None) -> dict[str, Any]:
-    """What the picture marks: In atoms by state (in InCl6, reduced, in a cluster) and cluster labels.
+def marks(atoms: Atoms, chem: Chemistry) -> dict[str, Any]:
+    """What the picture marks: reducible cations by state, atoms of metallic clusters, cluster labels.
 
-    Returns wrapped ``positions``, ``species``, ``in_state`` per atom ('' for non-In, 'InCl6', 'reduced',
-    'cluster'), ``cluster`` per atom (-1 when not in a cluster) and the counts shown in the caption.
+    Returns wrapped ``positions``, ``species``, ``state`` per atom ('' for the others, 'coordinated',
+    'reduced' or 'cluster'), ``cluster`` per atom (-1 when not in a cluster, else a label unique across
+    the metallic elements), the species marked (``cations``, ``metals``) and the counts the caption shows.
     """
-    cut = cut or MechanismCutoffs()
     atoms = atoms.copy()
     atoms.wrap()
-    m = analyse_frame(atoms, cut)
-    in_idx = np.flatnonzero(np.asarray(atoms.get_chemical_symbols()) == "In")
-    n_cl = FreudFrame.from_atoms(atoms, cut.in_cl).count("In", "Cl", cut.in_cl) if in_idx.size else np.zeros(0)
-    cluster = np.full(len(atoms), -1)
-    cluster[in_idx] = m.clusters.labels
+    m = analyse_frame(atoms, chem)
+    frame = FreudFrame.from_atoms(atoms, chem.r_max())
     state = np.full(len(atoms), "", dtype=object)
-    state[in_idx] = np.where(n_cl < cut.reduced_below, "reduced", "InCl6")
+    cluster = np.full(len(atoms), -1)
+    n_reduced = 0
+    for el, reduced in reduced_atoms(frame, chem).items():
+        state[frame.indices(el)] = np.where(reduced, "reduced", "coordinated")
+        n_reduced += int(reduced.sum())
+    offset = 0
+    for el, result in m.clusters.items():
+        labels = np.asarray(result.labels)
+        cluster[frame.indices(el)] = np.where(labels >= 0, labels + offset, -1)
+        offset += len(result.sizes)
     state[cluster >= 0] = "cluster"
     return {"positions": atoms.positions, "cell": np.asarray(atoms.cell), "species": atoms.get_chemical_symbols(),
-            "in_state": state.tolist(), "cluster": cluster.tolist(), "n_in": m.n_in,
-            "n_reduced": int(round(m.reduced_in_fraction * m.n_in)) if m.n_in else 0,
-            "largest_cluster": m.clusters.largest, "n_clusters": len(m.clusters.sizes)}
+            "state": state.tolist(), "cluster": cluster.tolist(), "cations": [c.species for c in chem.reducible],
+            "metals": list(m.clusters), "n_cations": sum(c.n for c in m.cations.values()), "n_reduced": n_reduced,
+            "largest_cluster": max((c.largest for c in m.clusters.values()), default=0), "n_clusters": offset}

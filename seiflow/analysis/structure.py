@@ -61,7 +61,7 @@ def symbols_of(atoms: Atoms) -> np.ndarray:
 def check_species(species: str) -> int:
     """The atomic number of ``species``; :class:`InputError` unless it is a chemical symbol."""
     if species not in atomic_numbers:
-        raise InputError(f"unknown element {species!r}", "use chemical symbols such as Li, In, Cl")
+        raise InputError(f"unknown element {species!r}", "use chemical symbols, as in system.type_map")
     return int(atomic_numbers[species])
 
 

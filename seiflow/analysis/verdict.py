@@ -17,13 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from seiflow.analysis.chemistry import Chemistry
+from seiflow.analysis.mechanism import describe
 from seiflow.convergence.criteria import EnergyRmse, ForceRmse, RdfAgreement, StressRmse
 
 END_WINDOW = 0.2  # "at the end": the mean over the last 20 % of the compared frames
-REDUCED_PRESENT = 0.05  # In counts as reduced in a trajectory when >= 5 % of In have < 4 Cl at the end
-CLUSTER_PRESENT = 2.0  # In clusters form when the largest In-In cluster at the end has >= 2 atoms
-REDUCED_TOLERANCE = 0.10  # |NNP - reference| reduced-In fraction at the end
-IN_CL_TOLERANCE = 0.5  # |NNP - reference| Cl neighbours per In at the end
+REDUCED_PRESENT = 0.05  # a cation counts as reduced in a trajectory when >= 5 % of it is reduced at the end
+CLUSTER_PRESENT = 2.0  # metallic clusters form when the largest cluster at the end has >= 2 atoms
+REDUCED_TOLERANCE = 0.10  # |NNP - reference| reduced fraction at the end
+CN_TOLERANCE = 0.5  # |NNP - reference| anion neighbours per reducible cation at the end
 CLOSE = 1.5  # within 1.5x the study's error counts as close
 STILL_LEARNING = 0.10  # a relative drop of >= 10 % over the last round: more labels still help
 COVERAGE_GAP = 2.0  # validation error >= 2x the dp-test error: training data misses these configurations
@@ -83,7 +85,7 @@ class DescriptorCheck(BaseModel):
 
 
 class MechanismVerdict(BaseModel):
-    """Whether the NNP reproduces the reference's reaction (In reduction, In clustering)."""
+    """Whether the NNP reproduces the reference's reaction (cation reduction, metallic clustering)."""
 
     reproduced: bool | None = Field(None, description="None: not tested (no reference, or no reaction in it).")
     answer: str = Field("not tested", description="yes / no / not tested.")
@@ -212,61 +214,92 @@ def _close(name: str, ref: float | None, nnp: float | None, tol: float, digits: 
     return DescriptorCheck(descriptor=name, reference=r, nnp=n, tolerance=rule, agrees=agrees)
 
 
-def _checks(rows: list[dict[str, Any]]) -> list[DescriptorCheck]:
-    red = [_end(rows, f"reduced_in_{w}") for w in ("reference", "nnp")]
-    cl = [_end(rows, f"in_cl_mean_{w}") for w in ("reference", "nnp")]
-    big = [_end(rows, f"largest_in_cluster_{w}") for w in ("reference", "nnp")]
-    pct = [None if v is None else round(100 * v) for v in red]
-    return [
-        _presence("In reduced (% of In with < 4 Cl)", *pct, 100 * REDUCED_PRESENT,
-                  f"present (>= {REDUCED_PRESENT:.0%}) in both or in neither"),
-        _presence("In clusters (largest In-In cluster, atoms)", *[None if v is None else round(v, 1) for v in big],
-                  CLUSTER_PRESENT, f"present (>= {CLUSTER_PRESENT:.0f} atoms) in both or in neither"),
-        _close("reduced-In fraction (%)", *pct, 100 * REDUCED_TOLERANCE, 0,
-               f"within ±{100 * REDUCED_TOLERANCE:.0f} points"),
-        _close("In-Cl coordination (Cl per In)", *cl, IN_CL_TOLERANCE, 1, f"within ±{IN_CL_TOLERANCE}"),
-        _close("In-In neighbours per In", _end(rows, "in_in_mean_reference"), _end(rows, "in_in_mean_nnp"),
-               math.inf, 1, ""),
-        _close("LiCl-like Li (%)", *[None if v is None else 100 * v for v in
-                                     (_end(rows, "licl_like_li_reference"), _end(rows, "licl_like_li_nnp"))],
-               math.inf, 0, ""),
-    ]
+def _species(rows: list[dict[str, Any]], prefix: str) -> list[str]:
+    """The X of the ``<prefix>X_reference`` keys of the rows, in first-seen order."""
+    keys = dict.fromkeys(k for r in rows for k in r if k.startswith(prefix) and k.endswith("_reference"))
+    return [k.removeprefix(prefix).removesuffix("_reference") for k in keys]
 
 
-def _what(reduced: bool, clustered: bool) -> str:
-    return ("In is reduced and clusters" if reduced and clustered else "In is reduced" if reduced
-            else "In clusters")
+def _pair(rows: list[dict[str, Any]], key: str, scale: float = 1.0) -> list[float | None]:
+    return [None if v is None else scale * v for v in (_end(rows, f"{key}_{w}") for w in ("reference", "nnp"))]
 
 
-def mechanism_verdict(rows: list[dict[str, Any]], source: str = "") -> MechanismVerdict:
-    """Reproduced or not, from the mechanism rows of one dynamics comparison (``<key>_nnp``/``_reference``)."""
-    if not rows or _end(rows, "reduced_in_reference") is None:
+def _checks(rows: list[dict[str, Any]], chem: Chemistry) -> tuple[list[DescriptorCheck], list[DescriptorCheck]]:
+    """The deciding checks (reduction and clustering, each cation and metal) and the informative ones."""
+    presence, close, info = [], [], []
+    for x in _species(rows, "reduced_"):
+        pct = [None if v is None else round(v) for v in _pair(rows, f"reduced_{x}", 100.0)]
+        label, _ = describe(f"cn_{x}", chem)
+        below = next((c.reduced_below for c in chem.reducible if c.species == x), None)
+        anions = "/".join(next((c.anions for c in chem.reducible if c.species == x), chem.anions)) or "anions"
+        presence.append(_presence(f"{x} reduced (% of {x} with < {below} {anions})" if below else f"{x} reduced (%)",
+                                  *pct, 100 * REDUCED_PRESENT, f"present (>= {REDUCED_PRESENT:.0%}) in both or in neither"))
+        close += [_close(f"reduced-{x} fraction (%)", *pct, 100 * REDUCED_TOLERANCE, 0,
+                         f"within ±{100 * REDUCED_TOLERANCE:.0f} points"),
+                  _close(label, *_pair(rows, f"cn_{x}"), CN_TOLERANCE, 1, f"within ±{CN_TOLERANCE}")]
+    for m in _species(rows, "largest_cluster_"):
+        big = [None if v is None else round(v, 1) for v in _pair(rows, f"largest_cluster_{m}")]
+        presence.append(_presence(f"{m} clusters (largest {m}-{m} cluster, atoms)", *big, CLUSTER_PRESENT,
+                                  f"present (>= {CLUSTER_PRESENT:.0f} atoms) in both or in neither"))
+        info.append(_close(describe(f"metal_cn_{m}", chem)[0], *_pair(rows, f"metal_cn_{m}"), math.inf, 1, ""))
+    for p in _species(rows, "product_"):
+        info.append(_close(describe(f"product_{p}", chem)[0], *_pair(rows, f"product_{p}", 100.0), math.inf, 0, ""))
+    for c in info:
+        c.tolerance, c.agrees = "", None
+    return presence + close, info
+
+
+def _what(reduced: list[str], clustered: list[str]) -> str:
+    if reduced and clustered and set(clustered) <= set(reduced) and len(reduced) == 1:
+        return f"{reduced[0]} is reduced and clusters"
+    parts = [f"{' and '.join(reduced)} {'is' if len(reduced) == 1 else 'are'} reduced"] if reduced else []
+    parts += [f"{' and '.join(clustered)} {'clusters' if len(clustered) == 1 else 'cluster'}"] if clustered else []
+    return " and ".join(parts)
+
+
+def _reacts(checks: list[DescriptorCheck], side: str) -> tuple[list[str], list[str]]:
+    """Species reduced and species clustered on one side (``reference`` or ``nnp``)."""
+    reduced = [c.descriptor.split()[0] for c in checks
+               if " reduced (" in c.descriptor and (getattr(c, side) or 0) >= 100 * REDUCED_PRESENT]
+    clustered = [c.descriptor.split()[0] for c in checks
+                 if " clusters (" in c.descriptor and (getattr(c, side) or 0) >= CLUSTER_PRESENT]
+    return reduced, clustered
+
+
+def mechanism_verdict(rows: list[dict[str, Any]], source: str = "", chem: Chemistry | None = None) -> MechanismVerdict:
+    """Reproduced or not, from the mechanism rows of one dynamics comparison (``<key>_nnp``/``_reference``).
+
+    ``chem``: the campaign's chemistry (for labels); the species checked are those the rows hold.
+    """
+    chem = chem or Chemistry()
+    if not rows or not _species(rows, "reduced_") or _end(rows, f"reduced_{_species(rows, 'reduced_')[0]}"
+                                                          "_reference") is None:
         return MechanismVerdict(summary="not tested: no reference trajectory compared with NNP MD yet",
                                 action="let the closing analysis run (it compares NNP MD with the validation MD)",
                                 source=source)
     n = max(1, math.ceil(END_WINDOW * len(rows)))
     t_end = rows[-1].get("time_ps")
     window = f"end = mean over the last {n} of {len(rows)} frames (to {t_end:g} ps)" if t_end else ""
-    checks = _checks(rows)
-    for c in checks[4:]:
-        c.tolerance, c.agrees = "", None
-    deciding = checks[:4]
-    reduced, clustered = ((checks[0].reference or 0) >= 100 * REDUCED_PRESENT,
-                          (checks[1].reference or 0) >= CLUSTER_PRESENT)
-    ref_reacts = reduced or clustered
-    nnp_reacts = (checks[0].nnp or 0) >= 100 * REDUCED_PRESENT or (checks[1].nnp or 0) >= CLUSTER_PRESENT
+    deciding, info = _checks(rows, chem)
+    checks = deciding + info
+    reduced, clustered = _reacts(deciding, "reference")
+    nnp_reduced, nnp_clustered = _reacts(deciding, "nnp")
+    ref_reacts, nnp_reacts = bool(reduced or clustered), bool(nnp_reduced or nnp_clustered)
     failed = [c for c in deciding if c.agrees is False]
     base = dict(source=source, end_window=window, checks=checks)
+    first = next(c for c in deciding if " reduced (" in c.descriptor)
+    x = first.descriptor.split()[0]
+    cn = next(c for c in deciding if c.descriptor.startswith(f"{x}-"))
     if not failed and ref_reacts:
         return MechanismVerdict(
             reproduced=True, answer="yes", action="none needed", **base,
-            summary=(f"yes: {_what(reduced, clustered)} in both (reduced In {checks[0].reference:.0f} % "
-                     f"reference, {checks[0].nnp:.0f} % NNP; In-Cl {checks[3].reference} vs {checks[3].nnp})"))
+            summary=(f"yes: {_what(reduced, clustered)} in both (reduced {x} {first.reference:.0f} % "
+                     f"reference, {first.nnp:.0f} % NNP; {cn.descriptor.split()[0]} {cn.reference} vs {cn.nnp})"))
     if not failed:
         return MechanismVerdict(
             reproduced=None, answer="not tested", **base,
-            summary=f"not tested: neither the reference nor the NNP reduces In by {t_end:g} ps (both stay "
-                    f"InCl6-like, In-Cl {checks[3].reference} vs {checks[3].nnp})",
+            summary=f"not tested: neither the reference nor the NNP reduces {x} by {t_end:g} ps (both stay "
+                    f"coordinated, {cn.descriptor.split()[0]} {cn.reference} vs {cn.nnp})",
             action="run longer validation MD (validation.steps) so that the reference reacts")
     words = "; ".join(f"{c.descriptor}: {c.reference:g} reference vs {c.nnp:g} NNP ({c.tolerance})"
                       for c in failed)
@@ -283,11 +316,11 @@ def mechanism_verdict(rows: list[dict[str, Any]], source: str = "") -> Mechanism
 
 def build_verdict(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]], rdf_score: float | None,
                   rdf_per_pair: dict[str, float] | None, mechanism_rows: list[dict[str, Any]],
-                  source: str = "", dynamics_source: str = "") -> Verdict:
+                  source: str = "", dynamics_source: str = "", chem: Chemistry | None = None) -> Verdict:
     """The whole verdict: error rows, the RDF row, the mechanism, one headline and the actions."""
     rows = error_rows(curve, test_curve)
     rows.append(rdf_row(rdf_score, rdf_per_pair))
-    mech = mechanism_verdict(mechanism_rows, dynamics_source)
+    mech = mechanism_verdict(mechanism_rows, dynamics_source, chem)
     measured = [r for r in rows[:3] if r.ratio is not None]
     reached = None if len(measured) < 3 else all(r.ratio <= 1.0 for r in measured)
     if not measured:

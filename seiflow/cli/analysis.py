@@ -70,30 +70,33 @@ def rdf_cmd(nnp_traj, reference_traj, rmax, nbins, every, type_map, out, as_json
 
 @analyze_group.command("mechanism")
 @click.argument("traj")
+@click.option("--campaign", "campaign_file", required=True, type=click.Path(dir_okay=False),
+              help="Campaign file whose chemistry section says the anode, electrolyte and products.")
 @click.option("--every", default=1, show_default=True)
 @click.option("--dt-ps", default=None, type=float, help="Time between used frames; adds the reaction front.")
 @click.option("--axis", default=2, show_default=True, help="Interface normal (0, 1, 2).")
 @click.option("--type-map", default=None)
 @click.option("--out", default=None)
 @json_option
-def mechanism_cmd(traj, every, dt_ps, axis, type_map, out, as_json) -> None:
-    """In reduction, In clusters, percolation per axis (and the reaction front with --dt-ps)."""
+def mechanism_cmd(traj, campaign_file, every, dt_ps, axis, type_map, out, as_json) -> None:
+    """Cation reduction, product fractions, metallic clusters and their percolation (front with --dt-ps)."""
+    from seiflow.analysis.chemistry import campaign_chemistry
     from seiflow.analysis.front import reaction_front
-    from seiflow.analysis.mechanism import analyse_trajectory
+    from seiflow.analysis.mechanism import analyse_trajectory, mechanism_row
+    from seiflow.schemas.campaign import load_campaign
 
+    chem = campaign_chemistry(load_campaign(campaign_file))
     frames = read_frames(traj, every, type_map)
-    per_frame = [m.model_dump(exclude={"clusters": {"labels"}}) for m in analyse_trajectory(frames)]
-    result: dict[str, Any] = {"n_frames": len(frames), "frames": per_frame, "table": [
-        {"frame": k, "reduced_in": f["reduced_in_fraction"], "in_cl_mean": f["in_cl_mean"],
-         "licl_like_li": f["licl_like_li_fraction"], "largest_in_cluster": f["clusters"]["largest"],
-         **{f"percolates_{a}": v for a, v in f["clusters"]["percolates"].items()}}
-        for k, f in enumerate(per_frame)]}
+    analysed = analyse_trajectory(frames, chem)
+    per_frame = [m.model_dump(exclude={"clusters": {"__all__": {"labels"}}}) for m in analysed]
+    result: dict[str, Any] = {"n_frames": len(frames), "frames": per_frame,
+                              "table": [{"frame": k, **mechanism_row(m)} for k, m in enumerate(analysed)]}
     if dt_ps:
-        result["front"] = reaction_front(frames, dt_ps, axis=axis).model_dump()
+        result["front"] = reaction_front(frames, dt_ps, chem, axis=axis).model_dump()
     _write(result, out)
-    last = per_frame[-1]
-    emit({"n_frames": len(frames), "last": {k: last[k] for k in ("reduced_in_fraction", "in_cl_mean")},
-          "percolates": last["clusters"]["percolates"], "front": result.get("front")}, as_json)
+    emit({"n_frames": len(frames), "last": result["table"][-1],
+          "percolation_dimension": {el: c.dimension for el, c in analysed[-1].clusters.items()},
+          "front": result.get("front")}, as_json)
 
 
 @analyze_group.command("diffusion")

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from seiflow.cli.common import emit, json_option, settings_from
-from seiflow.constants import CAMPAIGNS_COLLECTION
 from seiflow.errors import InputError
 from seiflow.schemas.campaign import load_campaign
 
@@ -45,8 +44,8 @@ def submit_cmd(ctx: click.Context, campaign_file: str, write_path: str | None, a
 @click.pass_context
 def status_cmd(ctx: click.Context, campaign: str | None, as_json: bool) -> None:
     """Where CAMPAIGN is: round, jobs by state and category, ratios, RMSE, last error."""
-    from seiflow.controller import campaigns
     from seiflow.controller.status import campaign_status, format_status
+    from seiflow.records import campaigns
     from seiflow.store import get_database, get_launchpad
 
     settings = settings_from(ctx)
@@ -64,8 +63,8 @@ def status_cmd(ctx: click.Context, campaign: str | None, as_json: bool) -> None:
 
 def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: float, as_json: bool,
                     report: bool, t0: float) -> None:
-    from seiflow.controller import campaigns
     from seiflow.controller.runner import run_locally
+    from seiflow.records import campaigns
 
     settings = settings_from(ctx)
     say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
@@ -118,6 +117,7 @@ def demo_cmd(ctx: click.Context, campaign_file: str, name: str | None, workers: 
     """The one-machine campaign on the embedded default: submit, run workers, write the report."""
     from seiflow.controller.flows import campaign_flow
     from seiflow.controller.submit import submit
+    from seiflow.records import campaigns
     from seiflow.store import ensure_server, get_database, get_launchpad
 
     t0 = time.monotonic()
@@ -137,7 +137,7 @@ def demo_cmd(ctx: click.Context, campaign_file: str, name: str | None, workers: 
     db = get_database(settings)
     base = name or campaign.name
     chosen = base
-    if name is None and db[CAMPAIGNS_COLLECTION].find_one({"name": base}, {"_id": 1}):
+    if name is None and campaigns.exists(db, base):
         chosen = f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
     campaign = campaign.model_copy(update={"name": chosen})
     submit(campaign, campaign_flow(campaign), lp, settings)

@@ -13,7 +13,7 @@ from seiflow.cli.common import emit, json_option, settings_from
 @click.pass_context
 def rounds_command(ctx: click.Context, campaign: str, as_json: bool) -> None:
     """Per-round statistics of CAMPAIGN from the rounds collection."""
-    from seiflow.convergence.report import RoundStore
+    from seiflow.records.rounds import RoundStore
     from seiflow.store import get_database
 
     history = RoundStore(get_database(settings_from(ctx))).history(campaign)
@@ -26,6 +26,8 @@ def rounds_command(ctx: click.Context, campaign: str, as_json: bool) -> None:
             "failed_ratio": r.selection.failed_ratio,
             "n_selected": r.selection.n_selected,
             "n_failed_tasks": r.selection.n_failed_tasks,
+            "n_labelled": r.n_labelled,
+            "n_corrected": r.n_corrected,
             "converged": r.converged,
             "stop_reason": r.stop_reason,
         }

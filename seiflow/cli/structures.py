@@ -44,7 +44,7 @@ def _bulks(campaign: Campaign, relax: bool | None, lattice: tuple[str, ...]):
     names = list(dict.fromkeys([cfg.interface.substrate, cfg.interface.film]))
     fixed = {k: v for k, v in {**cfg.lattice_constants, **_lattice(lattice)}.items() if k in names}
     calculator = relax_calculator_for(campaign)
-    return prepare_bulks(names, cfg.relax if relax is None else relax, calculator, fixed)
+    return prepare_bulks(names, cfg.relax if relax is None else relax, calculator, fixed, config=cfg)
 
 
 _common = [

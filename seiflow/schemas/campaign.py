@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pymatgen.core import Composition, Element
+from pymatgen.core import Composition, Element, Structure
 
 from seiflow.errors import InputError
 from seiflow.registry import CALCULATORS, CRITERIA, DESCRIPTORS, FILTERS, REFERENCES
 from seiflow.schemas.formats import IMPORT_FORMATS, guess_format
-from seiflow.schemas.phases import BULKS
+from seiflow.schemas.phases import (
+    BULKS,
+    MP_ID,
+    PhaseSource,
+    as_structure_dict,
+    bundled_structure,
+    check_ordered,
+    read_structure_file,
+)
 
 
 class _Section(BaseModel):
@@ -41,7 +49,18 @@ class SystemConfig(_Section):
 
 
 class InterfaceConfig(_Section):
-    """A lattice-matched interface built with pymatgen's Zur-McGill ``CoherentInterfaceBuilder``."""
+    """A lattice-matched interface built with pymatgen's Zur-McGill ``CoherentInterfaceBuilder``, or a file.
+
+    With ``file`` the interface is the user's ready-made structure (its normal along the third lattice
+    vector) and the build settings below are not used.
+    """
+
+    file: str | None = Field(
+        None, description="A ready-made interface structure file instead of the build (relative to the campaign)."
+    )
+    structure: dict[str, Any] | None = Field(
+        None, description="Filled when the campaign is loaded from file: the structure itself (pymatgen dict)."
+    )
 
     substrate: str = Field("Li", description="Bulk phase name of the substrate (the anode).")
     substrate_miller: tuple[int, int, int] = Field((1, 1, 0), description="Miller index of the substrate surface.")
@@ -61,6 +80,23 @@ class InterfaceConfig(_Section):
     max_atoms: int = Field(400, ge=2, description="Atom budget: lowest-strain match within it.")
     max_strain: float = Field(0.02, gt=0, description="Largest accepted von Mises strain (fraction).")
 
+    @field_validator("structure", mode="before")
+    @classmethod
+    def _as_dict(cls, value: Any) -> Any:
+        return as_structure_dict(value)
+
+    @model_validator(mode="after")
+    def _read_file(self) -> InterfaceConfig:
+        if self.file and self.structure is None:
+            structure = read_structure_file(self.file)
+            check_ordered(structure)
+            self.structure = structure.as_dict()
+        return self
+
+    def from_file(self) -> Structure | None:
+        """The user's ready-made interface, or None when it is built."""
+        return Structure.from_dict(self.structure) if self.structure is not None else None
+
 
 class PerturbConfig(_Section):
     """Perturbed copies of seed structures for exploration."""
@@ -74,9 +110,14 @@ class PerturbConfig(_Section):
 class StructuresConfig(_Section):
     """Bulk phases and the interface the campaign starts from."""
 
+    phases: dict[str, PhaseSource] = Field(
+        default_factory=dict,
+        description="Where each phase comes from, by the name the campaign uses: {file: path} (CIF, POSCAR, "
+        "extxyz...), {bundled: name}, {mp_id: mp-...}, or that as a bare string. Bundled names need no entry.",
+    )
     bulks: list[str] = Field(
         default_factory=lambda: ["Li", "Li3InCl6", "In", "LiCl"],
-        description="Bundled bulk phases (seiflow structures list) labelled by reference MD.",
+        description="Bulk phases (names from phases, or bundled) labelled by reference MD.",
     )
     relax: bool = Field(True, description="Relax bulks before matching (the interface depends on a).")
     relax_with: str | None = Field(
@@ -89,6 +130,23 @@ class StructuresConfig(_Section):
     interface: InterfaceConfig | None = Field(default_factory=InterfaceConfig)
     perturb: PerturbConfig = Field(default_factory=PerturbConfig)
     min_distance: float = Field(1.5, gt=0, description="Smallest allowed interatomic distance, Å.")
+
+    def prepared(self) -> list[str]:
+        """Phases prepared (relaxed) before the interface is built: the bulks and the interface's two."""
+        names = list(self.bulks)
+        if self.interface is not None and not self.interface.file:
+            names += [self.interface.substrate, self.interface.film]
+        return list(dict.fromkeys(names))
+
+    def phase(self, name: str) -> Structure:
+        """The structure of phase ``name``: from ``phases``, else the bundled one."""
+        if name in self.phases:
+            return self.phases[name].to_structure()
+        return bundled_structure(name)
+
+    def phase_source(self, name: str) -> str:
+        """Where phase ``name`` comes from (``file:...``, ``bundled:...``, ``mp:...``; ``bundled`` by name alone)."""
+        return self.phases[name].label() if name in self.phases else "bundled"
 
 
 class ReferenceMDConfig(_Section):
@@ -347,6 +405,76 @@ class ConvergenceConfig(_Section):
     max_rounds: int = Field(5, ge=1, description="Round cap (stops as not converged).")
 
 
+def split_pair(key: str) -> tuple[str, str]:
+    """``'In-Cl'`` -> ``('In', 'Cl')``; ValueError unless it is two element symbols joined by '-'."""
+    parts = key.split("-")
+    if len(parts) != 2 or not all(Element.is_valid_symbol(p) for p in parts):
+        raise ValueError(f"{key!r} is not an element pair; write it as A-B, e.g. In-Cl")
+    return parts[0], parts[1]
+
+
+class ChemistryConfig(_Section):
+    """Which phase is which in the reaction the analysis looks for; every analysis reads its species here.
+
+    The anode's elements are the mobile ion (Li); the electrolyte's other cations are the ones it may
+    reduce, each measured against its anion coordination in the pristine electrolyte bulk; the products
+    are the bulk phases the reaction is expected to form (the study: In and LiCl), matched atom by atom
+    by their coordination; products made only of metals are the metallic phase whose clusters and
+    percolation are reported.
+    """
+
+    anode: str | None = Field(None, description="Phase name of the anode; None: structures.interface.substrate.")
+    electrolyte: str | None = Field(
+        None, description="Phase name of the electrolyte; None: structures.interface.film."
+    )
+    products: list[str] = Field(
+        default_factory=list, description="Phase names of the expected reaction products (e.g. In, LiCl)."
+    )
+    anions: list[str] | None = Field(
+        None, description="The electrolyte's anions; None: from its oxidation states (pymatgen's guess)."
+    )
+    cutoffs: dict[str, float] = Field(
+        default_factory=dict, description="Bond cutoffs, Å, by pair ('In-Cl': 3.1); others come from the "
+        "phases: 1.2 x the longest first-shell distance of the pair in the phases where it is a first-shell bond.",
+    )
+    reduced_fraction: float = Field(
+        2.0 / 3.0, gt=0, lt=1, description="A cation is reduced, and an atom matches a product, below / at "
+        "this fraction of its coordination in the pristine bulk (rounded): 6 Cl around In -> reduced below 4.",
+    )
+    rdf_pairs: list[str] | None = Field(
+        None, description="Partial RDF pairs ('Li-Cl'); None: every pair of system.type_map."
+    )
+
+    @field_validator("cutoffs")
+    @classmethod
+    def _pairs_and_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, cutoff in value.items():
+            split_pair(key)
+            if not cutoff > 0:
+                raise ValueError(f"cutoff {key} must be positive, got {cutoff}")
+        return value
+
+    @field_validator("rdf_pairs")
+    @classmethod
+    def _rdf_pairs(cls, value: list[str] | None) -> list[str] | None:
+        for key in value or []:
+            split_pair(key)
+        return value
+
+
+class ProductionConfig(_Section):
+    """The production run the campaign's model is for (its size and length set the cost estimate)."""
+
+    atoms: int = Field(10_000, ge=1, description="Atoms in the production cell.")
+    length_ns: float = Field(1.0, gt=0, description="Simulated time, ns.")
+    timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
+
+    @property
+    def steps(self) -> int:
+        """MD steps of the whole run."""
+        return int(round(self.length_ns * 1e6 / self.timestep_fs))
+
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -363,26 +491,62 @@ class Campaign(_Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
+    chemistry: ChemistryConfig = Field(default_factory=ChemistryConfig)
+    production: ProductionConfig = Field(default_factory=ProductionConfig)
+
+    def anode(self) -> str | None:
+        """The anode's phase name: ``chemistry.anode``, else the built interface's substrate."""
+        iface = self.structures.interface
+        return self.chemistry.anode or (iface.substrate if iface is not None and not iface.file else None)
+
+    def electrolyte(self) -> str | None:
+        """The electrolyte's phase name: ``chemistry.electrolyte``, else the built interface's film."""
+        iface = self.structures.interface
+        return self.chemistry.electrolyte or (iface.film if iface is not None and not iface.file else None)
+
+    def phase_names(self) -> dict[str, str]:
+        """Every phase name the campaign uses, by where it is named (for error messages)."""
+        names = {f"structures.bulks: {n}": n for n in self.structures.bulks}
+        iface = self.structures.interface
+        if iface is not None and not iface.file:
+            names[f"structures.interface.substrate: {iface.substrate}"] = iface.substrate
+            names[f"structures.interface.film: {iface.film}"] = iface.film
+        chem = self.chemistry
+        for field in ("anode", "electrolyte"):
+            if getattr(chem, field):
+                names[f"chemistry.{field}: {getattr(chem, field)}"] = getattr(chem, field)
+        names.update({f"chemistry.products: {n}": n for n in chem.products})
+        return names
 
     @model_validator(mode="after")
     def _phases_known_and_typed(self) -> Campaign:
-        """Every phase the campaign builds is bundled, and its elements are in ``system.type_map``."""
-        names = {f"structures.bulks: {n}": n for n in self.structures.bulks}
-        if self.structures.interface is not None:
-            names[f"structures.interface.substrate: {self.structures.interface.substrate}"] = (
-                self.structures.interface.substrate
-            )
-            names[f"structures.interface.film: {self.structures.interface.film}"] = self.structures.interface.film
-        for where, name in names.items():
-            if name not in BULKS:
-                raise ValueError(f"{where} is not a known phase; use one of {', '.join(BULKS)}")
-            missing = sorted(
-                {el.symbol for el in Composition(BULKS[name].formula)} - set(self.system.type_map)
-            )
+        """Every phase the campaign uses is given or bundled, and its elements are in ``system.type_map``."""
+        type_map = set(self.system.type_map)
+        for where, name in self.phase_names().items():
+            if name in self.structures.phases:
+                elements = {el.symbol for el in self.structures.phases[name].to_structure().composition}
+            elif name in BULKS:
+                elements = {el.symbol for el in Composition(BULKS[name].formula)}
+            else:
+                raise ValueError(
+                    f"{where} is not a known phase: add it under structures.phases (a file, a bundled name or a "
+                    f"Materials Project id), or use a bundled one ({', '.join(BULKS)})"
+                )
+            missing = sorted(elements - type_map)
             if missing:
                 raise ValueError(
                     f"system.type_map {self.system.type_map} lacks {', '.join(missing)} needed by {where}"
                 )
+        iface = self.structures.interface
+        if iface is not None and iface.file:
+            missing = sorted({el.symbol for el in iface.from_file().composition} - type_map)
+            if missing:
+                raise ValueError(f"system.type_map {self.system.type_map} lacks {', '.join(missing)} needed by "
+                                 f"structures.interface.file: {iface.file}")
+        for key in [*self.chemistry.cutoffs, *(self.chemistry.rdf_pairs or [])]:
+            unknown = sorted(set(split_pair(key)) - type_map)
+            if unknown:
+                raise ValueError(f"chemistry: pair {key} names {', '.join(unknown)}, not in system.type_map")
         return self
 
     @model_validator(mode="after")
@@ -453,7 +617,25 @@ def load_campaign(path: str | Path) -> Campaign:
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
-    """Make ``labelling.initial_data`` paths absolute, relative to the campaign file's folder."""
+    """Make file paths absolute, relative to the campaign file's folder.
+
+    Those of ``labelling.initial_data``, ``structures.phases`` (files only: a bare string that is a bundled
+    name or a Materials Project id stays as it is) and ``structures.interface.file``.
+    """
+    def resolve(path: str) -> str:
+        return str((base / Path(path).expanduser()).resolve())
+
+    structures = data.get("structures")
+    if isinstance(structures, dict):
+        phases = structures.get("phases")
+        for name, source in (phases.items() if isinstance(phases, dict) else []):
+            if isinstance(source, str) and source not in BULKS and not MP_ID.match(source):
+                phases[name] = resolve(source)
+            elif isinstance(source, dict) and isinstance(source.get("file"), str):
+                source["file"] = resolve(source["file"])
+        iface = structures.get("interface")
+        if isinstance(iface, dict) and isinstance(iface.get("file"), str):
+            iface["file"] = resolve(iface["file"])
     labelling = data.get("labelling")
     entries = labelling.get("initial_data") if isinstance(labelling, dict) else None
     for entry in entries if isinstance(entries, list) else []:

@@ -69,6 +69,13 @@ def _rows(model: type[BaseModel], prefix: str = "", skip: set[str] = frozenset()
             rows.extend(_choice_rows(key, field, choice))
             continue
         sub = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if sub is None and getattr(annotation, "__origin__", None) is dict:  # {name: section}
+            value = annotation.__args__[1]
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                rows.append(f"| `{key}` | mapping of name to section | `{{}}` | "
+                            f"{(field.description or '').replace('|', '/')} |")
+                rows.extend(_rows(value, f"{key}.<name>."))
+                continue
         if sub is None:
             for arg in getattr(annotation, "__args__", ()):
                 if isinstance(arg, type) and issubclass(arg, BaseModel):

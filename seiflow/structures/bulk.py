@@ -16,6 +16,7 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from seiflow.errors import InputError
+from seiflow.schemas.campaign import StructuresConfig
 from seiflow.schemas.phases import BULKS, DATA_DIR
 
 log = logging.getLogger(__name__)
@@ -143,10 +144,14 @@ def prepare_bulks(
     lattice_constants: dict[str, float] | None = None,
     material_ids: dict[str, str] | None = None,
     relaxed: dict[str, Structure] | None = None,
+    config: StructuresConfig | None = None,
 ) -> tuple[dict[str, Structure], dict[str, str]]:
     """Bulks by name, each relaxed, scaled to a fixed lattice constant, or left as loaded.
 
-    Returns the structures and, per phase, how it was prepared (``bundled+relaxed:chgnet``, ...).
+    ``config``: the campaign's structures section, whose ``phases`` say where each phase comes from
+    (a file, a bundled name, a Materials Project id); without it, phases are bundled (or fetched by
+    ``material_ids``). Returns the structures and, per phase, how it was prepared
+    (``bundled:Li+relaxed:chgnet``, ``file:x.cif+a=3.44``, ...).
     """
     lattice_constants = lattice_constants or {}
     unknown = sorted(set(lattice_constants) - set(names))
@@ -158,7 +163,13 @@ def prepare_bulks(
     bulks: dict[str, Structure] = {}
     sources: dict[str, str] = {}
     for name in names:
-        structure, source = get_bulk(name, (material_ids or {}).get(name))
+        if config is not None:
+            try:
+                structure, source = config.phase(name), config.phase_source(name)
+            except ValueError as exc:
+                raise InputError(f"structures: {exc}", "see structures.phases in workflows/README.md") from None
+        else:
+            structure, source = get_bulk(name, (material_ids or {}).get(name))
         if name in lattice_constants:
             structure = set_lattice_constant(structure, lattice_constants[name])
             source += f"+a={lattice_constants[name]}"

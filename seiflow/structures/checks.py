@@ -59,9 +59,12 @@ def min_distance_of(structure: Structure, probe: float) -> float | None:
 
 
 def check_structure(
-    structure: Structure, type_map: list[str], min_distance: float = DEFAULT_MIN_DISTANCE
+    structure: Structure, type_map: list[str], min_distance: float = DEFAULT_MIN_DISTANCE, charge: bool = True,
 ) -> CheckReport:
-    """Raise ``InputError`` on overlapping atoms, elements outside ``type_map`` or a charged electrolyte."""
+    """Raise ``InputError`` on overlapping atoms, elements outside ``type_map`` or a charged electrolyte.
+
+    ``charge=False`` skips the charge balance (an interface file that does not mark its electrolyte atoms).
+    """
     if len(structure) == 0:
         raise InputError("the structure has no atoms", "build or load a structure first")
     missing = sorted({el.symbol for el in structure.composition.elements} - set(type_map))
@@ -77,7 +80,7 @@ def check_structure(
             f" < min_distance {min_distance} Å",
             "increase the gap, fix the structure, or lower structures.min_distance",
         )
-    electrolyte = _electrolyte(structure)
+    electrolyte = _electrolyte(structure) if charge else None
     charge = nominal_charge(electrolyte) if electrolyte is not None else None
     if charge is not None and abs(charge) > 1e-6:
         raise InputError(

@@ -19,8 +19,9 @@ from pymatgen.core.interface import Interface
 
 from seiflow.errors import InputError
 from seiflow.schemas.campaign import InterfaceConfig
+from seiflow.schemas.phases import INTERFACE_LABEL
 
-LABEL = "interface_label"  # site property: "substrate" or "film"
+LABEL = INTERFACE_LABEL  # site property: "substrate" or "film"
 FACING_TOL = 0.5  # Å: atoms this close to a slab's outer plane belong to its termination
 
 
@@ -265,6 +266,14 @@ def build_interface(cfg: InterfaceConfig, bulks: dict[str, Structure]) -> Interf
     )
     report.substrate_nudge = nudge
     return InterfaceResult(structure=structure, report=report.model_dump(mode="json"))
+
+
+def file_interface_report(structure: Structure, path: str) -> dict[str, Any]:
+    """What a ready-made interface file holds: its size, composition and lattice (nothing was matched)."""
+    return {"file": path, "natoms": len(structure), "composition": dict(_composition(structure).as_dict()),
+            "lattice_abc": [round(x, 4) for x in structure.lattice.abc],
+            "lattice_angles": [round(x, 3) for x in structure.lattice.angles],
+            "labelled": LABEL in structure.site_properties}
 
 
 def rebuild(

@@ -15,7 +15,7 @@ from seiflow.labelling.base import label_maker_for
 from seiflow.schemas.campaign import Campaign, StructuresConfig
 from seiflow.structures.bulk import describe_bulk, prepare_bulks
 from seiflow.structures.checks import check_structure
-from seiflow.structures.interface import build_interface
+from seiflow.structures.interface import LABEL, build_interface, file_interface_report
 from seiflow.structures.perturb import perturb
 
 
@@ -56,17 +56,23 @@ def prepare_structures(
     ``relaxed`` holds bulks already relaxed by the reference's own jobs (``calculator_name`` names it).
     """
     cfg = StructuresConfig.model_validate(structures)
-    bulks, sources = prepare_bulks(
-        cfg.bulks, cfg.relax, calculator_name, cfg.lattice_constants, relaxed=relaxed
+    phases, sources = prepare_bulks(
+        cfg.prepared(), cfg.relax, calculator_name, cfg.lattice_constants, relaxed=relaxed, config=cfg
     )
+    bulks = {name: phases[name] for name in cfg.bulks}  # labelled by reference MD; the others only build
     seeds: dict[str, Structure] = dict(bulks)
     interface = report = None
-    if cfg.interface is not None:
-        result = build_interface(cfg.interface, bulks)
+    if cfg.interface is not None and cfg.interface.file:
+        interface = cfg.interface.from_file()
+        report = file_interface_report(interface, cfg.interface.file)
+        seeds = {"interface": interface, **seeds}
+    elif cfg.interface is not None:
+        result = build_interface(cfg.interface, phases)
         interface, report = result.structure, result.report
         seeds = {"interface": interface, **seeds}
-    for structure in seeds.values():
-        check_structure(structure, type_map, cfg.min_distance)
+    for name, structure in seeds.items():
+        unmarked = name == "interface" and LABEL not in structure.site_properties  # a file that does not say
+        check_structure(structure, type_map, cfg.min_distance, charge=not unmarked)
     p = cfg.perturb
     perturbed = {
         name: perturb(structure, p.n_copies, p.cell_strain, p.displacement, p.seed)
@@ -74,7 +80,7 @@ def prepare_structures(
     }
     return StructuresDocument(
         bulks=bulks,
-        bulk_sources=sources,
+        bulk_sources={name: sources[name] for name in bulks},
         bulk_info={name: describe_bulk(s) for name, s in bulks.items()},
         relax_calculator=calculator_name if cfg.relax else None,
         interface=interface,

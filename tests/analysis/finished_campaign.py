@@ -18,10 +18,10 @@ from ase import Atoms
 from ase.build import bulk
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from seiflow.analysis.mechanism import analyse_trajectory
 from seiflow.analysis.production import estimate_cost
 from seiflow.analysis.rdf import compare_trajectories
 from seiflow.analysis.snapshot import Snapshot
+from seiflow.analysis.validation_protocol import mechanism_rows
 from seiflow.constants import (
     ANALYSES_COLLECTION,
     CAMPAIGNS_COLLECTION,
@@ -30,13 +30,14 @@ from seiflow.constants import (
     VALIDATION_SETS_COLLECTION,
     VALIDATIONS_COLLECTION,
 )
-from seiflow.controller import campaigns
 from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
+from seiflow.records import campaigns
 from seiflow.schemas.campaign import load_campaign
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 from seiflow.schemas.model import ModelDoc, ParityData, TrainingDataRecord, ValidationMetrics
 from seiflow.schemas.round import CriterionResult, Histogram, RoundReport, SelectionResult
+from tests.analysis.structures import study_chemistry
 
 REPO = Path(__file__).resolve().parents[2]
 CHGNET = Reference(calculator="chgnet", settings={"version": "0.4.2", "model": "0.3.0"})
@@ -105,28 +106,15 @@ def _labelled(atoms: Atoms, name: str, origin: str, k: int, source: str, rnd: in
     )
 
 
-def _mechanism_rows(nnp: list[Atoms], ref: list[Atoms]) -> list[dict]:
-    rows = []
-    for k, (a, b) in enumerate(zip(analyse_trajectory(nnp), analyse_trajectory(ref), strict=True)):
-        row = {"time_ps": round((k + 1) * DT_PS, 4)}
-        for key, attr in (("in_cl_mean", "in_cl_mean"), ("reduced_in", "reduced_in_fraction"),
-                          ("in_in_mean", "in_in_mean"), ("licl_like_li", "licl_like_li_fraction")):
-            row[f"{key}_nnp"] = round(float(getattr(a, attr)), 4)
-            row[f"{key}_reference"] = round(float(getattr(b, attr)), 4)
-        row["largest_in_cluster_nnp"] = a.clusters.largest
-        row["largest_in_cluster_reference"] = b.clusters.largest
-        rows.append(row)
-    return rows
-
-
 def dynamics(ref: list[Atoms], nnp: list[Atoms], model_id: str) -> dict:
     """A DynamicsComparison document as the validation job writes it."""
-    nnp_rdf, ref_rdf, agreement = compare_trajectories(nnp, ref)
+    chem = study_chemistry()
+    nnp_rdf, ref_rdf, agreement = compare_trajectories(nnp, ref, chem.rdf_pairs)
     return {"structure": "interface", "temperature": TEMPERATURE, "steps": 2000, "model_id": model_id,
             "n_frames": len(ref), "natoms": len(ref[0]), "speed_us_step_atom": 71.0, "rdf_r": nnp_rdf.r,
             "rdf_nnp": nnp_rdf.g, "rdf_reference": ref_rdf.g, "rdf_per_pair": agreement.per_pair,
             "rdf_overall": agreement.overall, "rdf_definition": agreement.definition,
-            "mechanism": _mechanism_rows(nnp, ref)}
+            "mechanism": mechanism_rows(nnp, ref, DT_PS, chem)}
 
 
 def _metrics(e: float, f: float, v: float, offset: float, n: int) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,11 @@ from ase import Atoms
 from ase.build import bulk
 from ase.io import read
 
+from seiflow.analysis.chemistry import Chemistry, campaign_chemistry
+from seiflow.schemas.campaign import load_campaign
+
 STRUCTURES = Path(__file__).resolve().parents[2] / "seiflow" / "data" / "structures"
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 
 def li3incl6() -> Atoms:
@@ -61,3 +66,9 @@ def wrapped_cluster_not_percolating() -> Atoms:
     """A 3-atom In cluster that straddles the x boundary (wrapped) but does not span the box."""
     positions = [[19.0, 5.0, 5.0], [1.5, 5.0, 5.0], [4.5, 5.0, 5.0]]
     return Atoms("In3", positions=positions, cell=[20.0, 20.0, 20.0], pbc=True)
+
+
+@functools.lru_cache(maxsize=1)
+def study_chemistry() -> Chemistry:
+    """The study's chemistry as the demo campaign declares it: Li | Li3InCl6 -> In + LiCl, its cutoffs."""
+    return campaign_chemistry(load_campaign(WORKFLOWS / "li_li3incl6_demo.yaml"))

@@ -40,7 +40,7 @@ def test_msd_of_ballistic_motion():
 
 
 def test_diffusivity_from_random_walk():
-    _, _, d = trajectory_diffusivity(_walk(0.05), dt_ps=0.1, temperature=500.0)
+    _, _, d = trajectory_diffusivity(_walk(0.05), dt_ps=0.1, species="Li", temperature=500.0)
     assert d.d_a2_ps == pytest.approx(0.05, rel=0.15)
     assert d.d_cm2_s == pytest.approx(d.d_a2_ps * 1e-4)
 
@@ -49,7 +49,7 @@ def test_arrhenius_recovers_known_activation_energy():
     temps = [400.0, 500.0, 600.0, 800.0]
     diffs, errs = [], []
     for k, t in enumerate(temps):
-        _, _, d = trajectory_diffusivity(_walk(D0 * np.exp(-EA / (KB_EV * t)), seed=k), dt_ps=0.1)
+        _, _, d = trajectory_diffusivity(_walk(D0 * np.exp(-EA / (KB_EV * t)), seed=k), dt_ps=0.1, species="Li")
         diffs.append(d.d_a2_ps)
         errs.append(d.d_err_a2_ps)
     fit = arrhenius_fit(temps, diffs)

@@ -11,6 +11,8 @@ from seiflow.analysis.front import metal_surface, reaction_front
 from seiflow.errors import InputError
 from tests.analysis import structures as S
 
+CHEM = S.study_chemistry()
+
 
 def _sandwich() -> Atoms:
     """A bcc Li slab (z < 10.5 Å) under four layers of isolated InCl6 octahedra (In every 6 Å)."""
@@ -31,7 +33,7 @@ def _sandwich() -> Atoms:
 
 def _reduce_in(atoms: Atoms, depth: float) -> Atoms:
     """Strip the Cl around In atoms that lie within ``depth`` Å above the Li surface."""
-    surface = metal_surface(atoms)
+    surface = metal_surface(atoms, CHEM)
     sym = np.array(atoms.get_chemical_symbols())
     cl = np.flatnonzero(sym == "Cl")
     drop: set[int] = set()
@@ -46,17 +48,17 @@ def _reduce_in(atoms: Atoms, depth: float) -> Atoms:
 def test_front_advances_linearly():
     base = _sandwich()
     frames = [_reduce_in(base, depth) for depth in (0.0, 8.0, 16.0)]
-    result = reaction_front(frames, dt_ps=1.0, origin=metal_surface(base))
+    result = reaction_front(frames, 1.0, CHEM, origin=metal_surface(base, CHEM))
     assert result.position_a[0] is None
     assert result.position_a[1] < result.position_a[2] <= 16.0
     assert result.growth_rate_a_ps > 0
-    assert result.origin_a == pytest.approx(metal_surface(base))
+    assert result.origin_a == pytest.approx(metal_surface(base, CHEM))
 
 
 def test_front_errors():
     with pytest.raises(InputError):
-        reaction_front([], dt_ps=1.0)
+        reaction_front([], 1.0, CHEM)
     with pytest.raises(InputError):
-        reaction_front([S.li3incl6()], dt_ps=1.0, axis=3)
+        reaction_front([S.li3incl6()], 1.0, CHEM, axis=3)
     with pytest.raises(InputError):
-        metal_surface(S.li3incl6())
+        metal_surface(S.li3incl6(), CHEM)

@@ -10,6 +10,8 @@ from seiflow.analysis.rdf import compare_trajectories, l1_agreement, partial_rdf
 from seiflow.errors import InputError
 from tests.analysis import structures as S
 
+PAIRS = S.study_chemistry().rdf_pairs  # Li-Li, Li-Cl, In-Cl, In-In, Li-In
+
 
 def _rattled(atoms, sigma, n, seed=0):
     rng = np.random.default_rng(seed)
@@ -31,11 +33,11 @@ def test_rdf_matches_ase_analysis():
 
 def test_agreement_with_itself_is_one_and_drops_when_perturbed():
     traj = _rattled(S.li3incl6(), 0.05, 3)
-    _, _, same = compare_trajectories(traj, traj)
+    _, _, same = compare_trajectories(traj, traj, PAIRS)
     assert same.overall == pytest.approx(1.0)
     assert set(same.per_pair) == {"Li-Li", "Li-Cl", "In-Cl", "In-In", "Li-In"}
-    _, _, small = compare_trajectories(traj, _rattled(S.li3incl6(), 0.15, 3, seed=1))
-    _, _, large = compare_trajectories(traj, _rattled(S.li3incl6(), 0.4, 3, seed=2))
+    _, _, small = compare_trajectories(traj, _rattled(S.li3incl6(), 0.15, 3, seed=1), PAIRS)
+    _, _, large = compare_trajectories(traj, _rattled(S.li3incl6(), 0.4, 3, seed=2), PAIRS)
     assert 1.0 > small.overall > large.overall > 0.0
     assert small.per_pair["In-Cl"] < 0.99
 

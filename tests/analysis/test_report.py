@@ -16,9 +16,9 @@ from ase.build import bulk
 from seiflow.analysis.jobs import report_extra
 from seiflow.analysis.report import describe_reference, write_report
 from seiflow.constants import ROUNDS_COLLECTION
-from seiflow.controller import campaigns
 from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
+from seiflow.records import campaigns
 from seiflow.schemas.campaign import load_campaign
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 from seiflow.schemas.model import ModelDoc, ParityData, TrainingDataRecord, ValidationMetrics

@@ -7,11 +7,10 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from seiflow.analysis.validation import (
+from seiflow.analysis.validation_metrics import (
     EV_A3_TO_MPA,
     ErrorMetrics,
     LearningCurvePoint,
-    deviation_histogram,
     error_metrics,
     evaluate,
     learning_curve,
@@ -58,15 +57,6 @@ def test_evaluate_with_ase_calculator():
     assert same.rmse_v_mpa == pytest.approx(0.0, abs=1e-3)
     with pytest.raises(InputError):
         evaluate([], EMT())
-
-
-def test_deviation_histogram_fractions():
-    devi = np.array([0.01, 0.02, 0.1, 0.2, 0.5, 0.9])
-    h = deviation_histogram(devi, 0.05, 0.3, bins=10)
-    assert (h.accurate, h.candidate, h.failed) == pytest.approx((2 / 6, 2 / 6, 2 / 6))
-    assert sum(h.counts) == 6
-    with pytest.raises(InputError):
-        deviation_histogram(devi, 0.3, 0.05)
 
 
 def test_learning_curve_sorted():

@@ -9,7 +9,7 @@ import pytest
 
 from seiflow.analysis.snapshot import Snapshot, marks, nnp_end_snapshots
 from seiflow.analysis.verdict import build_verdict, error_rows, mechanism_verdict, rdf_row, rmse
-from tests.analysis.structures import isolated_in_clusters
+from tests.analysis.structures import isolated_in_clusters, study_chemistry
 
 
 def point(rnd, n, e, f, v, **extra):
@@ -18,15 +18,15 @@ def point(rnd, n, e, f, v, **extra):
 
 def rows_over_time(ref, nnp, n=5):
     """Mechanism rows whose last frames have the given (reduced fraction, In-Cl, largest cluster) values."""
-    pristine = {"reduced_in": 0.0, "in_cl_mean": 6.0, "largest_in_cluster": 0}
+    pristine = {"reduced_In": 0.0, "cn_In": 6.0, "largest_cluster_In": 0}
     out = []
     for k in range(n):
         row = {"time_ps": 0.1 * (k + 1)}
         for who, end in (("reference", ref), ("nnp", nnp)):
-            values = dict(zip(("reduced_in", "in_cl_mean", "largest_in_cluster"), end, strict=True)) \
+            values = dict(zip(("reduced_In", "cn_In", "largest_cluster_In"), end, strict=True)) \
                 if k == n - 1 else pristine
             row.update({f"{key}_{who}": value for key, value in values.items()})
-            row.update({f"in_in_mean_{who}": 0.0, f"licl_like_li_{who}": 0.0})
+            row.update({f"metal_cn_In_{who}": 0.0, f"product_LiCl_{who}": 0.0})
         out.append(row)
     return out
 
@@ -71,7 +71,7 @@ def test_rdf_row_does_not_round_a_miss_away():
     ((0.0, 6.0, 0), (0.0, 5.9, 0), "not tested", "run longer validation MD"),
 ])
 def test_mechanism_answer(ref, nnp, answer, words):
-    m = mechanism_verdict(rows_over_time(ref, nnp), "test")
+    m = mechanism_verdict(rows_over_time(ref, nnp), "test", study_chemistry())
     assert m.answer == answer and m.reproduced == {"yes": True, "no": False, "not tested": None}[answer]
     assert words in m.summary + m.action
     assert m.end_window == "end = mean over the last 1 of 5 frames (to 0.5 ps)"
@@ -120,6 +120,6 @@ def test_nnp_end_snapshot_from_a_lammps_dump(tmp_path):
 
 
 def test_marks_of_in_clusters():
-    m = marks(isolated_in_clusters())
-    assert m["n_in"] == 7 and m["n_reduced"] == 7 and m["largest_cluster"] == 3 and m["n_clusters"] == 2
-    assert m["in_state"].count("cluster") == 5 and m["in_state"].count("reduced") == 2
+    m = marks(isolated_in_clusters(), study_chemistry())
+    assert m["n_cations"] == 7 and m["n_reduced"] == 7 and m["largest_cluster"] == 3 and m["n_clusters"] == 2
+    assert m["state"].count("cluster") == 5 and m["state"].count("reduced") == 2
