@@ -8,13 +8,16 @@ analysis and the report speak of this chemistry (reduced Cu, Cu clusters, LiCl a
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from seiflow.analysis.jobs import report_extra
 from seiflow.analysis.report import write_report
+from seiflow.cli.main import cli
 from seiflow.controller.flows import campaign_flow
 from seiflow.controller.runner import run_locally
 from seiflow.controller.submit import submit
@@ -73,3 +76,49 @@ def test_campaign_of_user_files_and_another_chemistry_runs_to_its_report(seiflow
                   "20,000 atoms, 2 ns"):
         assert words in html, words
     assert "In-Cl" not in html and "LiCl-like" not in html
+
+
+LPSCL = HERE / "tiny_lpscl_campaign.yaml"
+SHIPPED = HERE.parent.parent / "workflows" / "li_li6ps5cl_demo.yaml"
+
+
+def test_shipped_li6ps5cl_campaign_validates_from_its_files():
+    """workflows/li_li6ps5cl_demo.yaml: every phase a shipped file, P(+5) the reducible cation, three products."""
+    result = CliRunner().invoke(cli, ["validate", str(SHIPPED), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["valid"] is True, out
+    phases = load_campaign(SHIPPED).structures.phases
+    assert all(p.label().startswith("file:") for p in phases.values()), phases
+    chem = out["chemistry"]
+    assert sorted(chem["anions"]) == ["Cl", "S"], chem
+    assert [(c["species"], c["pristine_cn"], c["reduced_below"]) for c in chem["reducible"]] == [("P", 4.0, 3)]
+    assert chem["products"] == ["Li2S", "Li3P", "LiCl"]
+    assert {s["phase"] for s in chem["signatures"]} == {"Li2S", "Li3P", "LiCl"}
+    assert chem["metallic"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_tiny_li6ps5cl_campaign_runs_a_round_and_reports_p_reduction(seiflow_env):
+    """The shipped Li6PS5Cl structures through the loop: interface built, labelled, one round, analysed."""
+    campaign = load_campaign(LPSCL)
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    submit(campaign, campaign_flow(campaign), lp)
+    db = get_database()
+    lines: list[str] = []
+    outcome = run_locally(seiflow_env.settings, "tiny_lpscl", n_workers=2, timeout_s=1200, poll_s=2,
+                          progress=lines.append)
+    assert outcome.state == "not_converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    origins = set(db.frames.distinct("provenance.origin", {"provenance.campaign": "tiny_lpscl"}))
+    assert {"interface", "Li6PS5Cl"} <= origins, origins
+    analysis = db.analyses.find_one({"campaign": "tiny_lpscl"})
+    row = analysis["mechanism"][-1]
+    for key in ("reduced_P", "cn_P", "product_Li2S", "product_Li3P", "product_LiCl"):
+        assert f"{key}_nnp" in row and f"{key}_reference" in row, (key, row)
+    assert not any(k.startswith(("largest_cluster_", "metal_cn_")) for k in row), row
+    written = write_report(db, "tiny_lpscl", seiflow_env.root / "report", extra=report_extra("tiny_lpscl", db))
+    html = Path(written["html"]).read_text()
+    for words in ("P reduced (% of P with &lt; 3 ", "in Li2S environments (%)", "in Li3P environments (%)"):
+        assert words in html, words
