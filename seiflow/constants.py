@@ -37,5 +37,6 @@ EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 27101
 EMBEDDED_PID_FILE = "secantusd.pid"
 EMBEDDED_LOG_FILE = "secantusd.log"
+EMBEDDED_OWNER_DB = "seiflow_server"  # database of the embedded server's owner record (its storage folder)
 
 EV_A3_TO_MPA = 160_217.66208  # 1 eV/Å^3 in MPa

@@ -31,7 +31,7 @@ from seiflow.constants import (
     JOBSTORE_DOCS_COLLECTION,
 )
 from seiflow.db import embedded
-from seiflow.errors import InputError, StoreUnreachableError
+from seiflow.errors import EmbeddedServerError, InputError, StoreUnreachableError
 from seiflow.retry import retry_call
 from seiflow.settings import Settings, find_settings_file, launchpad_file, load_settings
 
@@ -183,6 +183,8 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
                     f"set {PASSWORD_ENV} (or password in launchpad.yaml)" if no_password
                     else "fix launchpad.yaml host/port/uri_mode/mongoclient_kwargs",
                 ) from None
+            if check and str(config.get("host", "localhost")) in LOOPBACK and not config.get("uri_mode"):
+                _check_owner(lp, settings, config)
             _LAUNCHPADS[key] = lp
     if check:
         try:
@@ -195,6 +197,27 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
                 "start it (seiflow db start) or fix launchpad.yaml host/port/credentials",
             ) from None
     return lp
+
+
+def _check_owner(lp: LaunchPad, settings: Settings, config: dict[str, Any]) -> None:
+    """Refuse a loopback LaunchPad that is another storage's embedded server (another HOME's demo, say).
+
+    The embedded server records the folder it keeps its data in; a launchpad.yaml whose port no longer
+    matches ``embedded.port`` would otherwise write this campaign into someone else's store.
+    """
+    try:
+        held_by = embedded.owner(lp.connection)
+    except PyMongoError:
+        return  # not reachable yet: the ping below says so
+    mine = str(settings.embedded.storage_path.expanduser().resolve())
+    if held_by is not None and held_by != mine:
+        where = launchpad_file(settings)
+        raise EmbeddedServerError(
+            f"the LaunchPad at {describe(config)} ({where or 'embedded default'}) is the embedded server of "
+            f"{held_by}, not of this settings' {mine} (embedded.port {settings.embedded.port})",
+            f"point {where or 'launchpad_file'} at port {settings.embedded.port}, or remove it to use the "
+            "embedded default, or set embedded.storage_path to that folder to share its store on purpose",
+        )
 
 
 def _ping(lp: LaunchPad, retry_s: float) -> None:

@@ -94,3 +94,31 @@ def test_a_second_data_folder_on_the_same_port_is_refused_not_written_into(user_
     proc = run([BIN / "seiflow", "status", "anything"], env, other, check=False)
     assert proc.returncode == 1 and "already used by a server that seiflow did not start" in proc.stderr, proc.stderr
     assert not (other / "db").exists()
+
+
+def test_a_launchpad_at_another_folders_embedded_server_is_refused_whatever_the_port(user_dir, tmp_path_factory):
+    # another HOME's demo with SEIFLOW_EMBEDDED__PORT set but the shipped launchpad.yaml in its working folder:
+    # the launchpad points at the first folder's server, not at its own embedded port, and must not write there
+    cwd, env = user_dir
+    run([BIN / "seiflow", "db", "start"], env, cwd)
+    first_port = yaml.safe_load((cwd / "launchpad.yaml").read_text())["port"]
+    other = tmp_path_factory.mktemp("other")
+    (other / "seiflow.yaml").write_text(yaml.safe_dump({"launchpad_file": "launchpad.yaml"}))
+    (other / "launchpad.yaml").write_text((cwd / "launchpad.yaml").read_text())
+    other_env = {**env, "HOME": str(other), "SEIFLOW_EMBEDDED__PORT": str(_free_port()),
+                 "SEIFLOW_EMBEDDED__STORAGE_PATH": str(other / "db")}
+    before = json.loads(run([BIN / "seiflow", "db", "status", "--json"], env, cwd).stdout)
+    proc = run([BIN / "seiflow", "submit", str(Path(__file__).parent / "controller" / "tiny_campaign.yaml")],
+               other_env, other, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    assert f"127.0.0.1:{first_port}" in err and str(cwd / "db") in err and "launchpad.yaml" in err, err
+    from pymongo import MongoClient
+
+    client = MongoClient("127.0.0.1", first_port, directConnection=True)
+    try:
+        assert client["seiflow"]["campaigns"].count_documents({}) == 0, "nothing written into the first store"
+    finally:
+        client.close()
+    assert json.loads(run([BIN / "seiflow", "db", "status", "--json"], env, cwd).stdout)["running"] == before["running"]

@@ -61,6 +61,17 @@ def status_cmd(ctx: click.Context, campaign: str | None, as_json: bool) -> None:
     emit(status, as_json, format_status(status))
 
 
+def store_left_running(settings) -> dict:
+    """Where the campaign's store is, and, for the embedded server this command may have started, how to stop it."""
+    from seiflow.store import describe, is_embedded, launchpad_config
+
+    config = launchpad_config(settings)
+    embedded = is_embedded(settings, config)
+    return {"at": describe(config), "embedded": embedded,
+            "data": str(settings.embedded.storage_path.expanduser()) if embedded else None,
+            "stop": "seiflow db stop" if embedded else None}
+
+
 def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: float, as_json: bool,
                     report: bool, t0: float) -> None:
     from seiflow.controller.runner import run_locally
@@ -82,8 +93,13 @@ def _run_and_report(ctx: click.Context, name: str, workers: int, timeout_min: fl
         written = write_report(db, name, out_dir, extra=report_extra(name, db))
         result["report_html"] = str(written["html"])
         result["report_json"] = str(written["json"])
+    result["store"] = store_left_running(settings)
     text = (f"campaign {name}: {outcome.state} after {result['seconds']:.0f} s, round {result['rounds']}, "
             f"{result['frames']} frames" + (f"\nreport: {result['report_html']}" if result["report_html"] else ""))
+    if result["store"]["embedded"]:
+        text += (f"\nthe embedded store keeps running at {result['store']['at']} (data: "
+                 f"{result['store']['data']}) for `seiflow status`, `report` and queries; "
+                 f"stop it with `{result['store']['stop']}`")
     emit(result, as_json, text)
     if outcome.state not in campaigns.FINISHED:
         ctx.exit(1)

@@ -48,22 +48,38 @@ for _command in (submit_cmd, status_cmd, run_cmd, demo_cmd):
     cli.add_command(_command)
 
 
+# Native libraries whose teardown writes to the terminal after seiflow's last line (DeePMD-kit's op library:
+# "implib-gen: libcudart.so.12: failed to ..." on a machine without CUDA; TensorFlow/absl shutdown notes).
+NOISY_AT_EXIT = ("deepmd", "tensorflow", "torch")
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code``, the command's own output last: what native libraries print while unloading is dropped."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(name in sys.modules for name in NOISY_AT_EXIT):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning seiflow errors into one line on stderr and an exit code."""
     try:
         code = cli.main(args=argv, prog_name="seiflow", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(1)
+        _exit(1)
     except SeiflowError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        _exit(exc.exit_code)
+    _exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

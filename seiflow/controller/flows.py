@@ -37,7 +37,7 @@ from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
 from seiflow.records import campaigns
 from seiflow.records.rounds import RoundStore
-from seiflow.records.validations import ValidationSetStore
+from seiflow.records.validations import ValidationSetStore, ValidationStore
 from seiflow.schemas.calibration import CalibrationSummary
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
@@ -290,7 +290,7 @@ def round_criteria(c: Campaign) -> list[Criterion]:
 
 
 def best_member(models: list[str] | None, metrics: list | None) -> str | None:
-    """The ensemble member of lowest held-out force RMSE (then energy RMSE); None without metrics."""
+    """The member of lowest force RMSE (then energy RMSE) in ``metrics`` (one per model); None without any."""
     scored = []
     for model_id, m in zip(models or [], metrics or [], strict=False):
         m = m.model_dump() if isinstance(m, BaseModel) else (m or {})
@@ -299,20 +299,40 @@ def best_member(models: list[str] | None, metrics: list | None) -> str | None:
     return min(scored)[2] if scored else None
 
 
+def member_choice_metrics(
+    campaign: str, r: int, models: list[str] | None, metrics: list | None, db: Any = None
+) -> tuple[list | None, str]:
+    """The errors the production model's start is chosen on, and which set they come from.
+
+    The campaign's fixed validation set when round ``r`` was validated on it (the same frames for every
+    member, none of them trained on); else each member's own ``dp test`` split, which is drawn anew each
+    round from frames earlier members trained on.
+    """
+    validated = ValidationStore(db).get(campaign, r) if models else None
+    if validated is not None and validated.n_frames:
+        by_model = {m.model_id: m.overall for m in validated.models}
+        if all(m in by_model for m in models or []):
+            return [by_model[m] for m in models or []], "validation set"
+    return metrics, "held-out split"
+
+
 def final_model_jobs(
     c: Campaign, r: int, maker: RoundMaker, models: list[str] | None = None, metrics: list | None = None
 ) -> list[Job]:
-    """The production model: one longer training on every label, then its validation.
+    """The production model: one longer training on every label (none held out), then its validation.
 
     With ``final_init: best_member`` it starts from the converged round's best member (``init_frz_model``,
-    ``final_numb_steps`` more steps at the resume learning rate); from scratch otherwise, or when no
-    member has held-out metrics.
+    ``final_numb_steps`` more steps at the resume learning rate), chosen on the fixed validation set when
+    there is one (:func:`member_choice_metrics`); from scratch otherwise, or when no member has metrics.
     """
     steps = c.training.final_numb_steps
-    start = best_member(models, metrics) if c.training.final_init == "best_member" else None
+    start = None
+    if c.training.final_init == "best_member":
+        start = best_member(models, member_choice_metrics(c.name, r, models, metrics)[0])
     config = c.training.model_copy(update={
         "numb_steps": steps, "numb_steps_next": steps, "decay_steps": max(1, steps // 200),
         "next_round_init": "init_frz_model" if start is not None else "scratch",
+        "validation_fraction": 0.0,
     })
     trainer = DeepmdTrainMaker(config=config, type_map=list(c.system.type_map), name="final model")
     train = trainer.make(training_data(c.name, maker.labelling.reference), c.name, r,

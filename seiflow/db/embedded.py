@@ -21,7 +21,7 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from seiflow.constants import EMBEDDED_LOG_FILE, EMBEDDED_PID_FILE
+from seiflow.constants import EMBEDDED_LOG_FILE, EMBEDDED_OWNER_DB, EMBEDDED_PID_FILE
 from seiflow.errors import EmbeddedServerError
 from seiflow.settings import EmbeddedServerSettings
 
@@ -76,6 +76,25 @@ def ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
         client.close()
 
 
+def owner(client: MongoClient) -> str | None:
+    """The storage folder of the embedded server ``client`` talks to; None for any other server."""
+    try:
+        doc = client[EMBEDDED_OWNER_DB]["owner"].find_one({"_id": "owner"})
+    except PyMongoError:
+        return None
+    return str(doc["storage"]) if doc and doc.get("storage") else None
+
+
+def _mark_owner(cfg: EmbeddedServerSettings, storage: Path) -> None:
+    """Record ``storage`` in the server, so that a client of another storage's settings can tell."""
+    client: MongoClient = MongoClient(cfg.host, cfg.port, serverSelectionTimeoutMS=5000, directConnection=True)
+    try:
+        client[EMBEDDED_OWNER_DB]["owner"].replace_one(
+            {"_id": "owner"}, {"_id": "owner", "storage": str(storage)}, upsert=True)
+    finally:
+        client.close()
+
+
 def _pid_file(storage: Path) -> Path:
     return storage / EMBEDDED_PID_FILE
 
@@ -122,6 +141,18 @@ def start(cfg: EmbeddedServerSettings, timeout_s: float = 30.0, extra_args: list
                 f"with storage {storage}",
                 "stop that server or choose another port (SEIFLOW_EMBEDDED__PORT)",
             )
+        client: MongoClient = MongoClient(cfg.host, cfg.port, serverSelectionTimeoutMS=5000, directConnection=True)
+        try:
+            held_by = owner(client)
+        finally:
+            client.close()
+        if held_by is not None and held_by != str(storage):
+            raise EmbeddedServerError(
+                f"port {cfg.port} on {cfg.host} is the embedded server of {held_by}, not of {storage}",
+                "stop that server (seiflow db stop with its settings) or choose another port (SEIFLOW_EMBEDDED__PORT)",
+            )
+        if held_by is None:
+            _mark_owner(cfg, storage)  # a server started before owners were recorded
         return status(cfg)
     storage.mkdir(parents=True, exist_ok=True)
     log = open(storage / EMBEDDED_LOG_FILE, "ab")  # noqa: SIM115 - handed to the child process
@@ -148,6 +179,7 @@ def start(cfg: EmbeddedServerSettings, timeout_s: float = 30.0, extra_args: list
                 f"see {storage / EMBEDDED_LOG_FILE}; another server may hold {storage}",
             )
         if ping(cfg.host, cfg.port, timeout_s=0.5):
+            _mark_owner(cfg, storage)
             return status(cfg)
         time.sleep(0.2)
     proc.terminate()

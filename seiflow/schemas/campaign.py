@@ -247,7 +247,7 @@ class TrainingConfig(_Section):
     )
     final_init: Literal["best_member", "scratch"] = Field(
         "best_member", description="Where the production model starts: the converged round's member of lowest "
-        "held-out force RMSE (init_frz_model, resume_start_lr and resume_loss; it then sees the last round's "
+        "force RMSE on the fixed validation set (on its dp test split without one) (init_frz_model, resume_start_lr and resume_loss; it then sees the last round's "
         "labels too), or from scratch (then final_numb_steps must exceed the members' summed steps to beat them).",
     )
     next_round_init: Literal["init_frz_model", "restart", "scratch"] = Field(

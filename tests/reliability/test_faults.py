@@ -126,8 +126,13 @@ def test_sigkill_of_the_runner_then_seiflow_run_resumes(seiflow_env):
     assert fw["fw_id"] in running
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert json.loads(second.stdout)["state"] == "not_converged"
+    out = json.loads(second.stdout)
+    assert out["state"] == "not_converged"
+    assert out["store"] == {"at": f"mongodb://127.0.0.1:{seiflow_env.settings.embedded.port}/{seiflow_env.db_name}",
+                            "embedded": True, "data": str(seiflow_env.settings.embedded.storage_path),
+                            "stop": "seiflow db stop"}, out["store"]
     assert "re-running" in second.stderr
+    assert "implib-gen" not in second.stderr.rstrip().splitlines()[-1], "library noise after the last line"
     check_counts(lp, db, "kr", running)  # the jobs the orphans held ran twice, nothing else
 
 
