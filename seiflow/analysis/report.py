@@ -50,6 +50,9 @@ class ReportData(BaseModel):
     models: list[dict[str, Any]] = Field(default_factory=list)
     learning_curve: list[dict[str, Any]] = Field(default_factory=list)
     rounds: list[dict[str, Any]] = Field(default_factory=list)
+    round_times: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per round: wall time, queue wait, and each stage's span and job time, s."
+    )
     calibration: list[dict[str, Any]] = Field(
         default_factory=list, description="Per round: the deviation/true-error fit, sanity labels, trust levels."
     )
@@ -151,6 +154,16 @@ def _round_row(r: RoundReport) -> dict[str, Any]:
     }
 
 
+def _times_row(r: RoundReport) -> dict[str, Any] | None:
+    """One row of the time table: each stage as 'span s (job time s)'."""
+    if r.times is None:
+        return None
+    row: dict[str, Any] = {"round": r.round, "wall_s": r.times.wall_s, "queue_wait_s": r.times.queue_wait_s}
+    for name, t in r.times.stages.items():
+        row[f"{name}_s"] = f"{t.span_s:.0f} ({t.busy_s:.0f} in {t.n_jobs})"
+    return row
+
+
 def _parity(db: Database, models: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
     """Parity data of the newest model that stored a parity file."""
     store = ModelStore(db)
@@ -175,6 +188,7 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
     models = _models_section(db, campaign)
     reports = RoundStore(db).history(campaign)
     rounds = [_round_row(r) for r in reports]
+    round_times = [row for r in reports if (row := _times_row(r))]
     calibration = report_calibration.calibration_section(db, campaign, reports, doc.get("definition"))
     parity_model, parity = _parity(db, models)
     for name, empty in (("labelled frames", not frames["total"]), ("trained models", not models),
@@ -189,7 +203,7 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         campaign=campaign, generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         state=doc.get("state"), current_round=doc.get("round"),
         reference=describe_reference(ref_settings, configured), frames=frames, models=models,
-        learning_curve=test_curve, rounds=rounds, calibration=calibration["rows"],
+        learning_curve=test_curve, rounds=rounds, round_times=round_times, calibration=calibration["rows"],
         criteria=calibration["criteria"], parity_model=parity_model, verdict=aux.pop("verdict"),
         validation=validation, extra=extra or {}, missing=missing,
     )
@@ -291,6 +305,11 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
               "<h2>Active-learning rounds</h2>",
               "<p class='note'>RMSEs and RDF agreement as the convergence check saw them: on the fixed validation "
               "set when the campaign has one, else dp test.</p>", table(data.rounds)]
+    if data.round_times:
+        parts += ["<h3>Where each round's time went</h3>",
+                  "<p>Seconds per stage: first start to last end, then (the jobs' run times added up, in so "
+                  "many jobs). Queue wait adds up the seconds jobs waited for a worker once they could run.</p>",
+                  table(data.round_times, list(dict.fromkeys(k for row in data.round_times for k in row)))]
     if data.calibration:
         parts += ["<h3>Trust-level calibration</h3>",
                   "<p class='note'>Each round's new labels pair the ensemble's max force deviation with its true "

@@ -10,6 +10,7 @@ production cost) closes it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from seiflow.analysis.jobs import analyse_campaign
 from seiflow.analysis.validation_jobs import ValidationMaker, round_metrics
 from seiflow.constants import JobCategory
 from seiflow.controller.seeds import as_structure, exploration_seeds
+from seiflow.controller.stage_times import round_times
 from seiflow.convergence.base import Criterion
 from seiflow.convergence.calibration_jobs import CalibrationMaker
 from seiflow.convergence.criteria import TemperatureRange, criteria_from_config
@@ -41,10 +43,10 @@ from seiflow.records.validations import ValidationSetStore, ValidationStore
 from seiflow.schemas.calibration import CalibrationSummary
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.model import ROUND_METRIC_OF
-from seiflow.schemas.round import ADAPTIVE_LOWER_KEY, SelectionResult, StopKind
+from seiflow.schemas.round import ADAPTIVE_LOWER_KEY, RoundTimes, SelectionResult, StopKind
 from seiflow.schemas.validation import VALIDATION_SOURCE, ValidationSet, ValidationSummary
 from seiflow.selection.jobs import SelectionMaker
-from seiflow.store import get_database
+from seiflow.store import get_database, get_launchpad
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
 from seiflow.training.data import training_data
 from seiflow.training.flows import EnsembleTrainMaker
@@ -56,6 +58,8 @@ STATE_OF_STOP = {
     StopKind.STALLED: campaigns.CampaignState.STALLED,
     StopKind.NO_FRAMES: campaigns.CampaignState.FAILED,
 }
+
+logger = logging.getLogger(__name__)
 
 
 def _controller_job(j: Job, name: str, category: JobCategory = JobCategory.LIGHT) -> Job:
@@ -345,6 +349,15 @@ def final_model_jobs(
     return jobs
 
 
+def measured_times(campaign: str, r: int) -> RoundTimes | None:
+    """Round ``r``'s stage times from the LaunchPad; None where they cannot be read (never stops the round)."""
+    try:
+        return round_times(get_launchpad(), campaign, r)
+    except Exception as exc:  # noqa: BLE001 - timing is a report, not a decision
+        logger.warning("round %d of %s: stage times not measured (%s)", r, campaign, exc)
+        return None
+
+
 def _flat(labels: list | None) -> list:
     out = []
     for x in labels or []:
@@ -397,7 +410,8 @@ def close_round(
         report = judge(c.name, r, result, c.convergence, store.history(c.name), measured,
                        criteria=round_criteria(c), levels=used, levels_next=levels_next,
                        calibration=calibration, exploration_scale=scale, exploration_temperatures=explored,
-                       temperatures_pending=pending, n_labelled=n_labelled, n_corrected=n_corrected)
+                       temperatures_pending=pending, n_labelled=n_labelled, n_corrected=n_corrected,
+                       times=measured_times(c.name, r))
         store.put(report)
         summary.update(converged=report.converged, stop=report.stop, stop_reason=report.stop_reason,
                        accurate_ratio=result.accurate_ratio)

@@ -65,6 +65,7 @@ def round_summaries(db: Database, campaign: str) -> list[dict[str, Any]]:
             "converged": r.converged,
             "stop_reason": r.stop_reason,
             "metrics": r.metrics,
+            "times": r.times.model_dump() if r.times else None,
         })
     return out
 
@@ -87,6 +88,14 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
     }
 
 
+def format_times(times: dict[str, Any]) -> str:
+    """A round's times in one line: wall, queue wait, then each stage's span (and its summed job time)."""
+    stages = ", ".join(f"{name} {t['span_s']:.0f} s" + (f" ({t['busy_s']:.0f} s in {t['n_jobs']} jobs)"
+                                                        if t["n_jobs"] > 1 else "")
+                       for name, t in times["stages"].items())
+    return f"time {times['wall_s']:.0f} s, waiting for workers {times['queue_wait_s']:.0f} s: {stages}"
+
+
 def format_status(status: dict[str, Any]) -> str:
     """Human-readable form of :func:`campaign_status`."""
     lines = [f"campaign {status['campaign']}: {status['state']}, round {status['round']}, "
@@ -100,6 +109,8 @@ def format_status(status: dict[str, Any]) -> str:
             f"candidate {ratios.get('candidate', float('nan')):.3f} failed {ratios.get('failed', float('nan')):.3f}"
             f" selected {r.get('n_selected', '-')}"
         )
+        if r.get("times"):
+            lines.append("    " + format_times(r["times"]))
     if status["metrics"]:
         m = status["metrics"]
         lines.append("  test RMSE: " + ", ".join(f"{k}={v:.3g}" for k, v in m.items() if k.startswith("rmse")))

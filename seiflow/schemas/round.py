@@ -75,6 +75,25 @@ class StopKind(StrEnum):
     NO_FRAMES = "no_frames"  # every exploration failed
 
 
+class StageTime(BaseModel):
+    """One stage's jobs in a round, timed from their FireWorks launches."""
+
+    n_jobs: int = Field(0, ge=0, description="Jobs of the stage that ran in the round.")
+    busy_s: float = Field(0.0, ge=0, description="Seconds the jobs ran, added up (what node-hours are made of).")
+    span_s: float = Field(0.0, ge=0, description="First start to last end, s (stages overlap where run side by side).")
+
+
+class RoundTimes(BaseModel):
+    """Where a round's time went (:mod:`seiflow.controller.stage_times`)."""
+
+    wall_s: float = Field(..., ge=0, description="The previous round's closing to this round's, s.")
+    queue_wait_s: float = Field(
+        0.0, ge=0, description="Seconds jobs waited for a worker once they could run, added up over the jobs.")
+    stages: dict[str, StageTime] = Field(
+        default_factory=dict, description="training, validation, exploration, selection, labelling, "
+        "calibration, control (planners), each present when it ran.")
+
+
 class RoundReport(BaseModel):
     """One round's statistics and convergence verdict, as stored in the ``rounds`` collection."""
 
@@ -104,4 +123,5 @@ class RoundReport(BaseModel):
     temperatures_pending: list[float] = Field(
         default_factory=list, description="Campaign temperatures the adaptive range has not reached yet, K."
     )
+    times: RoundTimes | None = Field(None, description="Wall time by stage and queue wait (None: not measured).")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), description="When judged.")

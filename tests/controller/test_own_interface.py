@@ -58,6 +58,14 @@ def test_campaign_of_user_files_and_another_chemistry_runs_to_its_report(seiflow
     assert {"interface", "CuCl", "Cu"} <= origins, origins
     assert [r["round"] for r in db.rounds.find({"campaign": "tiny_cucl"}).sort("round", 1)] == [1, 2]
     assert [v["round"] for v in db.validations.find({"campaign": "tiny_cucl"}).sort("round", 1)] == [1, 2]
+    # where each round's time went, from the workers' launches; status and the report show it
+    for rep in db.rounds.find({"campaign": "tiny_cucl"}):
+        times = rep["times"]
+        assert {"training", "validation", "exploration", "selection", "labelling"} <= set(times["stages"]), times
+        assert all(0 <= t["span_s"] <= times["wall_s"] and t["n_jobs"] >= 1 for t in times["stages"].values())
+        assert times["stages"]["training"]["n_jobs"] == 2 and times["stages"]["training"]["busy_s"] > 0
+    status = CliRunner().invoke(cli, ["status", "tiny_cucl", "--json"])
+    assert status.exit_code == 0 and all(r["times"]["wall_s"] > 0 for r in json.loads(status.output)["rounds"])
     # the closing analysis looked for this chemistry's reaction
     analysis = db.analyses.find_one({"campaign": "tiny_cucl"})
     chem = analysis["chemistry"]
@@ -73,7 +81,7 @@ def test_campaign_of_user_files_and_another_chemistry_runs_to_its_report(seiflow
     html = Path(written["html"]).read_text()
     for words in ("Cu reduced (% of Cu with &lt; 3 Cl)", "Li in LiCl environments (%)",
                   "Cu in Cu environments (%)", "Cu clusters (largest Cu-Cu cluster, atoms)",
-                  "20,000 atoms, 2 ns"):
+                  "20,000 atoms, 2 ns", "Where each round's time went"):
         assert words in html, words
     assert "In-Cl" not in html and "LiCl-like" not in html
 
