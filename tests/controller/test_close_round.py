@@ -7,10 +7,10 @@ from pathlib import Path
 import yaml
 from pymatgen.core import Lattice, Structure
 
-from seiflow.controller import campaigns
 from seiflow.controller.flows import close_round
-from seiflow.convergence.report import RoundStore
 from seiflow.labelling.base import LabelOutput
+from seiflow.records import campaigns
+from seiflow.records.rounds import RoundStore
 from seiflow.schemas.campaign import campaign_from_dict
 from seiflow.schemas.frame import Reference
 from seiflow.schemas.round import SelectionResult
