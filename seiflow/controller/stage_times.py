@@ -100,3 +100,26 @@ def round_times(lp: LaunchPad, campaign: str, r: int, now: datetime | None = Non
                                 span_s=round((s["last"] - s["first"]).total_seconds(), 1))
                 for name in STAGES if (s := stages.get(name))},
     )
+
+
+def job_hours(lp: LaunchPad, campaign: str) -> dict[str, float]:
+    """Hours the campaign's jobs ran, by worker category (``train``, ``lammps``, ``dft``, ``light``), all rounds.
+
+    A job's hours are its last launch's start to end (a running one up to now); one job per node, these are the
+    node-hours each kind of worker spent, the input of a cost estimate.
+    """
+    now = datetime.now(UTC)
+    category, last = {}, []
+    for fw in lp.fireworks.find({"spec.campaign": campaign}, {"fw_id": 1, "spec._category": 1, "launches": 1}):
+        if fw.get("launches"):
+            category[fw["fw_id"]] = fw.get("spec", {}).get("_category") or "none"
+            last.append(fw["launches"][-1])
+    hours: dict[str, float] = {}
+    for doc in lp.launches.find({"launch_id": {"$in": last}}, {"fw_id": 1, "time_start": 1, "time_end": 1}):
+        began = _time(doc.get("time_start"))
+        if began is None:
+            continue
+        ended = _time(doc.get("time_end")) or now
+        key = category[doc["fw_id"]]
+        hours[key] = hours.get(key, 0.0) + (ended - began).total_seconds() / 3600
+    return {k: round(v, 4) for k, v in sorted(hours.items())}

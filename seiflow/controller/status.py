@@ -8,6 +8,7 @@ from typing import Any
 from fireworks import LaunchPad
 from pymongo.database import Database
 
+from seiflow.controller.stage_times import job_hours
 from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
@@ -85,6 +86,7 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "frames": FrameStore(db).count(campaign=name, status=None),
         "last_error": last_error(lp, name),
         "final_model_id": doc.get("final_model_id"),
+        "job_hours": job_hours(lp, name),
     }
 
 
@@ -116,6 +118,9 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("  test RMSE: " + ", ".join(f"{k}={v:.3g}" for k, v in m.items() if k.startswith("rmse")))
     if status.get("final_model_id"):
         lines.append(f"  production model: {status['final_model_id']} (seiflow models get ID)")
+    if status.get("job_hours"):
+        lines.append("  job hours by worker category: "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in status["job_hours"].items()))
     if status["last_error"]:
         e = status["last_error"]
         lines.append(f"  last error: fw {e['fw_id']} {e['name']}: {e['error']}")

@@ -66,6 +66,8 @@ def test_campaign_of_user_files_and_another_chemistry_runs_to_its_report(seiflow
         assert times["stages"]["training"]["n_jobs"] == 2 and times["stages"]["training"]["busy_s"] > 0
     status = CliRunner().invoke(cli, ["status", "tiny_cucl", "--json"])
     assert status.exit_code == 0 and all(r["times"]["wall_s"] > 0 for r in json.loads(status.output)["rounds"])
+    hours = json.loads(status.output)["job_hours"]
+    assert {"train", "lammps", "dft", "light"} <= set(hours) and all(v > 0 for v in hours.values()), hours
     # the closing analysis looked for this chemistry's reaction
     analysis = db.analyses.find_one({"campaign": "tiny_cucl"})
     chem = analysis["chemistry"]

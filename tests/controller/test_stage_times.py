@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from seiflow.controller.stage_times import round_times, stage_of
+from seiflow.controller.stage_times import job_hours, round_times, stage_of
 from seiflow.store import get_launchpad
 
 T0 = datetime(2026, 12, 3, 12, 0, 0)  # FireWorks writes naive UTC
@@ -52,3 +52,12 @@ def test_round_times_counts_the_jobs_of_the_window_and_their_waits(seiflow_env):
     assert (train.n_jobs, train.busy_s, train.span_s) == (2, 190.0, 118.0)
     assert times.stages["labelling"].span_s == 20.0
     assert round_times(lp, "c", 2) is None, "round 1 has not closed: round 2 has no start"
+
+
+def test_job_hours_add_up_each_worker_categorys_jobs(seiflow_env):
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    _fw(lp, 1, "deepmd train c r1 m0", "train", 0, 3600)
+    _fw(lp, 2, "deepmd train c r1 m1", "train", 0, 1800)
+    _fw(lp, 3, "label local group 1/1", "dft", 3600, 3600 + 720)
+    assert job_hours(lp, "c") == {"dft": 0.2, "train": 1.5}
