@@ -47,8 +47,10 @@ def latest_metrics(db: Database, campaign: str, production: str | None = None) -
     if not docs:
         return None
     last = max(m.round for m in docs)
-    metrics = [m.metrics.model_dump() for m in docs if m.round == last]
-    keys = {k for m in metrics for k, v in m.items() if isinstance(v, int | float)}
+    # numbers only: a model trained on every label (the production model) has no held-out errors
+    metrics = [{k: v for k, v in m.metrics.model_dump().items() if isinstance(v, int | float)}
+               for m in docs if m.round == last]
+    keys = {k for m in metrics for k in m}
     mean = {k: sum(m[k] for m in metrics if k in m) / sum(k in m for m in metrics) for k in sorted(keys)}
     return {"round": last, "n_models": len(metrics), **mean}
 
