@@ -35,6 +35,22 @@ def test_accurate_ratio_last_k_rounds():
     assert not AccurateRatio(0.99, 1).check([RoundReport(campaign="c", round=0, selection=sel(0, n=0))]).satisfied
 
 
+def test_accurate_ratio_with_confidence_does_not_flip_on_sampling_noise():
+    """0.88 of 84 frames is not evidence against 0.9; 0.73 is; 0.88 of 2,000 frames is too."""
+    def report(i: int, ratio: float, n: int) -> RoundReport:
+        return RoundReport(campaign="c", round=i, selection=sel(ratio, n=n))
+
+    plain, robust = AccurateRatio(0.9, 1), AccurateRatio(0.9, 1, confidence=0.9)
+    assert not plain.check([report(1, 0.88, 84)]).satisfied
+    result = robust.check([report(1, 0.88, 84)])
+    assert result.satisfied and "upper bounds at 0.9 over [84] frames: [0.919" in result.detail
+    assert not robust.check([report(1, 0.73, 84)]).satisfied
+    assert not robust.check([report(1, 0.88, 2000)]).satisfied  # many frames: 0.88 is below 0.9
+    assert robust.upper_bound(0.9, 84) > 0.9 and abs(robust.upper_bound(1.0, 84) - 1.0) < 1e-12
+    assert abs(robust.upper_bound(0.88, 84) - 0.9183) < 1e-3  # Wilson, z = 1.2816
+    assert not AccurateRatio(0.9, 2, confidence=0.9).check([report(1, 0.95, 84), report(2, 0.70, 84)]).satisfied
+
+
 def test_metric_targets():
     assert MetricBelow("force_rmse_mev_a", 50).check([rep(0, 1, force_rmse_mev_a=46.2)]).satisfied
     assert not MetricBelow("force_rmse_mev_a", 40).check([rep(0, 1, force_rmse_mev_a=46.2)]).satisfied
