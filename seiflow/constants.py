@@ -24,6 +24,8 @@ CAMPAIGNS_COLLECTION = "campaigns"
 ANALYSES_COLLECTION = "analyses"
 VALIDATION_SETS_COLLECTION = "validation_sets"  # per campaign: the validation MD's start structures and settings
 VALIDATIONS_COLLECTION = "validations"  # per campaign and round: errors and dynamics on the validation set
+TEST_SETS_COLLECTION = "test_sets"  # per campaign: the independent test MD's start structures and settings
+TEST_RESULTS_COLLECTION = "test_results"  # per campaign and round: the reported models' errors and dynamics on it
 CALIBRATIONS_COLLECTION = "calibrations"  # per campaign and round: deviation/true-error pairs, fit, levels
 JOBSTORE_DOCS_COLLECTION = "jobflow_outputs"
 

@@ -28,6 +28,20 @@ def test_minimal_campaign_gets_defaults():
     assert c.structures.interface.substrate_miller == (1, 1, 0)
 
 
+def test_the_test_set_repeats_the_validation_md_four_times_longer_unless_told():
+    c = campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "In", "Cl"]},
+                            "validation": {"steps": 100, "sample_every": 5, "temperatures": [300, 600]}})
+    s = c.test_set.settings(c.validation)
+    assert (s.steps, s.sample_every, s.temperatures, s.seed) == (400, 20, [300, 600], 2000)
+    assert s.steps // s.sample_every == c.validation.steps // c.validation.sample_every  # as many frames
+    own = campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "In", "Cl"]},
+                              "test_set": {"steps": 50, "structures": ["interface"], "temperatures": [500]}})
+    s = own.test_set.settings(own.validation)
+    assert (s.steps, s.structures, s.temperatures, s.sample_every) == (50, ["interface"], [500], 16)
+    assert campaign_from_dict({"name": "m", "system": {"type_map": ["Li", "In", "Cl"]},
+                               "validation": {"enabled": False}, "test_set": {"seed": 1000}}).test_set.enabled
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -63,6 +77,11 @@ def test_minimal_campaign_gets_defaults():
              "labelling": {"reference": {"code": "cp2k", "overrides": {"cutof": 100}}}},
             "labelling.reference.cp2k: overrides ['cutof'] are not preset fields",
         ),
+        (
+            {"name": "m", "system": {"type_map": ["Li", "In", "Cl"]}, "test_set": {"seed": 1000}},
+            "campaign: test_set.seed 1000 equals validation.seed: the test set would repeat the validation MD",
+        ),
+        ({"name": "m", "system": {"type_map": ["Li"]}, "test_set": {"steps": 0}}, "test_set.steps"),
     ],
 )
 def test_errors_name_the_field(data, expected):

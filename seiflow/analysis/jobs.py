@@ -20,13 +20,25 @@ from seiflow.analysis.chemistry import Chemistry, campaign_chemistry
 from seiflow.analysis.mechanism import analyse_trajectory, mechanism_row
 from seiflow.analysis.production import estimate_cost, nnp_md
 from seiflow.analysis.snapshot import nnp_end_snapshots
-from seiflow.analysis.validation_protocol import dynamics_comparisons, validation_frames
+from seiflow.analysis.validation_protocol import (
+    dynamics_comparisons,
+    mean_validation,
+    validate_model,
+    validation_frames,
+)
 from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
 from seiflow.records.analyses import AnalysisStore
-from seiflow.records.validations import ValidationSetStore
+from seiflow.records.validations import TestResultStore, TestSetStore, ValidationSetStore
 from seiflow.schemas.analysis import AnalysisRecord, AnalysisSummary, RdfComparison
 from seiflow.schemas.campaign import Campaign
+from seiflow.schemas.frame import LabelledFrame
+from seiflow.schemas.validation import (
+    TEST_SOURCE,
+    DynamicsComparison,
+    RoundValidation,
+    ValidationSet,
+)
 from seiflow.store import get_database
 
 
@@ -36,25 +48,54 @@ def mechanism_table(frames: list, dump_every: int, timestep_fs: float, chem: Che
             for k, m in enumerate(analyse_trajectory(frames, chem))]
 
 
+def reported_set(campaign: str) -> ValidationSet | None:
+    """The set the closing analysis reports on: the independent test set, else the validation set."""
+    return TestSetStore().get(campaign) or ValidationSetStore().get(campaign)
+
+
+def score_on_test_set(campaign: str, model_ids: list[str], frames: dict[str, list[LabelledFrame]],
+                dynamics: list[DynamicsComparison]) -> RoundValidation:
+    """The reported models' errors on the test frames, with the dynamics compared on it, stored in ``test_results``.
+
+    Nothing else reads these numbers but the report: no stopping rule, member choice or compression.
+    """
+    store, run_dir = ModelStore(), Path.cwd()
+    results = [validate_model(m, store.fetch(m, run_dir / "models", kind="frozen"), frames) for m in model_ids]
+    doc = store.find_id(model_ids[0])
+    scores = [d.rdf_overall for d in dynamics if d.rdf_overall is not None]
+    record = RoundValidation(
+        campaign=campaign, round=doc.round if doc is not None else 0, source=TEST_SOURCE,
+        n_frames=sum(len(v) for v in frames.values()), mean=mean_validation(results), models=results,
+        dynamics=dynamics, rdf_agreement=float(sum(scores) / len(scores)) if scores else None,
+    )
+    TestResultStore().put(record)
+    return record
+
+
 @job(output_schema=AnalysisSummary)
 def analyse_campaign(
     campaign: dict, seeds: dict, models: list[str] | None = None, temperature: float = 600.0,
     steps: int = 2000, dump_every: int = 100, final: bool = False,
 ) -> AnalysisSummary:
-    """The closing analysis with the final model: like-for-like dynamics on the validation set, cost.
+    """The closing analysis with the final model: errors and like-for-like dynamics on the test set, cost.
 
-    NNP MD runs from each validation trajectory's start structure at its temperature, length and
-    sampling, and is compared with it (partial RDFs, mechanism descriptors side by side). Without a
-    validation set, NNP MD of the interface (or first seed) at ``temperature`` gives the mechanism only.
+    The set is the independent test set when the campaign has one (:func:`score_on_test_set` stores every
+    reported model's errors on it), else the validation set. NNP MD runs from each of its trajectories'
+    start structures at its temperature, length and sampling, and is compared with it (partial RDFs,
+    mechanism descriptors side by side). Without either set, NNP MD of the interface (or first seed) at
+    ``temperature`` gives the mechanism only.
     """
     c = Campaign.model_validate(campaign)
     chem = campaign_chemistry(c)
     type_map = list(c.system.type_map)
     store = ModelStore()
-    model_id = (models or [m.model_id for m in store.latest_ensemble(c.name)])[0]
-    vset = ValidationSetStore().get(c.name)
-    frames = validation_frames(c.name, vset.reference) if vset is not None else {}
+    model_ids = models or [m.model_id for m in store.latest_ensemble(c.name)]
+    model_id = model_ids[0]
+    vset = reported_set(c.name)
+    frames = validation_frames(c.name, vset.reference, vset.source) if vset is not None else {}
     comparisons = dynamics_comparisons(vset, frames, model_id, type_map, Path.cwd(), chem) if frames else []
+    if frames and vset.source == TEST_SOURCE:
+        score_on_test_set(c.name, model_ids, frames, comparisons)
     snapshots = nnp_end_snapshots(Path.cwd(), comparisons, type_map)  # the report's picture
     if comparisons:
         first = comparisons[0]
@@ -64,7 +105,7 @@ def analyse_campaign(
                "rdf": RdfComparison(r=first.rdf_r, curves={"nnp": first.rdf_nnp, "reference": first.rdf_reference},
                                     overall=first.rdf_overall, per_pair=first.rdf_per_pair,
                                     definition=first.rdf_definition, n_reference_frames=first.n_frames),
-               "rdf_agreement": first.rdf_overall}
+               "rdf_agreement": first.rdf_overall, "frame_source": vset.source}
     else:
         name = "interface" if "interface" in seeds else next(iter(seeds))
         seed = seeds[name] if isinstance(seeds[name], Structure) else Structure.from_dict(seeds[name])

@@ -30,7 +30,7 @@ from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
 from seiflow.records.rounds import RoundStore
-from seiflow.records.validations import ValidationSetStore
+from seiflow.records.validations import TestResultStore, ValidationSetStore
 from seiflow.registry import CALCULATORS
 from seiflow.schemas.round import RoundReport
 
@@ -219,13 +219,18 @@ def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],
     model = report_validation.final_model(db, campaign, analysis) if predict and has_set else None
     parity = report_validation.validation_parity(db, campaign, model) if model else {"meta": {}, "groups": {}}
     last = curve[-1] if curve else {}
-    source = (f"round {last.get('round')}: mean of {last.get('n_models')} models on {last.get('n_frames')} "
-              f"validation frames never trained on" if curve else
-              "no validated round yet" if has_set else
-              "this campaign has no fixed validation set (campaign section validation)")
+    reported, reported_source = report_validation.reported_errors(db, campaign)
+    source = reported_source or (
+        f"round {last.get('round')}: mean of {last.get('n_models')} models on {last.get('n_frames')} "
+        f"validation frames never trained on" if curve else
+        "no validated round yet" if has_set else
+        "this campaign has no fixed validation set (campaign section validation)")
     v = build_verdict(curve, test_curve, dyn.rdf_overall if dyn else None, dyn.rdf_per_pair if dyn else None,
-                      dyn.mechanism if dyn else [], source, dyn_source, chem)
+                      dyn.mechanism if dyn else [], source, dyn_source, chem, reported=reported)
+    test_set = {"reported": reported, "source": reported_source,
+                "per_structure": report_validation.per_structure(db, campaign, TestResultStore(db))} if reported else {}
     numbers = {"has_set": has_set, "curve": curve, "per_structure": report_validation.per_structure(db, campaign),
+               "test_set": test_set,
                "parity": parity["meta"], "dynamics": {k: getattr(dyn, k) if dyn else None for k in (
                    "structure", "temperature", "model_id", "n_frames", "rdf_overall", "rdf_per_pair")}
                | {"source": dyn_source}}
@@ -282,6 +287,12 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
     if data.missing:
         items = "".join(f"<li>{e(m)}</li>" for m in data.missing)
         parts.append(f"<div class='missing'><h3>Not available yet</h3><ul>{items}</ul></div>")
+    test_set = data.validation.get("test_set") or {}
+    if test_set.get("reported"):
+        parts += ["<h2>The independent test set</h2>",
+                  f"<p>The verdict's figures: {e(test_set.get('source') or '')}. The validation set below decides "
+                  "(stopping, the production model's start, the compression range); this set only reports.</p>",
+                  table(test_set.get("per_structure") or [])]
     per_structure = data.validation.get("per_structure") or []
     parity = data.validation.get("parity") or {}
     if per_structure or validation_figs:

@@ -28,7 +28,12 @@ from seiflow.dataset.convert import to_atoms
 from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
 from seiflow.records.analyses import AnalysisStore
-from seiflow.records.validations import ValidationSetStore, ValidationStore
+from seiflow.records.validations import (
+    TestResultStore,
+    TestSetStore,
+    ValidationSetStore,
+    ValidationStore,
+)
 from seiflow.schemas.analysis import AnalysisRecord
 from seiflow.schemas.model import ModelDoc
 from seiflow.schemas.validation import VALIDATION_SOURCE, DynamicsComparison, ErrorMetrics
@@ -48,9 +53,31 @@ def validation_curve(db: Database, campaign: str) -> list[dict[str, Any]]:
     return out
 
 
-def per_structure(db: Database, campaign: str) -> list[dict[str, Any]]:
-    """Errors per validation structure in the newest validated round, mean over its models (rounded)."""
-    latest = ValidationStore(db).latest(campaign)
+def reported_errors(db: Database, campaign: str) -> tuple[dict[str, Any] | None, str]:
+    """The independent test set's errors the verdict quotes, and where they come from (None, "": no test result).
+
+    The newest test result: the models the closing analysis reported (the production model, or the last
+    round's ensemble), tested on frames that no decision read.
+    """
+    result = TestResultStore(db).latest(campaign)
+    if result is None or result.mean is None or not result.n_frames:
+        return None, ""
+    tset = TestSetStore(db).get(campaign)
+    span = f", {tset.steps * tset.timestep_fs / 1000:g} ps at {'/'.join(f'{t:g}' for t in tset.temperatures)} K, " \
+        f"seed {tset.seed}" if tset is not None else ""
+    who = (f"the production model {result.models[0].model_id}" if len(result.models) == 1
+           else f"mean of {len(result.models)} models of round {result.round}")
+    source = (f"independent test set: {who} on {result.n_frames} frames of its own reference MD{span}; "
+              "no decision read them")
+    return {k: getattr(result.mean, k) for k in KEYS} | {"round": result.round, "n_frames": result.n_frames}, source
+
+
+def per_structure(db: Database, campaign: str, results: ValidationStore | None = None) -> list[dict[str, Any]]:
+    """Errors per structure in the newest validated round, mean over its models (rounded).
+
+    ``results``: the store to read (default the validation set's; :class:`TestResultStore` for the test set's).
+    """
+    latest = (results or ValidationStore(db)).latest(campaign)
     groups: dict[str, list[ErrorMetrics]] = {}
     for m in latest.models if latest else []:
         for name, metrics in m.per_structure.items():
@@ -88,7 +115,9 @@ def final_dynamics(db: Database, campaign: str) -> tuple[DynamicsComparison | No
     analysis = AnalysisStore(db).get(campaign)
     chosen = _pick(analysis.dynamics if analysis else [])
     if chosen:
-        return chosen, _describe(chosen, "closing analysis (final model)"), analysis
+        on = {"test": ", on the independent test set", "validation": ", on the validation set"}.get(
+            analysis.frame_source or "", "")
+        return chosen, _describe(chosen, f"closing analysis (final model{on})"), analysis
     latest = ValidationStore(db).latest(campaign, with_dynamics=True)
     chosen = _pick(latest.dynamics if latest else [])
     if chosen:

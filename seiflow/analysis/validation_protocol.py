@@ -1,5 +1,8 @@
 """The study's validation protocol, like for like: a model against the campaign's fixed validation set.
 
+The same measures serve the independent test set (frames of source ``test``), which the closing
+analysis alone reads.
+
 Two measures, both on data never trained on:
 
 - **errors** (:func:`validate_model`): RMSE and MAE of energy per atom (with the mean offset and without),
@@ -99,10 +102,12 @@ def compare_dynamics(
     )
 
 
-def validation_frames(campaign: str, reference: Reference | None = None) -> dict[str, list[LabelledFrame]]:
-    """The campaign's validation frames by structure name, in (temperature, step) order."""
+def validation_frames(
+    campaign: str, reference: Reference | None = None, source: str = VALIDATION_SOURCE
+) -> dict[str, list[LabelledFrame]]:
+    """The campaign's validation (or ``source``: test) frames by structure name, in (temperature, step) order."""
     groups: dict[str, list[LabelledFrame]] = defaultdict(list)
-    for frame in FrameStore().find(campaign=campaign, source=VALIDATION_SOURCE, reference=reference):
+    for frame in FrameStore().find(campaign=campaign, source=source, reference=reference):
         groups[frame.provenance.origin or "?"].append(frame)
     for frames in groups.values():
         frames.sort(key=lambda f: (f.provenance.temperature or 0, f.provenance.frame_index))

@@ -2,7 +2,9 @@
 
 Inputs are plain numbers from the store: the fixed validation set's errors per round (ensemble mean,
 from ``validations``), the ``dp test`` errors per round (random held-out split of the training data),
-and one like-for-like dynamics comparison (NNP MD against the reference MD from the same start).
+the reported models' errors on the independent test set (``test_results``; the figures the verdict
+quotes when the campaign has one, since that set decides nothing), and one like-for-like dynamics
+comparison (NNP MD against the reference MD from the same start).
 
 Rounding follows what a number means: RMSEs to 0.1 below 100 and to 1 above (the study quotes 1.6
 meV/atom, 46.2 meV/Å, 33.6 MPa), ratios to 0.1, RDF agreement scores to 0.01, fractions in whole percent,
@@ -156,13 +158,17 @@ def _action(findings: list) -> str:
     return "; ".join(f"{why}: {SHORT[kind]}" for kind, why in findings) or "none needed"
 
 
-def error_rows(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]]) -> list[VerdictRow]:
-    """Energy, force and stress RMSE of the newest validated round against the study's."""
+def error_rows(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]],
+               reported: dict[str, Any] | None = None) -> list[VerdictRow]:
+    """Energy, force and stress RMSE against the study's, with advice from the validation curve's trend.
+
+    The figures are ``reported`` (the independent test set's) when given, else the newest validated round's.
+    """
     last = curve[-1] if curve else {}
     test = next((p for p in reversed(test_curve) if p.get("round") == last.get("round")), {})
     rows = []
     for key, quantity, unit, study in ERRORS:
-        value = last.get(key)
+        value = (reported or last).get(key)
         if value is None:
             rows.append(VerdictRow(quantity=quantity, unit=unit, study=study, status="not measured",
                                    action="needs the validation set (campaign section validation)"))
@@ -173,7 +179,7 @@ def error_rows(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]]) ->
         rows.append(VerdictRow(quantity=quantity, unit=unit, campaign=_shown(value, rmse(value), study, 2),
                                study=study,
                                ratio=round(ratio, 1), status=status,
-                               findings=[] if ratio <= 1.0 else _findings(key, last, curve, test)))
+                               findings=[] if ratio <= 1.0 else _findings(key, {**last, **(reported or {})}, curve, test)))
         rows[-1].action = _action(rows[-1].findings)
     return rows
 
@@ -316,9 +322,14 @@ def mechanism_verdict(rows: list[dict[str, Any]], source: str = "", chem: Chemis
 
 def build_verdict(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]], rdf_score: float | None,
                   rdf_per_pair: dict[str, float] | None, mechanism_rows: list[dict[str, Any]],
-                  source: str = "", dynamics_source: str = "", chem: Chemistry | None = None) -> Verdict:
-    """The whole verdict: error rows, the RDF row, the mechanism, one headline and the actions."""
-    rows = error_rows(curve, test_curve)
+                  source: str = "", dynamics_source: str = "", chem: Chemistry | None = None,
+                  reported: dict[str, Any] | None = None) -> Verdict:
+    """The whole verdict: error rows, the RDF row, the mechanism, one headline and the actions.
+
+    ``reported``: the independent test set's errors (the figures quoted); None: the validation set's.
+    """
+    rows = error_rows(curve, test_curve, reported)
+    where = "the independent test set" if reported else "the fixed validation set"
     rows.append(rdf_row(rdf_score, rdf_per_pair))
     mech = mechanism_verdict(mechanism_rows, dynamics_source, chem)
     measured = [r for r in rows[:3] if r.ratio is not None]
@@ -327,11 +338,11 @@ def build_verdict(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]],
         accuracy = ("No validation-set errors yet: the campaign has no fixed validation set, or no round has "
                     "been validated on it")
     elif reached:
-        accuracy = "Meets the study's accuracy on the fixed validation set (" + ", ".join(
+        accuracy = f"Meets the study's accuracy on {where} (" + ", ".join(
             f"{r.quantity.split()[0]} {r.campaign:g} vs {r.study:g} {r.unit}" for r in measured) + ")"
     else:
         worst = sorted((r for r in measured if r.ratio > 1.0), key=lambda r: -r.ratio)
-        accuracy = "Not yet at the study's accuracy: " + ", ".join(
+        accuracy = f"Not yet at the study's accuracy{' on ' + where if reported else ''}: " + ", ".join(
             f"{r.quantity.split()[0]} error {r.ratio:.1f}x the study's ({r.campaign:g} vs {r.study:g} "
             f"{r.unit})" for r in worst)
     headline = f"{accuracy}. Mechanism reproduced: {mech.summary}."

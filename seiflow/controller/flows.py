@@ -39,12 +39,17 @@ from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
 from seiflow.records import campaigns
 from seiflow.records.rounds import RoundStore
-from seiflow.records.validations import ValidationSetStore, ValidationStore
+from seiflow.records.validations import TestSetStore, ValidationSetStore, ValidationStore
 from seiflow.schemas.calibration import CalibrationSummary
-from seiflow.schemas.campaign import Campaign
+from seiflow.schemas.campaign import Campaign, ValidationConfig
 from seiflow.schemas.model import ROUND_METRIC_OF
 from seiflow.schemas.round import ADAPTIVE_LOWER_KEY, RoundTimes, SelectionResult, StopKind
-from seiflow.schemas.validation import VALIDATION_SOURCE, ValidationSet, ValidationSummary
+from seiflow.schemas.validation import (
+    TEST_SOURCE,
+    VALIDATION_SOURCE,
+    ValidationSet,
+    ValidationSummary,
+)
 from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database, get_launchpad
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
@@ -217,6 +222,10 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
     jobs: list[Job | Flow] = [md]
     if c.validation.enabled:
         jobs.append(validation_set_flow(c, doc, labeller))
+    if c.test_set.enabled:
+        # the independent test set: only the closing analysis reads it, to report
+        jobs.append(reference_set_flow(c, doc, labeller, c.test_set.settings(c.validation), TEST_SOURCE,
+                                       TestSetStore()))
     if c.labelling.initial_data:
         entries = [e.model_dump(mode="json") for e in c.labelling.initial_data]
         jobs.append(import_job(entries, labeller.reference, c.name))
@@ -229,21 +238,30 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
 
 def validation_set_flow(c: Campaign, doc: StructuresDocument, labeller: LabelMaker) -> Flow:
     """Reference MD of the validation structures (own seed, source ``validation``); records the set."""
+    return reference_set_flow(c, doc, labeller, c.validation, VALIDATION_SOURCE, ValidationSetStore())
+
+
+def reference_set_flow(
+    c: Campaign, doc: StructuresDocument, labeller: LabelMaker, config: ValidationConfig, source: str,
+    store: ValidationSetStore,
+) -> Flow:
+    """Reference MD never trained on, of the structures ``config`` names, its frames stored as ``source``."""
     pool = {"interface": doc.interface} if doc.interface is not None else {}
     pool.update(doc.bulks)
-    names = c.validation.structures if c.validation.structures is not None else list(pool)
+    section = "validation" if source == VALIDATION_SOURCE else "test_set"
+    names = config.structures if config.structures is not None else list(pool)
     missing = [n for n in names if n not in pool]
     if missing:
-        raise InputError(f"validation.structures names {missing}, which the campaign does not build",
+        raise InputError(f"{section}.structures names {missing}, which the campaign does not build",
                          f"use names from {sorted(pool)}")
     atoms = c.labelling.md.bulk_supercell_atoms
     starts = {n: supercell_to(pool[n], atoms) if n in doc.bulks else pool[n] for n in names}
-    ValidationSetStore().put(ValidationSet(
-        campaign=c.name, reference=labeller.reference, structures={n: s.as_dict() for n, s in starts.items()},
-        **c.validation.model_dump(include={"temperatures", "steps", "sample_every", "timestep_fs", "seed", "dynamics"}),
+    store.put(ValidationSet(
+        campaign=c.name, source=source, reference=labeller.reference,
+        structures={n: s.as_dict() for n, s in starts.items()},
+        **config.model_dump(include={"temperatures", "steps", "sample_every", "timestep_fs", "seed", "dynamics"}),
     ))
-    return initial_data_flow(labeller, starts, c.validation.md(), campaign=c.name, seed=c.validation.seed,
-                             source=VALIDATION_SOURCE)
+    return initial_data_flow(labeller, starts, config.md(), campaign=c.name, seed=config.seed, source=source)
 
 
 def mean_metrics(metrics: list[dict[str, Any] | BaseModel | None]) -> dict[str, float]:
@@ -316,23 +334,26 @@ def member_choice_metrics(
     if validated is not None and validated.n_frames:
         by_model = {m.model_id: m.overall for m in validated.models}
         if all(m in by_model for m in models or []):
-            return [by_model[m] for m in models or []], "validation set"
+            return [by_model[m] for m in models or []], VALIDATION_SOURCE
     return metrics, "held-out split"
 
 
 def final_model_jobs(
     c: Campaign, r: int, maker: RoundMaker, models: list[str] | None = None, metrics: list | None = None
-) -> list[Job]:
-    """The production model: one longer training on every label (none held out), then its validation.
+) -> tuple[list[Job], str | None]:
+    """The production model's jobs (training on every label, its validation) and the set its start was chosen on.
+
+    The set is None when it trains from scratch.
 
     With ``final_init: best_member`` it starts from the converged round's best member (``init_frz_model``,
     ``final_numb_steps`` more steps at the resume learning rate), chosen on the fixed validation set when
     there is one (:func:`member_choice_metrics`); from scratch otherwise, or when no member has metrics.
     """
     steps = c.training.final_numb_steps
-    start = None
+    start, chosen_on = None, None
     if c.training.final_init == "best_member":
-        start = best_member(models, member_choice_metrics(c.name, r, models, metrics)[0])
+        scores, chosen_on = member_choice_metrics(c.name, r, models, metrics)
+        start = best_member(models, scores)
     config = c.training.model_copy(update={
         "numb_steps": steps, "numb_steps_next": steps, "decay_steps": max(1, steps // 200),
         "next_round_init": "init_frz_model" if start is not None else "scratch",
@@ -346,7 +367,7 @@ def final_model_jobs(
         check = ValidationMaker(name="validate final", dynamics=False).make(
             c.name, r + 1, [train.output.model_id], list(c.system.type_map))
         jobs.append(check)
-    return jobs
+    return jobs, chosen_on if start is not None else None
 
 
 def measured_times(campaign: str, r: int) -> RoundTimes | None:
@@ -397,7 +418,9 @@ def close_round(
         result = SelectionResult.model_validate(selection)
         store = RoundStore(db)
         measured = {f"test_{k}": v for k, v in mean_metrics(metrics).items()}
-        measured.update(round_metrics(validation) or mean_metrics(metrics))  # the fixed set when there is one
+        on_set = round_metrics(validation)
+        measured.update(on_set or mean_metrics(metrics))  # the fixed set when there is one
+        decided_on = {"stopping": validation.source if on_set and validation is not None else "held-out split"}
         maker = round_maker or RoundMaker.from_campaign(c)
         used = {"f_trust_lo": result.f_trust_lo_used, "f_trust_hi": maker.selection.config.f_trust_hi}
         used.update({k: v for k in ("e_trust_lo", "v_trust_lo")
@@ -412,15 +435,19 @@ def close_round(
                        calibration=calibration, exploration_scale=scale, exploration_temperatures=explored,
                        temperatures_pending=pending, n_labelled=n_labelled, n_corrected=n_corrected,
                        times=measured_times(c.name, r))
+        final: list[Job] = []
+        if report.stop_kind == StopKind.CONVERGED and c.training.final_numb_steps:
+            final, chosen_on = final_model_jobs(c, r, maker, models, metrics)
+            if chosen_on:
+                decided_on["member_choice"] = chosen_on
+        report.decided_on = decided_on
         store.put(report)
         summary.update(converged=report.converged, stop=report.stop, stop_reason=report.stop_reason,
                        accurate_ratio=result.accurate_ratio)
         if report.stop:
             state = STATE_OF_STOP[report.stop_kind]
             campaigns.update_state(db, c.name, round_index=r, state=state, note=report.stop_reason)
-            final: list[Job] = []
-            if report.stop_kind == StopKind.CONVERGED and c.training.final_numb_steps:
-                final = final_model_jobs(c, r, maker, models, metrics)
+            if final:
                 models = [final[0].output.model_id]
             closing = _controller_job(analyse_campaign(campaign, seeds, models, final=bool(final)),
                                       f"{c.name} analysis", JobCategory.LAMMPS)

@@ -69,6 +69,7 @@ def round_summaries(db: Database, campaign: str) -> list[dict[str, Any]]:
             "stop_reason": r.stop_reason,
             "metrics": r.metrics,
             "times": r.times.model_dump() if r.times else None,
+            "decided_on": r.decided_on,
         })
     return out
 

@@ -4,7 +4,7 @@ A :class:`ReferenceMDMaker` runs NVT MD of one structure at one temperature in i
 local calculator: :mod:`seiflow.labelling.local_md`; VASP AIMD: :mod:`seiflow.labelling.vasp_md`; CP2K
 MD: :mod:`seiflow.labelling.cp2k_md`), reads every sampled step back as a
 :class:`~seiflow.schemas.frame.LabelledFrame` labelled by the same reference (so no step is computed
-twice) and stores them once each. Provenance: source ``reference_md`` (or ``validation``), origin =
+twice) and stores them once each. Provenance: source ``reference_md`` (or ``validation``, ``test``), origin =
 the structure's name, ``temperature`` in K, ``frame_index`` = MD step; step 0 (the input) is not stored.
 
 Every frame keeps custodian's record of the run (``provenance.custodian``; None for local MD).
@@ -70,7 +70,7 @@ class ReferenceMDMaker(Maker, ABC):
     category
         FireWorks ``_category`` of the job.
     source
-        Provenance source of the frames: ``reference_md`` (training data) or ``validation``.
+        Provenance source of the frames: ``reference_md`` (training data), ``validation`` or ``test`` (never trained on).
     """
 
     folder: ClassVar[str] = "reference_md"  # the run's folder in the job's directory
@@ -85,7 +85,7 @@ class ReferenceMDMaker(Maker, ABC):
     max_force: float = DEFAULT_MAX_FORCE
     energy_window: float = DEFAULT_ENERGY_WINDOW
     category: str = JobCategory.DFT.value
-    source: str = MD_SOURCE  # or "validation" for the fixed validation set
+    source: str = MD_SOURCE  # or "validation" / "test" for the sets never trained on
 
     @property
     @abstractmethod

@@ -1,4 +1,8 @@
-"""The ``validation_sets`` and ``validations`` collections: the fixed validation set, each round's result."""
+"""The fixed validation set and the independent test set, and each result on them.
+
+``validation_sets`` / ``validations``: the set that decides, and every round's result on it;
+``test_sets`` / ``test_results``: the set that only reports, and the closing analysis's result on it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,12 @@ from pymatgen.core import Structure
 from pymongo import DESCENDING
 from pymongo.database import Database
 
-from seiflow.constants import VALIDATION_SETS_COLLECTION, VALIDATIONS_COLLECTION
+from seiflow.constants import (
+    TEST_RESULTS_COLLECTION,
+    TEST_SETS_COLLECTION,
+    VALIDATION_SETS_COLLECTION,
+    VALIDATIONS_COLLECTION,
+)
 from seiflow.records.base import PerRoundStore, database
 from seiflow.schemas.frame import Reference
 from seiflow.schemas.validation import RoundValidation, ValidationSet
@@ -15,8 +24,10 @@ from seiflow.schemas.validation import RoundValidation, ValidationSet
 class ValidationSetStore:
     """The ``validation_sets`` collection: one :class:`ValidationSet` per campaign."""
 
+    collection_name = VALIDATION_SETS_COLLECTION
+
     def __init__(self, db: Database | None = None):
-        self.collection = database(db)[VALIDATION_SETS_COLLECTION]
+        self.collection = database(db)[self.collection_name]
         self.collection.create_index("campaign", unique=True)
 
     def put(self, vset: ValidationSet) -> None:
@@ -44,6 +55,13 @@ class ValidationSetStore:
         return Structure.from_dict(start) if start else None
 
 
+class TestSetStore(ValidationSetStore):
+    """The ``test_sets`` collection: one independent test set per campaign (source ``test``)."""
+
+    __test__ = False  # not a pytest class
+    collection_name = TEST_SETS_COLLECTION
+
+
 class ValidationStore(PerRoundStore[RoundValidation]):
     """The ``validations`` collection: one :class:`RoundValidation` per (campaign, round)."""
 
@@ -58,3 +76,10 @@ class ValidationStore(PerRoundStore[RoundValidation]):
             query["dynamics.0"] = {"$exists": True}
         raw = self.collection.find_one(query, fields, sort=[("round", DESCENDING)])
         return RoundValidation.model_validate(raw) if raw else None
+
+
+class TestResultStore(ValidationStore):
+    """The ``test_results`` collection: the reported models' errors and dynamics on the test set, per round."""
+
+    __test__ = False  # not a pytest class
+    collection_name = TEST_RESULTS_COLLECTION

@@ -48,7 +48,10 @@ class AnalysisSummary(BaseModel):
     temperature: float = Field(..., description="NNP MD temperature, K.")
     steps: int = Field(..., description="NNP MD steps.")
     n_frames: int = Field(..., description="NNP MD frames analysed.")
-    like_for_like: bool = Field(False, description="Compared with a validation trajectory of the same run.")
+    like_for_like: bool = Field(False, description="Compared with a reference trajectory of the same run.")
+    frame_source: str | None = Field(
+        None, description="The set compared with: 'test' (the independent test set), 'validation', None (no set)."
+    )
     cost: CostEstimate = Field(..., description="The production run's cost at the measured speed.")
     final_model: bool = Field(False, description="The model is the production model (trained after convergence).")
     rdf_agreement: float | None = Field(None, description="Overall RDF agreement with the reference MD.")
@@ -61,7 +64,7 @@ class AnalysisRecord(AnalysisSummary):
     mechanism: list[dict[str, Any]] = Field(default_factory=list, description="Mechanism descriptors per frame.")
     rdf: RdfComparison | None = Field(None, description="RDFs against the reference (like for like only).")
     dynamics: list[DynamicsComparison] = Field(
-        default_factory=list, description="Every like-for-like comparison with the validation set."
+        default_factory=list, description="Every like-for-like comparison with the test (else validation) set."
     )
     snapshots: list[dict[str, Any]] = Field(
         default_factory=list, description="Last NNP frame of each comparison (analysis.snapshot.Snapshot)."

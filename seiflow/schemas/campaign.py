@@ -395,6 +395,46 @@ class ValidationConfig(_Section):
                                  timestep_fs=self.timestep_fs, sample_every=self.sample_every)
 
 
+class TestSetConfig(_Section):
+    """The independent test set: reference MD that reports the campaign's accuracy and that no decision reads.
+
+    Labelled once at the start with its own velocity seed (provenance source ``test``), never trained on.
+    The validation set decides (stopping, the production model's start, the compression range); this set
+    only reports: the closing analysis tests the campaign's models on its frames and runs NNP MD against
+    its trajectory, and the report's verdict takes its figures from there. By default it repeats the
+    validation MD four times longer with the same number of frames, so that the interface reaction runs
+    further than the validation window.
+    """
+
+    __test__ = False  # not a pytest class
+
+    enabled: bool = Field(True, description="Build the test set and report the verdict on it.")
+    temperatures: list[float] | None = Field(None, description="K; None: the validation set's.")
+    steps: int | None = Field(None, ge=1, description="Reference MD steps; None: 4x the validation set's.")
+    sample_every: int | None = Field(
+        None, ge=1, description="Every n-th step is a test frame; None: 4x the validation set's (as many frames)."
+    )
+    timestep_fs: float | None = Field(None, gt=0, description="MD time step, fs; None: the validation set's.")
+    seed: int = Field(2000, description="Velocity seed (differs from the training and validation MD's).")
+    structures: list[str] | None = Field(None, description="Structure names; None: the validation set's.")
+    dynamics: list[str] | None = Field(
+        None, description="Structures whose NNP MD is compared with the test trajectory; None: the validation set's."
+    )
+
+    def settings(self, validation: ValidationConfig) -> ValidationConfig:
+        """The test MD's settings in full, each unset one derived from ``validation``."""
+        return ValidationConfig(
+            enabled=self.enabled,
+            temperatures=self.temperatures if self.temperatures is not None else validation.temperatures,
+            steps=self.steps if self.steps is not None else 4 * validation.steps,
+            sample_every=self.sample_every if self.sample_every is not None else 4 * validation.sample_every,
+            timestep_fs=self.timestep_fs if self.timestep_fs is not None else validation.timestep_fs,
+            seed=self.seed,
+            structures=self.structures if self.structures is not None else validation.structures,
+            dynamics=self.dynamics if self.dynamics is not None else validation.dynamics,
+        )
+
+
 class ConvergenceConfig(_Section):
     """When the campaign stops."""
 
@@ -490,6 +530,7 @@ class Campaign(_Section):
     exploration: ExplorationConfig = Field(default_factory=ExplorationConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    test_set: TestSetConfig = Field(default_factory=TestSetConfig)
     convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
     chemistry: ChemistryConfig = Field(default_factory=ChemistryConfig)
     production: ProductionConfig = Field(default_factory=ProductionConfig)
@@ -547,6 +588,17 @@ class Campaign(_Section):
             unknown = sorted(set(split_pair(key)) - type_map)
             if unknown:
                 raise ValueError(f"chemistry: pair {key} names {', '.join(unknown)}, not in system.type_map")
+        return self
+
+    @model_validator(mode="after")
+    def _test_set_independent(self) -> Campaign:
+        """The test MD's velocity seed differs from the validation MD's and the training MD's."""
+        if self.test_set.enabled:
+            if self.validation.enabled and self.test_set.seed == self.validation.seed:
+                raise ValueError(f"test_set.seed {self.test_set.seed} equals validation.seed: the test set would "
+                                 "repeat the validation MD; give test_set.seed another value")
+            if self.test_set.seed == 0:
+                raise ValueError("test_set.seed 0 is the training MD's seed; give test_set.seed another value")
         return self
 
     @model_validator(mode="after")

@@ -124,4 +124,9 @@ class RoundReport(BaseModel):
         default_factory=list, description="Campaign temperatures the adaptive range has not reached yet, K."
     )
     times: RoundTimes | None = Field(None, description="Wall time by stage and queue wait (None: not measured).")
+    decided_on: dict[str, str] = Field(
+        default_factory=dict,
+        description="Decision (stopping, member_choice) -> the frames it read: 'validation' (the fixed validation "
+                    "set) or 'held-out split' (each model's dp test split); never the independent test set.",
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), description="When judged.")

@@ -1,10 +1,14 @@
-"""Documents of the fixed validation set: the set itself, one model's errors on it, a round's validation.
+"""Documents of the fixed validation set and the independent test set: a set, one model's errors on it, a round's result.
 
 The set is reference MD never trained on (frames of provenance source :data:`VALIDATION_SOURCE`); its
 definition is one :class:`ValidationSet` per campaign (``validation_sets``). Every round's validation job
 tests the round's models on it (:class:`ModelValidation`, kept in the model's document) and compares
 NNP MD with the reference MD like for like (:class:`DynamicsComparison`); the round's whole result is one
 :class:`RoundValidation` (``validations``), and the job's output its :class:`ValidationSummary`.
+
+The independent test set has the same documents (``test_sets``, ``test_results``) with ``source``
+:data:`TEST_SOURCE`: it is built like the validation set, with its own seed, and only the closing analysis
+reads it, to report; no decision does.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pymatgen.core import Structure
 from seiflow.schemas.frame import Reference
 
 VALIDATION_SOURCE = "validation"  # provenance source of the validation set's frames
+TEST_SOURCE = "test"  # provenance source of the independent test set's frames
 
 
 class ErrorMetrics(BaseModel):
@@ -69,6 +74,7 @@ class ValidationSet(BaseModel):
     """A campaign's fixed validation set, as stored in ``validation_sets`` (its frames are in ``frames``)."""
 
     campaign: str = Field(..., description="Campaign name.")
+    source: str = Field(VALIDATION_SOURCE, description="Provenance source of its frames: validation or test.")
     reference: Reference = Field(..., description="The reference that labels the set's frames.")
     structures: dict[str, dict[str, Any]] = Field(
         ..., description="Structure name -> the reference MD's start structure (pymatgen ``as_dict``)."
@@ -96,7 +102,8 @@ class ValidationSummary(ValidationScores):
     """Output of the round's validation job (the round report takes its numbers)."""
 
     round: int = Field(..., ge=0, description="Round validated (the final model's check: last round + 1).")
-    n_frames: int = Field(0, description="Validation frames (0: the campaign has no validation set).")
+    n_frames: int = Field(0, description="Frames tested on (0: the campaign has no such set).")
+    source: str = Field(VALIDATION_SOURCE, description="Provenance source of the frames read: validation or test.")
 
 
 class RoundValidation(ValidationSummary):

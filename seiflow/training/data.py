@@ -21,7 +21,7 @@ from seiflow.schemas.frame import Reference
 from seiflow.schemas.model import TrainingDataRecord
 
 MAX_INLINE_IDS = 20_000
-NEVER_TRAINED = ("validation",)  # provenance sources no training query returns
+NEVER_TRAINED = ("validation", "test")  # provenance sources no training query returns
 DATA_RECORD = "data.json"
 
 
@@ -35,7 +35,7 @@ class TrainingDataSpec(BaseModel):
 
 
 def training_data(campaign: str, reference: Reference) -> TrainingDataSpec:
-    """A campaign's training frames: labelled by its reference only, validation frames never."""
+    """A campaign's training frames: labelled by its reference only, validation and test frames never."""
     return TrainingDataSpec(query={
         "campaign": campaign, "reference": reference.model_dump(mode="json"),
         "exclude_sources": list(NEVER_TRAINED),

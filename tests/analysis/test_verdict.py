@@ -123,3 +123,18 @@ def test_marks_of_in_clusters():
     m = marks(isolated_in_clusters(), study_chemistry())
     assert m["n_cations"] == 7 and m["n_reduced"] == 7 and m["largest_cluster"] == 3 and m["n_clusters"] == 2
     assert m["state"].count("cluster") == 5 and m["state"].count("reduced") == 2
+
+
+def test_the_verdict_quotes_the_test_set_and_keeps_the_validation_trend_for_advice():
+    """The validation set meets the study; the independent test set, which decides nothing, does not: it wins."""
+    curve = [point(2, 150, 1.5, 50.0, 30.0), point(3, 300, 1.2, 40.0, 20.0)]
+    reported = {"rmse_e_mev_atom": 2.0, "rmse_f_mev_a": 58.0, "rmse_v_mpa": 20.0}
+    v = build_verdict(curve, [], 0.95, {"In-Cl": 0.95}, rows_over_time((0.4, 3.7, 4), (0.35, 3.9, 4)),
+                      source="independent test set", reported=reported)
+    assert [r.campaign for r in v.rows[:3]] == [2.0, 58.0, 20.0]
+    assert v.accuracy_reached is False and v.source == "independent test set"
+    assert v.headline.startswith("Not yet at the study's accuracy on the independent test set: force error 1.3x")
+    assert "still falling (20 % over the last round)" in v.rows[1].action  # the trend is the validation set's
+    met = build_verdict(curve, [], 0.95, {"In-Cl": 0.95}, [], reported={**reported, "rmse_e_mev_atom": 1.0,
+                                                                        "rmse_f_mev_a": 40.0})
+    assert met.headline.startswith("Meets the study's accuracy on the independent test set (energy 1 vs 1.6")

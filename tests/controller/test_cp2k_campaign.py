@@ -1,7 +1,7 @@
 """The first real-DFT active-learning loop: a whole small campaign labelled by CP2K (2-atom bcc Li).
 
 Real CP2K (Debian's cp2k.psmp), settings as cheap as stay sane for Li metal (the cheap preset with a
-single-zeta basis): CP2K MD as initial data, a CP2K validation set, two rounds of CP2K statics.
+single-zeta basis): CP2K MD as initial data, CP2K validation and test sets, two rounds of CP2K statics.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def cp2k_campaign():
         "md": {"temperatures": [600], "steps": 10, "sample_every": 2, "bulk_supercell_atoms": 2},
     }
     data["validation"] = {"temperatures": [600], "steps": 6, "sample_every": 2, "dynamics": ["Li"]}
+    data["test_set"] = {"steps": 6, "sample_every": 2}  # the rest as validation's; own seed
     data["training"]["sel"] = [40]
     data["exploration"]["seeds"] = ["Li", "perturbed"]
     data["selection"]["max_candidates"] = 2
@@ -57,7 +58,7 @@ def test_cp2k_campaign_runs_two_rounds_of_real_dft(seiflow_env):
     frames = list(db[FRAMES_COLLECTION].find({"campaigns": campaign.name}, {"reference": 1, "provenance": 1}))
     assert {f["reference"]["calculator"] for f in frames} == {"cp2k"}
     sources = {f["provenance"]["source"] for f in frames}
-    assert {"reference_md", "validation", "exploration"} <= sources, sources
+    assert {"reference_md", "validation", "test", "exploration"} <= sources, sources
     trained = {i for m in db[MODELS_COLLECTION].find({"campaign": campaign.name}) for i in m["data"]["frame_ids"]}
-    validation = {f["_id"] for f in frames if f["provenance"]["source"] == "validation"}
-    assert trained and not trained & validation
+    never = {f["_id"] for f in frames if f["provenance"]["source"] in ("validation", "test")}
+    assert trained and not trained & never

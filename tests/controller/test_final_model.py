@@ -2,7 +2,8 @@
 
 The tiny campaign with a criterion it meets in round 1: the closing step trains one longer model on every
 label (from the round's best member, or from scratch), validates it on the fixed set, stores it as the
-campaign's model, and the closing analysis runs with it.
+campaign's model, and the closing analysis runs with it. Which set each decision read is asserted: the
+validation set decides (stopping, member choice), the independent test set only reports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from seiflow.analysis.report import collect
 from seiflow.cli.main import cli
 from seiflow.constants import MODELS_COLLECTION, ROUNDS_COLLECTION
 from seiflow.controller.flows import campaign_flow
@@ -84,6 +86,30 @@ def test_converged_campaign_trains_validates_and_hands_on_its_production_model(s
     assert campaigns.get(db, campaign.name)["final_model_id"] == final["model_id"]
     analysis = db["analyses"].find_one({"campaign": campaign.name})
     assert analysis["model_id"] == final["model_id"] and analysis["final_model"] is True
+
+    # the independent test set: labelled (own seed, 4x the validation MD), never trained on, read by no decision
+    test_ids = {f["_id"] for f in db.frames.find({"campaigns": campaign.name, "provenance.source": "test"})}
+    validation_ids = {f["_id"] for f in db.frames.find({"campaigns": campaign.name,
+                                                        "provenance.source": "validation"})}
+    assert test_ids and validation_ids and not test_ids & validation_ids
+    for model in members + [final]:
+        seen = set(model["data"]["frame_ids"]) | set(model["data"]["test_frame_ids"] or [])
+        assert not seen & (test_ids | validation_ids), model["model_id"]
+    report = db[ROUNDS_COLLECTION].find_one({"campaign": campaign.name, "round": 1})
+    expected = {"stopping": "validation"} | ({"member_choice": "validation"} if final_init == "best_member" else {})
+    assert report["decided_on"] == expected
+    tested = db["test_results"].find_one({"campaign": campaign.name})
+    assert tested["source"] == "test" and tested["n_frames"] == len(test_ids)
+    assert [m["model_id"] for m in tested["models"]] == [final["model_id"]] and tested["dynamics"]
+    assert analysis["frame_source"] == "test"
+    assert db["test_sets"].find_one({"campaign": campaign.name})["seed"] == campaign.test_set.seed
+    data, _ = collect(db, campaign.name)
+    assert data.verdict.source.startswith(f"independent test set: the production model {final['model_id']} on "
+                                          f"{len(test_ids)} frames")
+    assert data.verdict.mechanism.source.startswith("closing analysis (final model, on the independent test set)")
+    assert data.verdict.rows[1].campaign == pytest.approx(tested["mean"]["rmse_f_mev_a"], rel=0.01)
+
     status = CliRunner().invoke(cli, ["status", campaign.name, "--json"])  # where a user finds it
     assert status.exit_code == 0 and json.loads(status.output)["final_model_id"] == final["model_id"]
     assert json.loads(status.output)["metrics"]["n_models"] == n  # the ensemble's, without the production model
+    assert json.loads(status.output)["rounds"][0]["decided_on"] == expected

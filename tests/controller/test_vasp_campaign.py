@@ -63,7 +63,7 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
     assert len(md) == 8 and {f["reference"]["calculator"] for f in md} == {"vasp"}
     assert all(f["provenance"]["trajectory"] for f in md)
     stored = list(db[f"{TRAJECTORIES_BUCKET}.files"].find({"metadata.campaign": campaign.name}))
-    assert sorted(t["metadata"]["source"] for t in stored) == ["reference_md", "validation"]  # one MD run each
+    assert sorted(t["metadata"]["source"] for t in stored) == ["reference_md", "test", "validation"]  # one MD each
     assert {f["provenance"]["trajectory"] for f in md} == {
         str(t["_id"]) for t in stored if t["metadata"]["source"] == "reference_md"}
 

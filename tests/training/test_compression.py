@@ -149,7 +149,8 @@ def test_training_job_drops_a_compressed_model_its_table_cannot_cover(seiflow_en
     close = arrays["coord"][0].reshape(-1, 3).copy()
     close[1] = close[0] + [0.05, 0.0, 0.0]  # two atoms 0.05 Å apart: beyond any table up to -e 20
     FrameStore().add_many([frame(i, "reference_md", arrays["coord"][i]) for i in range(len(arrays["box"]))]
-                          + [frame(0, "validation", close)])
+                          + [frame(0, "validation", close)]
+                          + [frame(1, "test", close + 0.01)])  # the test set decides nothing: never checked
     maker = DeepmdTrainMaker(config=tiny_config.model_copy(update={"compress": True}), type_map=TYPE_MAP,
                              save_freq=20, disp_freq=20)
     job = maker.make(training_data("licl", ref), campaign="licl", round=1, index=0)
@@ -159,6 +160,7 @@ def test_training_job_drops_a_compressed_model_its_table_cannot_cover(seiflow_en
     assert record.used == "frozen" and record.extrapolate is None and record.tried == [5, 20]
     assert record.out_of_range_counts["validation"] == 2 and record.out_of_range_counts["train"] == 0
     assert record.out_of_range_counts["held_out"] == 0 and record.min_distance["validation"] < 0.06
+    assert set(record.out_of_range_counts) == {"train", "held_out", "validation"}
     assert "frozen model is used" in record.note and record.deepmd_warnings == 0
     assert "compressed" not in doc.files and "compress" in doc.timings_s
     assert ModelStore().fetch(out.model_id, tmp_path / "got").name.endswith("frozen.pb")

@@ -1,4 +1,4 @@
-"""No validation frame ever enters a training set: every training query excludes the 'validation' source."""
+"""No validation or test frame ever enters a training set: every training query excludes both sources."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ def frames(source: str, n: int, seed: int):
     return out
 
 
-def test_training_data_never_holds_validation_frames(seiflow_env, tmp_path):
+def test_training_data_never_holds_validation_or_test_frames(seiflow_env, tmp_path):
     store = FrameStore()
     store.add_many(frames("reference_md", 8, 0) + frames("exploration", 4, 1))
-    validation_ids = [i for i, _ in store.add_many(frames("validation", 6, 2))]
+    validation_ids = [i for i, _ in store.add_many(frames("validation", 6, 2) + frames("test", 5, 3))]
     spec = training_data("c", local_reference("chgnet"))
     assert store.count(**spec.query) == 12
-    for attempt in range(2):  # a rerun (restart) reuses its record: still no validation frame
+    for attempt in range(2):  # a rerun (restart) reuses its record: still no validation or test frame
         record = prepare_data(spec, tmp_path / "data", ["Li", "Cl"], 0.2, seed=1)
         ids = set(record.frame_ids) | set(record.test_frame_ids)
         assert len(ids) == 12 and not ids & set(validation_ids), attempt
