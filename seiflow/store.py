@@ -183,8 +183,6 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
                     f"set {PASSWORD_ENV} (or password in launchpad.yaml)" if no_password
                     else "fix launchpad.yaml host/port/uri_mode/mongoclient_kwargs",
                 ) from None
-            if check and str(config.get("host", "localhost")) in LOOPBACK and not config.get("uri_mode"):
-                _check_owner(lp, settings, config)
             _LAUNCHPADS[key] = lp
     if check:
         try:
@@ -196,6 +194,14 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
                 f"cannot reach the LaunchPad at {describe(config)}: {_reason(exc)}",
                 "start it (seiflow db start) or fix launchpad.yaml host/port/credentials",
             ) from None
+        # after the ping, so that bad credentials read as such and not as a lookup that timed out
+        if not known and str(config.get("host", "localhost")) in LOOPBACK and not config.get("uri_mode"):
+            try:
+                _check_owner(lp, settings, config)
+            except EmbeddedServerError:
+                with _LOCK:
+                    _LAUNCHPADS.pop(key, None)
+                raise
     return lp
 
 

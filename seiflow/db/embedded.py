@@ -8,6 +8,7 @@ here imports it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -19,11 +20,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from seiflow.constants import EMBEDDED_LOG_FILE, EMBEDDED_OWNER_DB, EMBEDDED_PID_FILE
 from seiflow.errors import EmbeddedServerError
 from seiflow.settings import EmbeddedServerSettings
+
+log = logging.getLogger(__name__)
 
 DAEMON = "secantusd-py"
 
@@ -86,11 +89,17 @@ def owner(client: MongoClient) -> str | None:
 
 
 def _mark_owner(cfg: EmbeddedServerSettings, storage: Path) -> None:
-    """Record ``storage`` in the server, so that a client of another storage's settings can tell."""
+    """Record ``storage`` in the server, so that a client of another storage's settings can tell.
+
+    A server started with ``--auth`` refuses the write without credentials: its record (written when it
+    last ran without auth, kept in its storage) stays, and its password already keeps other clients out.
+    """
     client: MongoClient = MongoClient(cfg.host, cfg.port, serverSelectionTimeoutMS=5000, directConnection=True)
     try:
         client[EMBEDDED_OWNER_DB]["owner"].replace_one(
             {"_id": "owner"}, {"_id": "owner", "storage": str(storage)}, upsert=True)
+    except OperationFailure as exc:
+        log.info("embedded server on port %s: owner not recorded (%s)", cfg.port, exc.details or exc)
     finally:
         client.close()
 
