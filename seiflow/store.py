@@ -163,8 +163,12 @@ def _resolve(settings: Settings | None = None) -> tuple[Settings, dict[str, Any]
     return resolved
 
 
-def get_launchpad(settings: Settings | None = None, check: bool = True) -> LaunchPad:
-    """A LaunchPad for the configured server (cached per process), starting the embedded one if needed."""
+def get_launchpad(settings: Settings | None = None, check: bool = True, worker: bool = False) -> LaunchPad:
+    """A LaunchPad for the configured server (cached per process), starting the embedded one if needed.
+
+    ``worker``: a worker runs the jobs of the LaunchPad it is pointed at (a container or a cluster node
+    connecting to another folder's ``seiflow db start``), so the embedded-owner check is left out.
+    """
     settings, config, key = _resolve(settings)
     with _LOCK:
         lp = _LAUNCHPADS.get(key)
@@ -195,7 +199,8 @@ def get_launchpad(settings: Settings | None = None, check: bool = True) -> Launc
                 "start it (seiflow db start) or fix launchpad.yaml host/port/credentials",
             ) from None
         # after the ping, so that bad credentials read as such and not as a lookup that timed out
-        if not known and str(config.get("host", "localhost")) in LOOPBACK and not config.get("uri_mode"):
+        loopback = str(config.get("host", "localhost")) in LOOPBACK and not config.get("uri_mode")
+        if not known and not worker and loopback:
             try:
                 _check_owner(lp, settings, config)
             except EmbeddedServerError:

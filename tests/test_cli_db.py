@@ -122,3 +122,16 @@ def test_a_launchpad_at_another_folders_embedded_server_is_refused_whatever_the_
     finally:
         client.close()
     assert json.loads(run([BIN / "seiflow", "db", "status", "--json"], env, cwd).stdout)["running"] == before["running"]
+
+
+def test_a_worker_may_pull_from_another_folders_embedded_server(user_dir, tmp_path_factory):
+    # a container or node whose own settings are the defaults, pointed with -l at the host's `seiflow db start`
+    cwd, env = user_dir
+    run([BIN / "seiflow", "db", "start"], env, cwd)
+    other = tmp_path_factory.mktemp("worker")
+    other_env = {**env, "HOME": str(other), "SEIFLOW_EMBEDDED__PORT": str(_free_port()),
+                 "SEIFLOW_EMBEDDED__STORAGE_PATH": str(other / "db")}
+    proc = run([BIN / "seiflow-rlaunch", "-l", str(cwd / "launchpad.yaml"), "rapidfire", "--nlaunches", "0"],
+               other_env, other, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "embedded server of" not in proc.stderr and not (other / "db").exists()

@@ -11,7 +11,9 @@ with rlaunch's options::
 
 Without ``-l`` the LaunchPad is the settings' ``launchpad_file`` (``$SEIFLOW_CONFIG``, ``./seiflow.yaml``,
 ``~/.seiflow.yaml``), else ``./launchpad.yaml``, else the embedded default. With ``-l`` the jobs' JobStore
-uses that file too (``SEIFLOW_LAUNCHPAD_FILE`` is set for this process).
+uses that file too (``SEIFLOW_LAUNCHPAD_FILE`` is set for this process). A worker may point at another
+folder's embedded server (``seiflow db start`` on the host of a container); ``seiflow submit`` and ``run``
+refuse that, since they would write a campaign into someone else's store.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def load_launchpad(launchpad_file: Path | None = None) -> LaunchPad:
             raise InputError(f"-l {launchpad_file}: no such file", "give the path of a launchpad.yaml")
         os.environ[LAUNCHPAD_ENV] = str(path)  # the jobs' JobStore resolves the same file
     store.reset_connections()
-    return store.get_launchpad(load_settings())
+    return store.get_launchpad(load_settings(), worker=True)  # its jobs reuse this cached connection
 
 
 def _nlaunches(value: str) -> int | str:
