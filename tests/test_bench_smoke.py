@@ -105,3 +105,18 @@ def test_analysis_bench_default():
     out = _run("bench_analysis.py", "--frames", "bench", "--repeats", "2", timeout=300)
     assert "max |g_freud - g_seiflow|" in out
     assert _last_line(out).startswith("ratio: ")
+
+
+@pytest.mark.slow
+def test_demo_seeds_bench_on_the_tiny_campaign(tmp_path):
+    out_file = tmp_path / "seeds.jsonl"
+    campaign = Path(__file__).parent / "controller" / "tiny_campaign.yaml"
+    out = _run("bench_demo_seeds.py", "--campaign", str(campaign), "--seeds", "3", "--out", str(out_file),
+               "--workdir", str(tmp_path / "homes"), timeout=900)
+    row = json.loads(out_file.read_text())
+    assert row["seed"] == "3" and row["exit"] == 0 and row["state"] in ("converged", "not_converged"), row
+    assert len(row["accurate_ratio"]) == row["rounds"] and row["test_set"]["n_frames"] > 0, row
+    assert _last_line(out).startswith("converged: ") and "| 3 |" in out
+    again = _run("bench_demo_seeds.py", "--campaign", str(campaign), "--seeds", "3", "--out", str(out_file),
+                 "--skip-done")  # resumes: nothing run again
+    assert len(out_file.read_text().splitlines()) == 1 and "| 3 |" in again
