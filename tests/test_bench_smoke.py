@@ -48,14 +48,17 @@ def test_training_benches_parse_their_arguments(script):
 
 @pytest.mark.slow
 def test_label_efficiency_bench_smallest(tmp_path):
-    """Two conditions, one round, 50-step models: the three strategies run and the ratio line is printed."""
-    out = _run("bench_label_efficiency.py", "--conditions", "300:1:0:3:1,900:1:0:2:1", "--rounds", "1",
-               "--steps", "50", "--models", "2", "--batch", "1", "--initial", "1", "--cache", str(tmp_path),
-               timeout=400)
-    for strategy in ("seiflow", "dpgen", "random"):
+    """The demo interface, two conditions, one round, 50-step models: the five strategies run, the ratios print."""
+    out = _run("bench_label_efficiency.py", "--conditions", "300:1:0:4:2,600:1:0:3:2", "--stride", "2",
+               "--rounds", "1", "--steps", "50", "--models", "2", "--batch", "1", "--initial", "1", "--seeds", "1",
+               "--cache", str(tmp_path), timeout=600)
+    for strategy in ("seiflow", "dpgen2", "dpgen-demo", "dpgen-study", "random"):
         assert f"{strategy} round 0: 1 labels" in out
+    assert "(Cl30In5Li81, CHGNet" in out and "test error at equal labels, seiflow / random" in out
+    assert "levels 0.150/1.00 eV/Å (fixed)" in out and "levels 0.100/0.30 eV/Å (fixed)" in out  # shipped values
     assert _last_line(out).startswith("ratio: ")
     assert list(tmp_path.glob("pool-*.npz")) and list(tmp_path.glob("test-*.npz"))
+    assert (tmp_path / "interface-li_li3incl6_demo" / "interface.POSCAR").is_file()
 
 
 @pytest.mark.slow
