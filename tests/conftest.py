@@ -110,6 +110,7 @@ CAMPAIGN_MODULES = {
 ENSEMBLE_MODULES = {
     "tests/exploration/test_round.py",
     "tests/exploration/test_like_for_like.py",
+    "tests/exploration/test_health.py",
     "tests/convergence/test_right_reason.py",
 }
 # the longest groups first (a run here: campaigns ~1,900 s, bench smoke ~700, ensembles ~650, the

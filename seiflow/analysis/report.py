@@ -140,6 +140,7 @@ def _round_row(r: RoundReport) -> dict[str, Any]:
         "accurate_ratio": sel.accurate_ratio,
         "candidate_ratio": sel.candidate_ratio,
         "failed_ratio": sel.failed_ratio,
+        "unstable_runs": sel.n_unstable_tasks,
         "n_candidate": sel.n_candidate,
         "n_selected": sel.n_selected,
         "f_trust_lo": sel.f_trust_lo_used,

@@ -26,6 +26,7 @@ def rounds_command(ctx: click.Context, campaign: str, as_json: bool) -> None:
             "failed_ratio": r.selection.failed_ratio,
             "n_selected": r.selection.n_selected,
             "n_failed_tasks": r.selection.n_failed_tasks,
+            "n_unstable_tasks": r.selection.n_unstable_tasks,
             "n_labelled": r.n_labelled,
             "n_corrected": r.n_corrected,
             "converged": r.converged,

@@ -75,7 +75,7 @@ def input_script(
         "neighbor 1.0 bin",
         f"read_data {DATA_FILE}",
         pair_style_line(model_files, task.out_freq, **pair_kw),
-        "pair_coeff * *",
+        f"pair_coeff * * {elements}",  # LAMMPS types named: a bare * * maps them onto the model's own order
         f"timestep {task.timestep_fs / 1000.0:g}",
         f"velocity all create {task.temperature:g} {task.velocity_seed} mom yes rot yes dist gaussian",
         integrator_line(task, triclinic),

@@ -1,6 +1,8 @@
 """Exploration jobs: one LAMMPS task per job (category ``lammps``), run, parse, keep only selectable frames.
 
-A crashed run (lost atoms, a bad model file) gives a ``failed`` result with its reason; the flow goes on.
+A run that could not run (a bad model file) gives a ``failed`` result with its reason; one that blew up (lost
+atoms, NaN, far above its thermostat: :mod:`seiflow.exploration.health`) is ``unstable`` and keeps only its
+frames from before the blow-up. The flow goes on either way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pymatgen.core import Structure
 from seiflow.constants import JobCategory
 from seiflow.errors import InputError
 from seiflow.exploration.deviation import energy_deviation, read_dump, read_model_devi, to_structure
-from seiflow.exploration.inputs import DUMP_FILE, MODEL_DEVI_FILE, write_inputs
+from seiflow.exploration.health import MdHealth, blew_up, md_health, split_at
+from seiflow.exploration.inputs import DUMP_FILE, LOG_FILE, MODEL_DEVI_FILE, write_inputs
 from seiflow.exploration.run import LammpsRunner
 from seiflow.exploration.tasks import make_tasks
 from seiflow.jobconfig import set_category
@@ -90,17 +93,29 @@ def run_task(
     outcome = runner.run(run_dir)
     base = {"task": task, "run_dir": str(run_dir), "wall_time_s": outcome.wall_time_s}
     devi_path = run_dir / MODEL_DEVI_FILE
-    if outcome.returncode != 0 or not devi_path.is_file():
+    crashed = outcome.returncode != 0
+    if not devi_path.is_file() or (crashed and not blew_up(outcome.reason)):
         reason = outcome.reason or f"{MODEL_DEVI_FILE} was not written"
         return ExplorationOutput(result=ExplorationResult(status=TaskStatus.FAILED, reason=reason, **base))
     deviation = read_model_devi(devi_path)
-    frames = read_dump(run_dir / DUMP_FILE)
+    health = md_health(run_dir / LOG_FILE, task, deviation, outcome.reason if crashed else None)
+    n_dropped = 0
+    if not health.healthy:
+        deviation, n_dropped = split_at(deviation, health.onset_step)
+    try:
+        frames = read_dump(run_dir / DUMP_FILE)
+    except (ValueError, IndexError, KeyError) as exc:  # a blown-up run's dump may end mid-frame or hold NaN
+        if health.healthy:
+            raise
+        frames, health = {}, MdHealth(health.onset_step, f"{health.reason}; its dump is unreadable: {exc}")
     calibrating_e = selection.calibration is not None and selection.calibration.e_error_lo is not None
-    if selection.e_trust_lo is not None or calibrating_e:
+    if (selection.e_trust_lo is not None or calibrating_e) and deviation.n_frames:
         atoms = [frames[s] for s in deviation.steps]
         deviation.devi_e = energy_deviation(model_files, atoms).tolist()
     result = ExplorationResult(
-        status=TaskStatus.COMPLETED, n_frames=deviation.n_frames, deviation=deviation, **base
+        status=TaskStatus.COMPLETED if health.healthy else TaskStatus.UNSTABLE, n_frames=deviation.n_frames,
+        deviation=deviation, reason=health.reason, unstable_step=health.onset_step, n_unstable_frames=n_dropped,
+        **base,
     )
     keep = np.flatnonzero(_keep_mask(result, selection, type_map))
     keep = keep[np.argsort(-deviation.array("max_devi_f")[keep], kind="stable")][:max_kept]

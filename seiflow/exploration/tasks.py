@@ -56,6 +56,7 @@ def make_tasks(
                             out_freq=config.out_freq,
                             round=round_index,
                             velocity_seed=len(tasks) + 1 + 1000 * round_index,
+                            max_temperature_factor=config.max_temperature_factor,
                         )
                     )
     return tasks

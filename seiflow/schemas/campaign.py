@@ -280,6 +280,11 @@ class ExplorationConfig(_Section):
     nsteps_growth: float = Field(1.5, ge=1.0, description="nsteps multiplier per round.")
     timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
     out_freq: int = Field(20, ge=1, description="Deviation and dump interval, steps.")
+    max_temperature_factor: float = Field(
+        5.0, gt=1, description="MD health: a run hotter than this x its thermostat's temperature has blown up "
+        "(its frames from then on are dropped, counted as failed); the demo's reacting 116-atom interface "
+        "reaches ~3x at 300 K with healthy models.",
+    )
     seeds: list[str] = Field(
         default_factory=lambda: ["interface"],
         description="'interface', bulk names, or 'perturbed' for perturbed copies.",

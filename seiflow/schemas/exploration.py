@@ -20,7 +20,8 @@ class TaskStatus(StrEnum):
     """Outcome of one exploration task."""
 
     COMPLETED = "completed"
-    FAILED = "failed"  # LAMMPS crashed (lost atoms, bad model file...): reason says why
+    FAILED = "failed"  # LAMMPS could not run (bad model file, bad input): reason says why
+    UNSTABLE = "unstable"  # the MD blew up (lost atoms, NaN, far above its thermostat): frames before it are kept
 
 
 class ExplorationTask(BaseModel):
@@ -38,6 +39,9 @@ class ExplorationTask(BaseModel):
     out_freq: int = Field(..., ge=1, description="Steps between deviation lines and dumped frames.")
     round: int = Field(0, ge=0)
     velocity_seed: int = Field(1, ge=1, description="LAMMPS velocity seed.")
+    max_temperature_factor: float = Field(
+        5.0, gt=1, description="The run is unstable from the first thermo step above this x its temperature."
+    )
 
 
 class Deviation(BaseModel):
@@ -70,7 +74,13 @@ class ExplorationResult(BaseModel):
     kept_steps: list[int] = Field(
         default_factory=list, description="Steps whose structures were kept (may be selected)."
     )
-    reason: str | None = Field(None, description="Why the run failed: the end of log.lammps.")
+    reason: str | None = Field(None, description="Why the run failed or blew up: the end of log.lammps.")
+    unstable_step: int | None = Field(
+        None, description="First MD step of the blow-up (unstable runs): frames from here on are dropped."
+    )
+    n_unstable_frames: int = Field(
+        0, ge=0, description="Frames dropped from the blow-up on: counted as failed, never selected."
+    )
     run_dir: str | None = None
     wall_time_s: float | None = None
 

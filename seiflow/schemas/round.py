@@ -32,7 +32,9 @@ class SelectionResult(BaseModel):
     n_frames: int = Field(0, description="Explored frames, all tasks together.")
     n_accurate: int = Field(0, description="Frames below every lower trust level.")
     n_candidate: int = Field(0, description="Frames between the levels.")
-    n_failed: int = Field(0, description="Frames above an upper level (or non-finite).")
+    n_failed: int = Field(
+        0, description="Frames above an upper level (or non-finite), and frames of unstable runs from the blow-up on."
+    )
     accurate_ratio: float = Field(0.0, description="n_accurate / n_frames.")
     candidate_ratio: float = Field(0.0, description="n_candidate / n_frames.")
     failed_ratio: float = Field(0.0, description="n_failed / n_frames.")
@@ -46,8 +48,13 @@ class SelectionResult(BaseModel):
     histogram: Histogram = Field(default_factory=Histogram, description="Max force deviation histogram.")
     selected: list[FrameId] = Field(default_factory=list, description="Frames sent to labelling.")
     n_sanity: int = Field(0, description="Random accurate frames also sent to labelling (sanity labels).")
-    n_failed_tasks: int = Field(0, description="Exploration tasks that crashed.")
+    n_failed_tasks: int = Field(0, description="Exploration tasks that could not run.")
     failed_tasks: dict[str, str] = Field(default_factory=dict, description="task id -> reason.")
+    n_unstable_tasks: int = Field(
+        0, description="Exploration runs that blew up (lost atoms, NaN, far above the thermostat)."
+    )
+    unstable_tasks: dict[str, str] = Field(default_factory=dict, description="task id -> when and why it blew up.")
+    n_unstable_frames: int = Field(0, description="Frames of unstable runs from the blow-up on (in n_failed).")
 
     @property
     def n_selected(self) -> int:

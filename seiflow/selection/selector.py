@@ -61,8 +61,10 @@ class Selector:
         self, results: list[ExplorationResult], structures: list[Structure]
     ) -> tuple[SelectionResult, list[Structure]]:
         """Classify all frames, filter the candidates, pick at most ``max_candidates``."""
-        done = [r for r in results if r.status == TaskStatus.COMPLETED and r.deviation.n_frames]
+        ran = (TaskStatus.COMPLETED, TaskStatus.UNSTABLE)  # unstable: only its frames before the blow-up
+        done = [r for r in results if r.status in ran and r.deviation.n_frames]
         failed_tasks = {r.task.task_id: r.reason or "" for r in results if r.status == TaskStatus.FAILED}
+        unstable = [r for r in results if r.status == TaskStatus.UNSTABLE]
         all_f = np.concatenate([r.deviation.array("max_devi_f") for r in done]) if done else np.array([])
         hi = self.trust.force.hi if self.trust.force.hi is not None else float(np.max(all_f, initial=1.0))
         lo = self.adaptive.lower_level(all_f, hi) if self.adaptive else self.trust.force.lo
@@ -79,6 +81,7 @@ class Selector:
                                                             strict=True)
                      if (key := (r.task.task_id, step)) in by_key]
         picked, n_filtered, reasons = self._pick(sorted(cand, reverse=True), by_key)
+        counts[FrameClass.FAILED] += sum(r.n_unstable_frames for r in unstable)  # neither accurate nor candidates
         n = int(sum(counts.values()))
         edges, hist = histogram(all_f, hi)
         doc = SelectionResult(
@@ -96,6 +99,9 @@ class Selector:
             selected=[FrameId(task_id=t, step=s, max_devi_f=f) for f, t, s in picked],
             n_failed_tasks=len(failed_tasks),
             failed_tasks=failed_tasks,
+            n_unstable_tasks=len(unstable),
+            unstable_tasks={r.task.task_id: r.reason or "" for r in unstable},
+            n_unstable_frames=sum(r.n_unstable_frames for r in unstable),
         )
         pool = []
         if self.n_sanity:  # exploration kept each task's pool (sanity_picks); the same rule here, among
