@@ -3,8 +3,10 @@
 Each seed runs ``seiflow demo --seed N --json`` in a fresh HOME (its own embedded store on its own free
 port, no launchpad.yaml in the working folder), timed from the outside, then stops that store. One JSON
 line per seed is appended to ``--out`` as soon as the seed ends, so a cut run keeps the seeds it finished;
-``--skip-done`` resumes from that file. The table printed last has, per seed: state, rounds, minutes,
-accurate ratio per round, and the production model's errors on the independent test set.
+``--skip-done`` resumes from that file. The table printed last has, per seed: state, rounds, minutes (and
+the CPU minutes of the demo's own processes, which other work on the machine does not inflate; the load
+average before and after), accurate ratio per round, and the production model's errors on the independent
+test set.
 
     python bench/bench_demo_seeds.py                       # the campaign file's seeds, then --seed 2..5
     python bench/bench_demo_seeds.py --seeds 2 3 --out bench/results/demo-seeds.jsonl --skip-done
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -43,12 +46,18 @@ def run_seed(seed: str, campaign: Path, workdir: Path, seiflow: Path, timeout_mi
     cmd = [str(seiflow), "demo", "--campaign-file", str(campaign), "--json", "--timeout-min", str(timeout_min)]
     if seed != "default":
         cmd += ["--seed", seed]
+    load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.run(cmd, env=env, cwd=home, stdout=subprocess.PIPE, stderr=err, text=True)
     minutes = (time.perf_counter() - start) / 60
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the demo's own processes (workers, dp, lmp), waited for
+    cpu_min = (cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime) / 60
     subprocess.run([str(seiflow), "db", "stop"], env=env, cwd=home, capture_output=True)
-    row: dict = {"seed": seed, "minutes": round(minutes, 1), "exit": proc.returncode, "log": str(log)}
+    row: dict = {"seed": seed, "minutes": round(minutes, 1), "cpu_minutes": round(cpu_min, 1),
+                 "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+                 "exit": proc.returncode, "log": str(log)}
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -74,14 +83,15 @@ def summarise(row: dict, result: dict) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| seed | state | rounds | minutes | accurate ratio by round | test set E meV/atom, F meV/Å, S MPa |",
+    lines = ["| seed | state | rounds | minutes (CPU min) | accurate ratio by round | test set E meV/atom, F meV/Å, S MPa |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         ratios = ", ".join("-" if x is None else f"{x:.3f}" for x in r.get("accurate_ratio") or [])
         t = r.get("test_set") or {}
         test = ", ".join("-" if t.get(k) is None else f"{t[k]:.3g}"
                          for k in ("rmse_e_mev_atom", "rmse_f_mev_a", "rmse_v_mpa"))
-        lines.append(f"| {r['seed']} | {r.get('state')} | {r.get('rounds')} | {r['minutes']} | {ratios} | {test} |")
+        minutes = f"{r['minutes']} ({r.get('cpu_minutes', '-')})"
+        lines.append(f"| {r['seed']} | {r.get('state')} | {r.get('rounds')} | {minutes} | {ratios} | {test} |")
     done = [r for r in rows if r.get("state") == "converged"]
     fast = [r for r in done if r["minutes"] < GOAL_MIN]
     lines.append(f"converged: {len(done)} of {len(rows)}; converged under {GOAL_MIN:.0f} min (demo only, "
