@@ -322,3 +322,4 @@ CALCULATORS: Registry = Registry("local calculator", key="name", packages=("seif
 FILTERS: Registry = Registry("selection filter", key="name", packages=("seiflow.selection",))
 DESCRIPTORS: Registry = Registry("descriptor", key="name", packages=("seiflow.selection",))
 CRITERIA: Registry = Registry("convergence criterion", key="name", packages=("seiflow.convergence",))
+MODEL_DESCRIPTORS: Registry = Registry("DeePMD descriptor", key="type", packages=("seiflow.training",))

@@ -85,7 +85,7 @@ def test_the_study_settings_are_in_the_file(campaign):
     assert md.temperatures == [300.0, 600.0] and md.interface_temperatures == [300.0]
     assert 4 <= lab.group_size <= 8
     t = campaign.training
-    assert (t.descriptor, t.rcut, t.descriptor_neurons, t.axis_neuron) == (
+    assert (t.descriptor.type, t.rcut, t.descriptor_neurons, t.axis_neuron) == (
         "se_e2_a",
         6.0,
         [25, 50, 100],

@@ -15,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pymatgen.core import Composition, Element, Structure
 
 from seiflow.errors import InputError
-from seiflow.registry import CALCULATORS, CRITERIA, DESCRIPTORS, FILTERS, REFERENCES
+from seiflow.registry import (
+    CALCULATORS,
+    CRITERIA,
+    DESCRIPTORS,
+    FILTERS,
+    MODEL_DESCRIPTORS,
+    REFERENCES,
+)
 from seiflow.schemas.formats import IMPORT_FORMATS, guess_format
 from seiflow.schemas.phases import (
     BULKS,
@@ -231,7 +238,10 @@ class TrainingConfig(_Section):
         "tensorflow", description="DeePMD-kit backend (TensorFlow is the CPU default here)."
     )
     numb_models: int = Field(4, ge=1, description="Ensemble size (different seeds).")
-    descriptor: Literal["se_e2_a"] = Field("se_e2_a", description="DeePMD descriptor type.")
+    descriptor: MODEL_DESCRIPTORS.choice() = Field(
+        "se_e2_a", description="DeePMD descriptor: a type name, or {type: name, ...its settings} (choices below); "
+        "rcut, rcut_smth, sel, descriptor_neurons and axis_neuron below are its radial settings.",
+    )
     rcut: float = Field(6.0, gt=0, description="Cut-off radius, Å.")
     rcut_smth: float = Field(0.5, ge=0, description="Where the smoothing starts, Å.")
     sel: list[int] | Literal["auto"] = Field(
@@ -268,6 +278,19 @@ class TrainingConfig(_Section):
     validation_fraction: float = Field(0.1, ge=0, lt=1, description="Held out for dp test.")
     compress: bool = Field(True, description="Compress frozen models (faster LAMMPS).")
     seed: int = Field(1, description="Seed of model 0; model i uses seed + i.")
+
+    @model_validator(mode="after")
+    def _descriptor_fits_backend_and_compression(self) -> TrainingConfig:
+        kind = self.descriptor.type
+        if self.backend not in type(self.descriptor).backends:
+            raise ValueError(
+                f"descriptor {kind} trains only with backend {' or '.join(type(self.descriptor).backends)} "
+                f"(backend is {self.backend}): set training.backend: pytorch, or use se_e2_a or se_atten"
+            )
+        why = self.descriptor.compressible(self.backend)
+        if self.compress and why:
+            raise ValueError(f"compress: true, but {why}: set training.compress: false (or change the descriptor)")
+        return self
 
 
 class ExplorationConfig(_Section):

@@ -84,7 +84,7 @@ def build_input(
     ``resume_start_lr`` with ``resume_loss`` (DP-GEN's ``training_reuse_*``): restarting a trained model at
     the first round's learning rate and force-heavy prefactors throws away much of what it learned.
     """
-    if len(sel) != len(type_map):
+    if len(sel) != len(type_map):  # per element here; attention descriptors sum them (descriptors.total_sel)
         raise InputError(
             f"training.sel has {len(sel)} entries but type_map has {len(type_map)}",
             "give one sel value per element, or sel: auto",
@@ -97,16 +97,7 @@ def build_input(
     return {
         "model": {
             "type_map": list(type_map),
-            "descriptor": {
-                "type": config.descriptor,
-                "rcut": config.rcut,
-                "rcut_smth": config.rcut_smth,
-                "sel": list(sel),
-                "neuron": list(config.descriptor_neurons),
-                "axis_neuron": config.axis_neuron,
-                "resnet_dt": False,
-                "seed": seed,
-            },
+            "descriptor": config.descriptor.section(config, list(sel), seed),
             "fitting_net": {"neuron": list(config.fitting_neurons), "resnet_dt": True, "seed": seed},
         },
         "learning_rate": {

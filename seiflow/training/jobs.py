@@ -97,12 +97,13 @@ def _link_launch_dir(run_dir: Path) -> None:
         link.symlink_to(run_dir, target_is_directory=True)
 
 
-def _pack_checkpoint(run_dir: Path) -> Path:
-    """The newest checkpoint (index file + its data files) as ``checkpoint.tar.gz``."""
+def _pack_checkpoint(run_dir: Path, backend: str = "tensorflow") -> Path:
+    """The newest checkpoint as ``checkpoint.tar.gz``: TF's index file and data files, or PyTorch's ``.pt``."""
     step = run.checkpoint_step(run_dir)
     out = run_dir / "checkpoint.tar.gz"
     index = run_dir / "checkpoint.latest"
-    index.write_text(f'model_checkpoint_path: "model.ckpt-{step}"\n')
+    latest = run.restart_path(run_dir, backend)
+    index.write_text(latest if backend == "pytorch" else f'model_checkpoint_path: "{latest}"\n')
     with tarfile.open(out, "w:gz") as tar:
         tar.add(index, arcname="checkpoint")
         for path in run_dir.glob(f"model.ckpt-{step}*"):
@@ -188,8 +189,7 @@ def train_model(
         compressed, compression, timings["compress"] = _compress(run_dir, backend, frozen, type_map, data)
         if compressed is not None:
             files["compressed"] = compressed
-    if backend == "tensorflow":
-        files["checkpoint"] = _pack_checkpoint(run_dir)
+    files["checkpoint"] = _pack_checkpoint(run_dir, backend)  # next_round_init: restart unpacks it
     doc = ModelDoc(
         model_id=new_model_id(campaign, round, index), campaign=campaign, round=round, index=index,
         seed=seed, backend=backend, deepmd_version=deepmd_version(), type_map=type_map,
