@@ -43,10 +43,9 @@ def read_thermo(log_path: Path) -> tuple[list[int], list[float]]:
         if words[:1] == ["Step"]:
             columns = words
             continue
-        if columns is None or not words:
-            continue
-        if line.startswith("Loop time") or not words[0].lstrip("-").isdigit() or len(words) != len(columns):
-            columns = None if line.startswith("Loop time") else columns
+        if line.startswith("Loop time"):  # the end of this run's thermo block
+            columns = None
+        if columns is None or not words or not words[0].lstrip("-").isdigit() or len(words) != len(columns):
             continue
         try:
             temp = float(words[columns.index("Temp")]) if "Temp" in columns else math.nan

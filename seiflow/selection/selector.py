@@ -81,7 +81,8 @@ class Selector:
                                                             strict=True)
                      if (key := (r.task.task_id, step)) in by_key]
         picked, n_filtered, reasons = self._pick(sorted(cand, reverse=True), by_key)
-        counts[FrameClass.FAILED] += sum(r.n_unstable_frames for r in unstable)  # neither accurate nor candidates
+        n_unstable_frames = sum(r.n_unstable_frames for r in unstable)
+        counts[FrameClass.FAILED] += n_unstable_frames  # neither accurate nor candidates
         n = int(sum(counts.values()))
         edges, hist = histogram(all_f, hi)
         doc = SelectionResult(
@@ -101,7 +102,7 @@ class Selector:
             failed_tasks=failed_tasks,
             n_unstable_tasks=len(unstable),
             unstable_tasks={r.task.task_id: r.reason or "" for r in unstable},
-            n_unstable_frames=sum(r.n_unstable_frames for r in unstable),
+            n_unstable_frames=n_unstable_frames,
         )
         pool = []
         if self.n_sanity:  # exploration kept each task's pool (sanity_picks); the same rule here, among
