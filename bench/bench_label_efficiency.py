@@ -292,7 +292,8 @@ class Strategy:
                 fixed_lo=self.lo, hi=self.hi, adaptive_rate=demo.selection.adaptive_rate,
                 f_error_hi=2 * f_error_lo, quantile=cal.quantile if cal else 0.9,
                 min_spearman=cal.min_spearman if cal else 0.3, min_pairs=args.min_pairs or max(3, args.batch),
-                batch=args.batch)
+                batch=args.batch, min_round_pairs=cal.min_round_pairs if cal else 10,
+                pooled=not cal.per_round_offset if cal else False)
             self.levels = Levels("calibrated" if name == "seiflow" else "adaptive", settings, f_error_lo)
             self.f_error_lo = f_error_lo
 

@@ -23,6 +23,8 @@ lower force level differs:
   the pairs are fitted by ``fit_calibration`` (``--quantile``) and ``levels_from`` gives the lower level
   where the error bound reaches ``--f-error-lo``, once ``--min-pairs`` pairs with rank correlation
   ``--min-spearman`` exist; until then the adaptive level, as the campaign does (``plan_next_round``).
+  As in the campaign, each batch of labels is a round with its own offset (the newest, merged with earlier
+  batches until ``--min-round-pairs`` pairs, sets the level) and one shared slope; ``--pooled``: one line.
   ``--min-pairs`` defaults to ``--batch``: the campaign's 20 pairs are fewer than its 50 candidates a
   round, so its calibration also starts after the first round of new labels.
   The upper level stays ``--hi`` for all three, so the comparison is of the lower level alone.
@@ -78,8 +80,11 @@ class Levels:
         self.adaptive = AdaptiveLower(rate=args.adaptive_rate)  # as selector_from_config builds it
         self.config = CalibrationConfig(f_error_lo=f_error_lo, f_error_hi=max(args.f_error_hi, 2 * f_error_lo),
                                         quantile=args.quantile, min_spearman=args.min_spearman,
-                                        min_pairs=args.min_pairs or max(3, args.batch))
-        self.pairs: list[tuple[float, float]] = []  # (max_devi_f, max-atom force error), eV/Å
+                                        min_pairs=args.min_pairs or max(3, args.batch),
+                                        min_round_pairs=getattr(args, "min_round_pairs", 10),
+                                        per_round_offset=not getattr(args, "pooled", False))
+        self.pairs: list[tuple[float, float, int]] = []  # (max_devi_f, max-atom force error eV/Å, purchase)
+        self.purchases = 0  # each labelling batch is one round of the campaign's calibration
 
     def lower(self, devi: np.ndarray) -> tuple[float, str]:
         """The lower level for these per-frame deviations, and how it was set."""
@@ -91,8 +96,10 @@ class Levels:
 
             fit = None
             if len(self.pairs) >= 3:  # as calibrate_round: fit from 3 pairs, use it from min_pairs
-                dev, err = np.array(self.pairs).T
-                fit = fit_calibration(dev, err, self.config.quantile).model_dump()
+                dev, err, rounds = np.array(self.pairs).T
+                fit = fit_calibration(dev, err, self.config.quantile,
+                                      rounds=rounds if self.config.per_round_offset else None,
+                                      min_round_pairs=self.config.min_round_pairs).model_dump()
             levels = levels_from(fit, self.config)
             if levels:
                 return levels["f_trust_lo"], (f"calibrated: {fit['n_pairs']} pairs, slope {fit['slope']:.2f}, "
@@ -108,7 +115,8 @@ class Levels:
         from seiflow.convergence.calibration_jobs import ensemble_errors
 
         errors = ensemble_errors(labelled_frames(frames, new), [m.path for m in models], type_map(frames))
-        self.pairs += [(devi[i], float(e)) for i, e in zip(new, errors[:, 0], strict=True)]
+        self.purchases += 1
+        self.pairs += [(devi[i], float(e), self.purchases) for i, e in zip(new, errors[:, 0], strict=True)]
 
 
 def candidates(unlabelled: list[int], per_atom: np.ndarray, lo: float, hi: float) -> list[int]:
@@ -234,6 +242,10 @@ def parse() -> argparse.Namespace:
                    help="pairs before the fit sets the level (default --batch, at least 3: one round of "
                         "labels, as the campaign's 20 of its 50 candidates)")
     p.add_argument("--min-spearman", type=float, default=0.3)
+    p.add_argument("--min-round-pairs", type=int, default=10,
+                   help="pairs the newest offset is fitted on (the campaign's selection.calibration default)")
+    p.add_argument("--pooled", action="store_true",
+                   help="one line through every pair instead of one slope and the newest round's offset")
     p.add_argument("--seed", type=int, default=1, help="seed of the pool's MD")
     p.add_argument("--seeds", default="1", help="comma-separated model/pick seeds; summed in the ratios")
     p.add_argument("--cache", type=Path, default=None, help="keep the CHGNet pool here for later runs")

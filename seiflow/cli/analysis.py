@@ -103,7 +103,7 @@ def mechanism_cmd(traj, campaign_file, every, dt_ps, axis, type_map, out, as_jso
 @click.argument("trajs", nargs=-1, required=True)
 @click.option("--temperatures", required=True, help="Comma-separated, one per trajectory (K).")
 @click.option("--dt-ps", required=True, type=float, help="Time between frames, ps.")
-@click.option("--species", default="Li", show_default=True)
+@click.option("--species", required=True, help="The diffusing element, e.g. Li.")
 @click.option("--type-map", default=None)
 @click.option("--out", default=None)
 @json_option

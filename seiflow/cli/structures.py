@@ -8,8 +8,10 @@ import click
 from pymatgen.core import Structure
 
 from seiflow.cli.common import emit, json_option
+from seiflow.cli.control import DEMO_CAMPAIGN
+from seiflow.dataset.importers import check_extxyz_layout
 from seiflow.errors import InputError
-from seiflow.schemas.campaign import Campaign, campaign_from_dict, load_campaign
+from seiflow.schemas.campaign import Campaign, load_campaign
 from seiflow.structures.bulk import BULKS, prepare_bulks
 from seiflow.structures.checks import check_structure, write_structure
 from seiflow.structures.interface import LABEL
@@ -17,13 +19,15 @@ from seiflow.structures.jobs import relax_calculator_for
 from seiflow.structures.perturb import perturb
 from seiflow.structures.scale import ScaleUpTarget, scale_up
 
-DEFAULT_TYPE_MAP = ["Li", "In", "Cl"]
-
 
 def _campaign(path: str | None) -> Campaign:
+    """The named campaign file, else the demo's (``seiflow demo``'s default, in the working folder)."""
     if path:
         return load_campaign(path)
-    return campaign_from_dict({"name": "demo", "system": {"type_map": DEFAULT_TYPE_MAP}})
+    if not DEMO_CAMPAIGN.is_file():
+        raise InputError(f"no CAMPAIGN_FILE given and no {DEMO_CAMPAIGN} in {Path.cwd()}",
+                         "name the campaign whose structures to build, e.g. workflows/li_li3incl6_demo.yaml")
+    return load_campaign(DEMO_CAMPAIGN)
 
 
 def _lattice(values: tuple[str, ...]) -> dict[str, float]:
@@ -71,10 +75,15 @@ def _read(path: str) -> Structure:
             pass
     try:
         from ase.io import read
+        from ase.io.formats import filetype
         from pymatgen.io.ase import AseAtomsAdaptor
 
+        if filetype(path) in ("xyz", "extxyz"):
+            check_extxyz_layout(Path(path))  # ASE reads `count` lines after a count line: a huge one never ends
         atoms = read(path)
         structure = AseAtomsAdaptor.get_structure(atoms)
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(f"cannot read {path}: {exc}", "give a POSCAR, CIF or extxyz file") from None
     if LABEL in atoms.arrays:  # extxyz written by seiflow keeps which atoms are electrolyte
@@ -160,7 +169,8 @@ def scale_up_cmd(
 @click.option("--cell-strain", default=0.03, show_default=True, type=float)
 @click.option("--displacement", default=0.05, show_default=True, type=float, help="Sigma, Å.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--type-map", default=",".join(DEFAULT_TYPE_MAP), show_default=True)
+@click.option("--type-map", default=None, help="Element order, e.g. Li,In,Cl (default: the file's, by first "
+              "appearance).")
 @click.option("--min-distance", default=1.5, show_default=True, type=float)
 @click.option("--out", "out_dir", default="perturbed", show_default=True, type=click.Path())
 @json_option
@@ -170,7 +180,8 @@ def perturb_cmd(
 ) -> None:
     """Write N perturbed copies of STRUCTURE_FILE (POSCAR, CIF, extxyz, ...); reproducible by --seed."""
     structure = _read(structure_file)
-    types = [t.strip() for t in type_map.split(",") if t.strip()]
+    types = ([t.strip() for t in type_map.split(",") if t.strip()] if type_map
+             else list(dict.fromkeys(site.specie.symbol for site in structure)))
     copies = perturb(structure, n_copies, cell_strain, displacement, seed)
     for copy in copies:
         check_structure(copy, types, min_distance)

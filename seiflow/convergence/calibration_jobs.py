@@ -7,7 +7,8 @@ exploration computed it; max virial deviation per atom). The force fit sets the 
 ``e_error_lo`` (meV/atom) or ``v_error_lo`` (MPa) set, the energy or virial fit adds that quantity's
 lower level. Frames labelled as sanity checks (random explored frames the ensemble called accurate) give
 the true error where the ensemble claims to be right. Pairs of this and earlier rounds are fitted
-(:mod:`seiflow.convergence.calibration`), and the fit gives the next round's trust levels.
+(:mod:`seiflow.convergence.calibration`: one slope, and by default each round its own offset, the newest one
+setting the level), and the fit gives the next round's trust levels.
 """
 
 from __future__ import annotations
@@ -103,15 +104,17 @@ def levels_from(fit: CalibrationFit | dict | None, config: CalibrationConfig,
     return levels
 
 
-def _fit(pairs: list[CalibrationPair], quantity: str, quantile: float) -> CalibrationFit | None:
-    """The quantile fit of one quantity's error on its deviation over the pairs that have both."""
+def _fit(pairs: list[tuple[int, CalibrationPair]], quantity: str,
+         config: CalibrationConfig) -> CalibrationFit | None:
+    """The quantile fit of one quantity's error on its deviation over the (round, pair)s that have both."""
     dev_key, err_key = QUANTITIES[quantity][:2]
-    values = [(getattr(p, dev_key), getattr(p, err_key)) for p in pairs]
-    both = [(d, e) for d, e in values if d is not None and e is not None and np.isfinite(e)]
+    values = [(r, getattr(p, dev_key), getattr(p, err_key)) for r, p in pairs]
+    both = [(r, d, e) for r, d, e in values if d is not None and e is not None and np.isfinite(e)]
     if len(both) < 3:
         return None
-    dev, err = np.array(both).T
-    return fit_calibration(dev, err, quantile)
+    rounds, dev, err = np.array(both).T
+    return fit_calibration(dev, err, config.quantile, rounds=rounds if config.per_round_offset else None,
+                           min_round_pairs=config.min_round_pairs)
 
 
 @job(output_schema=CalibrationSummary)
@@ -133,9 +136,10 @@ def calibrate_round(campaign: str, r: int, model_ids: list[str], type_map: list[
             max_devi_v=p.max_devi_v, devi_e=p.devi_e, sanity=bool(p.sanity),
         ))
     store = CalibrationStore()
-    pairs = store.pairs_before(campaign, r) + [row for row in rows if not row.sanity]
-    fit = _fit(pairs, "force", cfg.quantile)
-    fits = {q: _fit(pairs, q, cfg.quantile) for q in ("energy", "virial") if error_target(cfg, q) is not None}
+    # sanity labels check the ensemble's claim of accuracy; they are never fitted, in this round or earlier ones
+    pairs = [(k, p) for k, p in store.pairs_before(campaign, r) + [(r, row) for row in rows] if not p.sanity]
+    fit = _fit(pairs, "force", cfg)
+    fits = {q: _fit(pairs, q, cfg) for q in ("energy", "virial") if error_target(cfg, q) is not None}
     sanity = [row.f_error for row in rows if row.sanity]
     record = CalibrationRecord(
         campaign=campaign, round=r, pairs=rows, n_pairs_fitted=len(pairs), fit=fit, fits=fits,

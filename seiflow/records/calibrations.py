@@ -13,7 +13,7 @@ class CalibrationStore(PerRoundStore[CalibrationRecord]):
     collection_name = CALIBRATIONS_COLLECTION
     document = CalibrationRecord
 
-    def pairs_before(self, campaign: str, round_index: int) -> list[CalibrationPair]:
-        """The pairs of every round before ``round_index`` (sanity labels included)."""
-        docs = self.collection.find({"campaign": campaign, "round": {"$lt": round_index}}, {"pairs": 1})
-        return [CalibrationPair.model_validate(p) for d in docs for p in d.get("pairs", [])]
+    def pairs_before(self, campaign: str, round_index: int) -> list[tuple[int, CalibrationPair]]:
+        """(round, pair) for every pair of the rounds before ``round_index`` (sanity labels included)."""
+        docs = self.collection.find({"campaign": campaign, "round": {"$lt": round_index}}, {"pairs": 1, "round": 1})
+        return [(int(d["round"]), CalibrationPair.model_validate(p)) for d in docs for p in d.get("pairs", [])]

@@ -17,7 +17,7 @@ EPS = 1e-6  # eV/Å; deviations and errors are floored here before taking logs
 
 
 class CalibrationFit(BaseModel):
-    """log10(error) = intercept + slope * log10(deviation), at the ``quantile`` of the error."""
+    """log10(error) = intercept + slope * log10(deviation), at the ``quantile`` of the error (the newest ensemble's)."""
 
     n_pairs: int = Field(..., description="Deviation/error pairs fitted.")
     quantile: float = Field(..., description="Conditional error quantile fitted.")
@@ -25,6 +25,10 @@ class CalibrationFit(BaseModel):
     slope: float = Field(..., description="d log10(error) / d log10(deviation).")
     coverage: float = Field(..., description="Fraction of pairs whose error is at or below the fit.")
     spearman: float = Field(..., description="Rank correlation of deviation and error (fit quality).")
+    intercept_rounds: list[int] = Field(
+        default_factory=list, description="Rounds whose pairs set the intercept, the slope being fitted on every "
+        "round's (empty: one line through every pair).")
+    n_intercept_pairs: int | None = Field(None, description="Pairs that set the intercept.")
 
     def predict(self, deviation: np.ndarray | float) -> np.ndarray:
         """The ``quantile`` error bound (eV/Å) at these deviations."""

@@ -340,6 +340,13 @@ class CalibrationConfig(_Section):
     quantile: float = Field(0.9, gt=0.5, lt=1, description="Error quantile the bound holds at.")
     min_pairs: int = Field(20, ge=3, description="Pairs needed before the fit sets the levels.")
     min_spearman: float = Field(0.3, ge=-1, le=1, description="Rank correlation needed to trust the fit.")
+    per_round_offset: bool = Field(
+        True, description="true: one slope over every round's pairs, each round its own offset, the level from "
+        "the newest ensemble's (a later ensemble errs less at the same deviation); false: one line through every "
+        "pair, early rounds weighing as much as the last.")
+    min_round_pairs: int = Field(
+        10, ge=3, description="Pairs the newest offset is fitted on: the rounds before the last join it until "
+        "there are this many.")
 
     @model_validator(mode="after")
     def _ordered(self) -> CalibrationConfig:

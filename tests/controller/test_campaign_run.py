@@ -56,6 +56,12 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
         assert c["sanity"]["n"] == sum(p["sanity"] for p in c["pairs"]) >= 1 and c["sanity"]["p90_f_error"] > 0
         assert sum(not p["sanity"] for p in c["pairs"]) >= 1 and all(p["f_error"] > 0 for p in c["pairs"])
     assert calibrations[1]["fit"]["n_pairs"] >= 3
+    # per_round_offset (the default): one slope, the level from the newest round's own offset, which round 2
+    # fits on its own pairs when it has min_round_pairs (3) of them, else together with round 1's
+    fitted = {r: sum(not p["sanity"] for p in c["pairs"]) for r, c in calibrations.items()}
+    assert calibrations[1]["fit"]["intercept_rounds"] == [1]
+    assert calibrations[2]["fit"]["intercept_rounds"] == ([2] if fitted[2] >= 3 else [1, 2])
+    assert calibrations[2]["fit"]["n_pairs"] == calibrations[2]["n_pairs_fitted"] == fitted[1] + fitted[2]
     # e_error_lo and v_error_lo are set: every exploration pair carries its energy and virial deviations and
     # its energy and stress errors, and both are fitted beside the force
     for c in calibrations.values():

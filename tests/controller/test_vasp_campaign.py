@@ -38,6 +38,7 @@ def vasp_campaign(name: str = "tinyvasp"):
     data["labelling"]["group_size"] = 1
     data["labelling"]["md"].update({"steps": 16, "sample_every": 2})
     data["selection"]["max_candidates"] = 4
+    data["selection"]["calibration"]["per_round_offset"] = False  # the other choice: one line through all pairs
     return campaign_from_dict(data)
 
 
@@ -90,6 +91,9 @@ def test_vasp_campaign_through_two_workers(seiflow_env):
     assert trained and {f["reference"]["calculator"] for f in db[FRAMES_COLLECTION].find({"_id": {"$in": list(trained)}})} == {"vasp"}
     analysis = db["analyses"].find_one({"campaign": campaign.name})
     assert analysis and analysis["n_frames"] > 0
+    # per_round_offset false: every fit is one line through all pairs, no round's own offset
+    fits = [c["fit"] for c in db["calibrations"].find({"campaign": campaign.name}) if c.get("fit")]
+    assert fits and all(f["intercept_rounds"] == [] and f["n_intercept_pairs"] == f["n_pairs"] for f in fits)
 
 
 def test_bulks_are_relaxed_by_vasp_before_the_interface_is_built(seiflow_env, tmp_path, monkeypatch):

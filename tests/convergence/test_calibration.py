@@ -51,3 +51,37 @@ def test_energy_and_virial_levels_come_from_their_own_fits():
     assert bound == pytest.approx(5.0, rel=1e-6)
     few = {**energy, "n_pairs": 5}  # a fit on too few pairs sets nothing
     assert "e_trust_lo" not in levels_from(force, config, {"energy": few})
+
+
+def drifting(rounds: int = 4, n: int = 40, b: float = 0.8, sigma: float = 0.1):
+    """Each round's ensemble errs less at the same deviation: intercept 0.6, 0.45, 0.3, 0.15 (log10)."""
+    dev, err, rnd = [], [], []
+    for r in range(1, rounds + 1):
+        d, e = planted(n, seed=r, a=0.75 - 0.15 * r, b=b, sigma=sigma)
+        dev.append(d), err.append(e), rnd.append(np.full(n, r))
+    return np.concatenate(dev), np.concatenate(err), np.concatenate(rnd)
+
+
+def test_the_level_follows_the_newest_ensemble_not_the_average_of_the_rounds():
+    """One slope over every round, the newest round's own offset: the level is the one the last ensemble's
+    errors give; one line through all pairs sets it where the early ensembles' errors put it (too low)."""
+    dev, err, rnd = drifting()
+    per_round = fit_calibration(dev, err, 0.9, rounds=rnd, min_round_pairs=10)
+    pooled = fit_calibration(dev, err, 0.9)
+    z90 = 1.2816 * 0.1
+    assert per_round.intercept_rounds == [4] and per_round.n_intercept_pairs == 40
+    assert per_round.slope == pytest.approx(0.8, abs=0.1)
+    assert per_round.intercept == pytest.approx(0.15 + z90, abs=0.08)
+    assert per_round.coverage == pytest.approx(0.9, abs=0.03)
+    truth = 10 ** ((np.log10(0.5) - 0.15 - z90) / 0.8)  # where the last ensemble's 0.9 quantile reaches 0.5 eV/Å
+    assert per_round.level_for(0.5) == pytest.approx(truth, rel=0.3)
+    assert pooled.intercept_rounds == [] and pooled.level_for(0.5) < 0.6 * truth
+
+
+def test_a_round_with_few_pairs_borrows_the_rounds_before_it():
+    dev, err, rnd = drifting()
+    few = np.r_[np.flatnonzero(rnd < 4), np.flatnonzero(rnd == 4)[:4]]  # the last round: 4 pairs
+    fit = fit_calibration(dev[few], err[few], 0.9, rounds=rnd[few], min_round_pairs=10)
+    assert fit.intercept_rounds == [3, 4] and fit.n_intercept_pairs == 44
+    fit = fit_calibration(dev[few], err[few], 0.9, rounds=rnd[few], min_round_pairs=100)
+    assert fit.intercept_rounds == [1, 2, 3, 4] and fit.n_intercept_pairs == fit.n_pairs == 124

@@ -84,6 +84,15 @@ def test_overlapping_atoms_are_refused(seiflow_env, tmp_path, capsys, monkeypatc
                       "--displacement", "0", "--type-map", "Li,Cl"], capsys, "atoms overlap")
 
 
+def test_structures_without_a_campaign_outside_the_repository_are_refused(seiflow_env, tmp_path, capsys,
+                                                                         monkeypatch):
+    """No campaign named and no demo campaign in the working folder: an error, not a built-in chemistry."""
+    monkeypatch.chdir(tmp_path)
+    _assert_rejected(["structures", "interface", "--out", str(tmp_path / "i")], capsys,
+                     "no CAMPAIGN_FILE given", "name the campaign")
+    assert not (tmp_path / "i").exists()
+
+
 def test_empty_dataset_is_refused(seiflow_env, tmp_path, capsys):
     empty = tmp_path / "empty.xyz"
     empty.write_text("")

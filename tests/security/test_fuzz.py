@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from seiflow.dataset.importers import frames_from_file
@@ -18,9 +18,10 @@ from seiflow.schemas.campaign import Campaign, campaign_from_dict, load_campaign
 TINY = yaml.safe_load((Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml").read_text())
 # derandomize: the same 1,000 examples every run, so CI cannot fail on a draw it never saw before (a
 # random draw here once spent >15 min in one example and its shrinking); set derandomize=False locally
-# to explore new draws
+# to explore new draws. No shrinking: a hanging example stopped by pytest-timeout is a failure, and
+# shrinking re-runs similar examples that hang again past the one timeout (CI stop 34 ran out of time so)
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck),
-                derandomize=True)
+                derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(["Li", "Xx", "In", "", "chgnet", "scratch"]))
@@ -145,6 +146,9 @@ structure_texts = st.one_of(
 
 @FUZZ
 @given(structure_texts, st.sampled_from(["POSCAR", "s.cif", "s.extxyz", "s.xyz"]))
+# ASE reads `count` lines after a count line: this one never ended (CI stop 34 ran out of time on it)
+@example("999999999999999999999999999999\nx\nLi 0 0 0\n", "s.extxyz")
+@example("999999999999999999999999999999\nx\nLi 0 0 0\n", "s.xyz")
 def test_structure_reader_raises_only_input_error(text, name):
     from seiflow.cli.structures import _read
 
