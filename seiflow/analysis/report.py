@@ -60,6 +60,8 @@ class ReportData(BaseModel):
         default_factory=list, description="Per round and criterion: met or not, and why."
     )
     parity_model: str | None = None
+    distillation: list[dict[str, Any]] = Field(
+        default_factory=list, description="Distilled students beside their teachers on the fixed validation set.")
     verdict: Verdict | None = Field(None, description="The opening verdict.")
     validation: dict[str, Any] = Field(
         default_factory=dict, description="Fixed-set learning curve, errors per structure, parity and dynamics."
@@ -102,6 +104,8 @@ def _frames_section(db: Database, campaign: str) -> tuple[dict[str, Any], list[d
 def _models_section(db: Database, campaign: str) -> list[dict[str, Any]]:
     out = []
     for m in sorted(ModelStore(db).list(campaign), key=lambda m: (m.round, m.index)):
+        if m.teacher_model_id is not None:
+            continue  # a distilled student learned its teacher's labels: its own table, not the learning curve
         out.append({"model_id": m.model_id, "round": m.round, "index": m.index,
                     "n_train_frames": m.data.n_train_frames, "has_parity": "parity" in m.files,
                     **{k: getattr(m.metrics, k) for k in (*METRICS, "n_test_frames")}})
@@ -178,6 +182,23 @@ def _parity(db: Database, models: list[dict[str, Any]]) -> tuple[str | None, dic
     return None, None
 
 
+def distillation_rows(db: Database, campaign: str) -> list[dict[str, Any]]:
+    """Per distilled student: its file, and its and its teacher's validation RMSEs (E, F, S)."""
+    store, rows = ModelStore(db), []
+    for student in store.students(campaign):
+        teacher = store.find_id(student.teacher_model_id)
+        row = {"student": student.model_id, "teacher": student.teacher_model_id,
+               "student_file": "compressed" if "compressed" in student.files else "frozen",
+               "teacher_frames": student.data.n_train_frames + student.data.n_test_frames}
+        for who, doc in (("teacher", teacher), ("student", student)):
+            overall = doc.validation.overall if doc is not None and doc.validation else None
+            for key, name in (("rmse_e_mev_atom", "E meV/atom"), ("rmse_f_mev_a", "F meV/Å"), ("rmse_v_mpa", "S MPa")):
+                value = getattr(overall, key) if overall is not None else None
+                row[f"{who} {name}"] = round(value, 2) if value is not None else None
+        rows.append(row)
+    return rows
+
+
 def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) -> tuple[ReportData, dict]:
     """Gather the report's numbers (and parity data for plotting) from the store."""
     doc = campaigns.find(db, campaign) or {}
@@ -206,6 +227,7 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         reference=describe_reference(ref_settings, configured), frames=frames, models=models,
         learning_curve=test_curve, rounds=rounds, round_times=round_times, calibration=calibration["rows"],
         criteria=calibration["criteria"], parity_model=parity_model, verdict=aux.pop("verdict"),
+        distillation=distillation_rows(db, campaign),
         validation=validation, extra=extra or {}, missing=missing,
     )
     return data, {"parity": parity, "calibration_figure": calibration["figure"], "chemistry": chem, **aux}
@@ -307,6 +329,11 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
             parts.append(f"<p class='note'>Not predicted (elements outside the model's type map): "
                          f"{e(', '.join(f'{k} ({n} frames)' for k, n in parity['skipped'].items()))}.</p>")
         parts.append(figures_html(validation_figs or {}))
+    if data.distillation:
+        parts += ["<h2>Distilled production model</h2>",
+                  "<p>A se_e2_a student trained on frames the production model (its teacher) labelled, validated "
+                  "in the form production MD runs it, beside the teacher, on the fixed validation set.</p>",
+                  table(data.distillation)]
     frames = [{"group": g, "key": k, "frames": v} for g in ("by_round", "by_source", "by_status")
               for k, v in (data.frames.get(g) or {}).items()]
     parts += ["<h2>Frames</h2>", table(frames),
@@ -325,8 +352,9 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
     if data.calibration:
         parts += ["<h3>Trust-level calibration</h3>",
                   "<p class='note'>Each round's new labels pair the ensemble's max force deviation with its true "
-                  "max-atom force error; a quantile regression of log error on log deviation over all pairs so far "
-                  "sets the next lower level where the bound meets the campaign's target. Sanity labels: frames "
+                  "max-atom force error; a quantile regression of log error on log deviation (one slope over all pairs "
+                  "so far, each round its own offset, the newest one's) sets the next lower level where the bound "
+                  "meets the campaign's target. Sanity labels: frames "
                   "the ensemble called accurate (the lowest-deviation ones while too few were), labelled to check "
                   "that claim.</p>", table(data.calibration)]
     if data.criteria:

@@ -29,7 +29,7 @@ def submit_cmd(ctx: click.Context, campaign_file: str, write_path: str | None, a
     campaign = load_campaign(campaign_file)
     settings = settings_from(ctx)
     if write_path:
-        result = write_workflow_file(campaign, campaign_flow(campaign), Path(write_path))
+        result = write_workflow_file(campaign, campaign_flow(campaign), Path(write_path), settings)
         emit(result, as_json, f"wrote {write_path}: `lpad -l launchpad.yaml add {write_path}`")
         return
     lp = get_launchpad(settings)

@@ -20,6 +20,7 @@ from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from seiflow.analysis.chemistry import campaign_chemistry
+from seiflow.analysis.distillation import compare_student_job
 from seiflow.analysis.jobs import analyse_campaign
 from seiflow.analysis.validation_jobs import ValidationMaker, round_metrics
 from seiflow.constants import JobCategory
@@ -54,6 +55,7 @@ from seiflow.selection.jobs import SelectionMaker
 from seiflow.store import get_database, get_launchpad
 from seiflow.structures.jobs import PrepareStructuresMaker, StructuresDocument
 from seiflow.training.data import training_data
+from seiflow.training.distill import student_config, teacher_frames_job
 from seiflow.training.flows import EnsembleTrainMaker
 from seiflow.training.jobs import DeepmdTrainMaker
 
@@ -339,7 +341,8 @@ def member_choice_metrics(
 
 
 def final_model_jobs(
-    c: Campaign, r: int, maker: RoundMaker, models: list[str] | None = None, metrics: list | None = None
+    c: Campaign, r: int, maker: RoundMaker, models: list[str] | None = None, metrics: list | None = None,
+    seeds: dict | None = None,
 ) -> tuple[list[Job], str | None]:
     """The production model's jobs (training on every label, its validation) and the set its start was chosen on.
 
@@ -367,6 +370,13 @@ def final_model_jobs(
         check = ValidationMaker(name="validate final", dynamics=False).make(
             c.name, r + 1, [train.output.model_id], list(c.system.type_map))
         jobs.append(check)
+    if c.training.distill is not None:  # a compressed se_e2_a student of the production model
+        teacher = teacher_frames_job(c, train.output.model_id, seeds or {})
+        student = DeepmdTrainMaker(config=student_config(c), type_map=list(c.system.type_map),
+                                   name="student").make(teacher.output, c.name, r, index=c.training.numb_models + 1,
+                                                        seed=c.training.distill.seed)
+        jobs += [teacher, student, compare_student_job(c.name, train.output.model_id, student.output.model_id,
+                                                       teacher.output, jobs[-1].output)]
     return jobs, chosen_on if start is not None else None
 
 
@@ -437,7 +447,7 @@ def close_round(
                        times=measured_times(c.name, r))
         final: list[Job] = []
         if report.stop_kind == StopKind.CONVERGED and c.training.final_numb_steps:
-            final, chosen_on = final_model_jobs(c, r, maker, models, metrics)
+            final, chosen_on = final_model_jobs(c, r, maker, models, metrics, seeds)
             if chosen_on:
                 decided_on["member_choice"] = chosen_on
         report.decided_on = decided_on

@@ -42,8 +42,8 @@ def last_error(lp: LaunchPad, campaign: str) -> dict[str, Any] | None:
 
 
 def latest_metrics(db: Database, campaign: str, production: str | None = None) -> dict[str, Any] | None:
-    """Mean test RMSE of the newest round's ensemble (the ``production`` model, stored with it, left out)."""
-    docs = [m for m in ModelStore(db).list(campaign) if m.model_id != production]
+    """Mean test RMSE of the newest round's ensemble (the ``production`` model and students left out)."""
+    docs = [m for m in ModelStore(db).list(campaign) if m.model_id != production and m.teacher_model_id is None]
     if not docs:
         return None
     last = max(m.round for m in docs)

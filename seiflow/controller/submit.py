@@ -10,6 +10,7 @@ from jobflow import Flow
 from jobflow.managers.fireworks import flow_to_workflow
 
 from seiflow.jobconfig import tag_jobs
+from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
 from seiflow.schemas.campaign import Campaign
 from seiflow.settings import Settings
@@ -44,6 +45,7 @@ def submit(
     lp = lp or get_launchpad(settings)
     db = get_database(settings)
     campaigns.check_new(db, campaign.name)
+    upload_pretrained(campaign, db)
     ensure_initialised(lp)
     wf = to_workflow(flow, campaign)
     id_map = lp.add_wf(wf)
@@ -52,11 +54,21 @@ def submit(
     return {"campaign": campaign.name, "fw_ids": fw_ids, "n_jobs": len(fw_ids)}
 
 
-def write_workflow_file(campaign: Campaign, flow: Flow, path: Path) -> dict[str, Any]:
+def upload_pretrained(campaign: Campaign, db) -> None:
+    """Copy ``training.finetune.model`` into the store (once per SHA-256) for the workers."""
+    pretrained = campaign.training.finetune
+    if pretrained is not None:
+        ModelStore(db).put_pretrained(Path(pretrained.model), pretrained.sha256)
+
+
+def write_workflow_file(campaign: Campaign, flow: Flow, path: Path, settings: Settings | None = None
+                        ) -> dict[str, Any]:
     """Write the workflow for ``lpad add PATH`` instead of adding it.
 
     The campaign's first job registers it in the store, so ``lpad add`` needs nothing else.
     """
+    if campaign.training.finetune is not None:  # workers fetch it from the store, never from this machine
+        upload_pretrained(campaign, get_database(settings))
     wf = to_workflow(flow, campaign)
     wf.to_file(str(path))
     return {"campaign": campaign.name, "workflow_file": str(path), "n_jobs": len(wf.fws)}

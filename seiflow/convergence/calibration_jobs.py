@@ -53,12 +53,13 @@ def ensemble_errors(frames: list[LabelledFrame], model_files: list[Path], type_m
     from deepmd.infer import DeepPot
 
     models = [DeepPot(str(p)) for p in model_files]
+    model_types = [m.get_type_map() or type_map for m in models]  # a fine-tuned model keeps its checkpoint's
     out = []
     for frame in frames:
-        atype = np.array([type_map.index(s) for s in frame.species])
         coords = np.asarray(frame.positions, dtype=float).reshape(1, -1)
         cell = np.asarray(frame.cell, dtype=float).reshape(1, 9)
-        preds = [m.eval(coords, cell, atype) for m in models]
+        preds = [m.eval(coords, cell, np.array([types.index(s) for s in frame.species]))
+                 for m, types in zip(models, model_types, strict=True)]
         forces = np.mean([p[1].reshape(-1, 3) for p in preds], axis=0)
         energy = float(np.mean([np.ravel(p[0])[0] for p in preds]))
         virial = np.mean([np.ravel(p[2])[:9] for p in preds], axis=0)

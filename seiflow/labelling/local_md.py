@@ -62,24 +62,26 @@ def run_nvt(
     damping_fs: float = 100.0,
     seed: int = 0,
     provenance: Provenance | None = None,
+    labeller: tuple[Any, Reference] | None = None,
 ) -> list[LabelledFrame]:
     """Run NVT MD from ``structure`` and return a labelled frame every ``sample_every`` steps.
 
     Velocities start from a Maxwell-Boltzmann distribution at ``temperature`` (K) with ``seed``.
     ``provenance`` (default source ``reference_md``) is copied into each frame with
-    ``temperature`` and ``frame_index`` = the MD step set.
+    ``temperature`` and ``frame_index`` = the MD step set. ``labeller``: an ASE calculator and the
+    reference its labels carry, instead of the registered local ``calculator`` (e.g. a DeePMD teacher).
     """
     from ase import Atoms
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     species, positions, cell, pbc = structure_arrays(structure)
     atoms = Atoms(species, positions=positions, cell=cell, pbc=pbc)
-    atoms.calc = get_calculator(calculator)
+    atoms.calc = labeller[0] if labeller else get_calculator(calculator)
     rng = np.random.default_rng(seed)
     thermalize_momenta(atoms, temperature, rng=rng)
     Stationary(atoms)
     dyn = _thermostat(atoms, thermostat, temperature, timestep_fs, damping_fs, rng)
-    reference = local_reference(calculator)
+    reference = labeller[1] if labeller else local_reference(calculator)
     base = provenance or Provenance(source=MD_SOURCE)
     frames: list[LabelledFrame] = []
 

@@ -75,6 +75,16 @@ class ModelStore:
         """Record a model's errors on the campaign's fixed validation set (``ModelDoc.validation``)."""
         self.collection.update_one({"model_id": model_id}, {"$set": {"validation": validation.model_dump(mode="json")}})
 
+    def set_teacher(self, model_id: str, teacher_id: str) -> None:
+        """Mark a model as the distilled student of ``teacher_id`` (``ModelDoc.teacher_model_id``)."""
+        self.collection.update_one({"model_id": model_id}, {"$set": {"teacher_model_id": teacher_id}})
+
+    def students(self, campaign: str) -> list[ModelDoc]:
+        """The campaign's distilled students, oldest first."""
+        cursor = self.collection.find({"campaign": campaign, "teacher_model_id": {"$ne": None}},
+                                      {"_id": 0}).sort("created_at", ASCENDING)
+        return [ModelDoc.model_validate(raw) for raw in cursor]
+
     def train_frames_per_round(self, campaign: str) -> dict[int, int]:
         """Round -> mean number of training frames of its models."""
         rows = self.collection.aggregate([
@@ -135,6 +145,31 @@ class ModelStore:
             return self.fs.get(ObjectId(doc.files[kind])).read()
         except (InvalidId, gridfs.errors.NoFile) as exc:
             raise InputError(f"file {kind} of {model_id} is missing from GridFS", "retrain it") from exc
+
+    def put_pretrained(self, path: Path, sha256: str) -> str:
+        """Upload a pretrained checkpoint once (by its SHA-256, checked here); its GridFS id."""
+        from seiflow.schemas.pretrained import sha256_of
+
+        found = self.fs.find_one({"metadata.kind": "pretrained", "metadata.sha256": sha256})
+        if found is not None:
+            return str(found._id)
+        if sha256_of(Path(path)) != sha256:
+            raise InputError(f"{path} changed since the campaign was loaded (SHA-256 differs)",
+                             "load the campaign again (seiflow validate) and submit it")
+        with Path(path).open("rb") as handle:
+            return str(self.fs.put(handle, filename=safe_name(Path(path).name),
+                                   metadata={"kind": "pretrained", "sha256": sha256}))
+
+    def fetch_pretrained(self, sha256: str, target: Path) -> Path:
+        """Write the pretrained checkpoint with this SHA-256 to ``target``; its path."""
+        found = self.fs.find_one({"metadata.kind": "pretrained", "metadata.sha256": sha256})
+        if found is None:
+            raise InputError(f"no pretrained checkpoint {sha256[:12]}... in the store",
+                             "submit the campaign with seiflow submit (it uploads training.finetune.model)")
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(found.read())
+        return target
 
     def fetch(self, model_id: str, dest_dir: Path, kind: str | None = None) -> Path:
         """Write a model file into ``dest_dir`` (compressed if stored, else frozen); its path."""

@@ -33,6 +33,7 @@ from seiflow.schemas.phases import (
     check_ordered,
     read_structure_file,
 )
+from seiflow.schemas.pretrained import PretrainedModel
 
 
 class _Section(BaseModel):
@@ -231,6 +232,19 @@ class LossConfig(_Section):
     limit_pref_v: float = 1.0
 
 
+class DistillConfig(_Section):
+    """A fast production model: a compressed se_e2_a student trained on frames the production model labels."""
+
+    temperatures: list[float] | None = Field(
+        None, description="K; the teacher's MD runs at each (default: exploration.temperatures).")
+    steps: int = Field(2000, ge=1, description="Teacher MD steps per exploration seed and temperature.")
+    sample_every: int = Field(10, ge=1, description="Steps between frames the teacher labels.")
+    timestep_fs: float = Field(1.0, gt=0, description="Teacher MD time step, fs.")
+    numb_steps: int = Field(4000, ge=1, description="Student training steps (from scratch).")
+    compress: bool = Field(True, description="Compress the student (its table checked against the frames).")
+    seed: int = Field(7, description="Velocity seed of the teacher MD; the student's training seed.")
+
+
 class TrainingConfig(_Section):
     """The DeePMD ensemble."""
 
@@ -278,6 +292,34 @@ class TrainingConfig(_Section):
     validation_fraction: float = Field(0.1, ge=0, lt=1, description="Held out for dp test.")
     compress: bool = Field(True, description="Compress frozen models (faster LAMMPS).")
     seed: int = Field(1, description="Seed of model 0; model i uses seed + i.")
+    finetune: PretrainedModel | None = Field(
+        None, description="Start round 1 (and a production model from scratch) from this pretrained checkpoint "
+        "(dp train --finetune); its architecture replaces descriptor and fitting settings, DeePMD re-fits the "
+        "energy bias on the campaign's data. Later rounds start from the last models as next_round_init says.")
+
+    distill: DistillConfig | None = Field(
+        None, description="After convergence, also distil the production model (the teacher) into a compressed "
+        "se_e2_a student trained on frames it labels (DP-GEN2's dp-dist); both are validated on the fixed set.")
+
+    @model_validator(mode="after")
+    def _distil_needs_a_teacher(self) -> TrainingConfig:
+        if self.distill is not None and not self.final_numb_steps:
+            raise ValueError("distill needs the production model as its teacher: set training.final_numb_steps")
+        return self
+
+    @model_validator(mode="after")
+    def _pretrained_fits_backend(self) -> TrainingConfig:
+        if self.finetune is None:
+            return self
+        self.finetune.inspect()
+        if self.finetune.backend != self.backend:
+            raise ValueError(f"finetune.model {Path(self.finetune.model).name} is a {self.finetune.backend} "
+                             f"checkpoint but training.backend is {self.backend}: set training.backend: "
+                             f"{self.finetune.backend}")
+        if self.compress and self.finetune.descriptor != "se_e2_a":
+            raise ValueError(f"compress: true, but the pretrained model's descriptor {self.finetune.descriptor} "
+                             "is not compressed here: set training.compress: false")
+        return self
 
     @model_validator(mode="after")
     def _descriptor_fits_backend_and_compression(self) -> TrainingConfig:
@@ -623,6 +665,11 @@ class Campaign(_Section):
             unknown = sorted(set(split_pair(key)) - type_map)
             if unknown:
                 raise ValueError(f"chemistry: pair {key} names {', '.join(unknown)}, not in system.type_map")
+        pretrained = self.training.finetune
+        if pretrained is not None and (missing := [t for t in self.system.type_map if t not in pretrained.type_map]):
+            raise ValueError(f"system.type_map {self.system.type_map} has {', '.join(missing)}, which the pretrained "
+                             f"model's type_map {pretrained.type_map} lacks: fine-tune from a model that knows "
+                             "every element of the campaign")
         return self
 
     @model_validator(mode="after")
@@ -707,7 +754,8 @@ def _resolve_paths(data: dict, base: Path) -> None:
     """Make file paths absolute, relative to the campaign file's folder.
 
     Those of ``labelling.initial_data``, ``structures.phases`` (files only: a bare string that is a bundled
-    name or a Materials Project id stays as it is) and ``structures.interface.file``.
+    name or a Materials Project id stays as it is), ``structures.interface.file`` and
+    ``training.finetune.model``.
     """
     def resolve(path: str) -> str:
         return str((base / Path(path).expanduser()).resolve())
@@ -723,6 +771,10 @@ def _resolve_paths(data: dict, base: Path) -> None:
         iface = structures.get("interface")
         if isinstance(iface, dict) and isinstance(iface.get("file"), str):
             iface["file"] = resolve(iface["file"])
+    training = data.get("training")
+    finetune = training.get("finetune") if isinstance(training, dict) else None
+    if isinstance(finetune, dict) and isinstance(finetune.get("model"), str):
+        finetune["model"] = resolve(finetune["model"])
     labelling = data.get("labelling")
     entries = labelling.get("initial_data") if isinstance(labelling, dict) else None
     for entry in entries if isinstance(entries, list) else []:

@@ -110,8 +110,13 @@ class ModelDoc(BaseModel):
     type_map: list[str]
     numb_steps: int = Field(..., description="Total training steps reached.")
     start_step: int = Field(0, description="Step training (re)started from in the last run.")
-    init: str = Field("scratch", description="scratch, init_frz_model or restart.")
+    init: str = Field("scratch", description="scratch, finetune, init_frz_model or restart.")
     parent_model_id: str | None = Field(None, description="Model this one started from.")
+    pretrained_sha256: str | None = Field(
+        None, description="SHA-256 of the pretrained checkpoint its lineage was fine-tuned from (None: scratch).")
+    pretrained_branch: str | None = Field(None, description="The multi-task head fine-tuned from, if any.")
+    teacher_model_id: str | None = Field(
+        None, description="A distilled student: the production model whose labels it learned (None: not one).")
     files: dict[str, str] = Field(
         default_factory=dict, description="Kind (frozen, compressed, checkpoint, parity) -> GridFS id."
     )

@@ -119,3 +119,14 @@ class RoundValidation(ValidationSummary):
     def summary(self) -> ValidationSummary:
         """The job's output: the numbers without the per-model and dynamics detail."""
         return ValidationSummary.model_validate(self.model_dump(include=set(ValidationSummary.model_fields)))
+
+
+class DistillationResult(BaseModel):
+    """A distilled student beside its teacher on the fixed validation set (``training.distill``)."""
+
+    teacher_id: str = Field(..., description="The production model that labelled the student's frames.")
+    student_id: str = Field(..., description="The se_e2_a student.")
+    student_file: str = Field(..., description="compressed or frozen: the student file validated (what MD runs).")
+    n_teacher_frames: int = Field(0, description="Frames the teacher labelled for the student.")
+    teacher: ErrorMetrics | None = Field(None, description="The teacher's errors on the validation set.")
+    student: ErrorMetrics | None = Field(None, description="The student's errors on the validation set.")

@@ -56,6 +56,9 @@ class _Plan:
     restart_from: str | None = None
     init_frz_model: Path | None = None
     start_step: int = 0
+    finetune_from: Path | None = None
+    model_section: dict | None = None  # a fine-tuned lineage's net: the checkpoint's, then the parent's
+    pretrained_sha256: str | None = None
 
 
 def _plan_start(
@@ -69,9 +72,17 @@ def _plan_start(
     first = prev_model_id is None or config.next_round_init == "scratch"
     plan = _Plan(numb_steps=config.numb_steps if first else config.numb_steps_next)
     step = run.checkpoint_step(run_dir)
+    pretrained = config.finetune
+    if first and pretrained is not None:  # from the checkpoint the campaign names (copied into the store)
+        plan.init, plan.model_section, plan.pretrained_sha256 = "finetune", pretrained.model_params, pretrained.sha256
+        if step is None:
+            plan.finetune_from = ModelStore().fetch_pretrained(pretrained.sha256, run_dir / pretrained.file_name)
     if not first:
         plan.init = config.next_round_init
         store = ModelStore()
+        parent = store.get(prev_model_id)
+        if parent.pretrained_sha256:  # the fine-tuned net, not the campaign's descriptor settings
+            plan.model_section, plan.pretrained_sha256 = parent.input.get("model"), parent.pretrained_sha256
         if config.next_round_init == "restart":  # the previous model's checkpoint, N more steps
             plan.numb_steps = store.get(prev_model_id).numb_steps + config.numb_steps_next
             if step is None:
@@ -130,8 +141,19 @@ def _write_input(
         raise InputError(f"training.sel has {len(sel)} values for {len(type_map)} types", "fix sel")
     inp = build_input(config, type_map, systems, sel, seed, plan.numb_steps, save_freq, disp_freq,
                       resumed=plan.init == "init_frz_model")
+    if plan.model_section:
+        inp["model"] = with_seed(plan.model_section, seed)
     (run_dir / "input.json").write_text(json.dumps(inp, indent=2))
     return inp
+
+
+def with_seed(model: dict, seed: int) -> dict:
+    """A copy of a DeePMD model section with this member's seed in its descriptor, fitting and embedding."""
+    out = json.loads(json.dumps(model))
+    for key in ("descriptor", "fitting_net", "type_embedding"):
+        if isinstance(out.get(key), dict):
+            out[key]["seed"] = seed
+    return out
 
 
 def _compress(
@@ -181,7 +203,8 @@ def train_model(
     inp = _write_input(config, type_map, run_dir, seed, plan, save_freq, disp_freq)
     timings = {}
     if plan.restart_from is None or plan.start_step < plan.numb_steps:
-        timings["train"] = run.train(run_dir, backend, plan.init_frz_model, plan.restart_from)
+        timings["train"] = run.train(run_dir, backend, plan.init_frz_model, plan.restart_from,
+                                     plan.finetune_from, config.finetune.branch if config.finetune else None)
     frozen, timings["freeze"] = run.freeze(run_dir, backend)
     files = {"frozen": frozen}
     compression = None
@@ -192,10 +215,12 @@ def train_model(
     files["checkpoint"] = _pack_checkpoint(run_dir, backend)  # next_round_init: restart unpacks it
     doc = ModelDoc(
         model_id=new_model_id(campaign, round, index), campaign=campaign, round=round, index=index,
-        seed=seed, backend=backend, deepmd_version=deepmd_version(), type_map=type_map,
+        seed=seed, backend=backend, deepmd_version=deepmd_version(),
+        type_map=list(inp["model"].get("type_map", type_map)),
         numb_steps=run.checkpoint_step(run_dir) or plan.numb_steps, start_step=plan.start_step,
         init=plan.init, parent_model_id=prev_model_id, data=record, input=inp,
-        compression=compression,
+        compression=compression, pretrained_sha256=plan.pretrained_sha256,
+        pretrained_branch=config.finetune.branch if config.finetune and plan.pretrained_sha256 else None,
     )
     tests = held_out_dir(run_dir / "data")
     if tests is not None:

@@ -91,13 +91,23 @@ def train(
     backend: str,
     init_frz_model: Path | None = None,
     restart_from: str | None = None,
+    finetune: Path | None = None,
+    model_branch: str | None = None,
 ) -> float:
-    """``dp train input.json`` with ``--restart`` or ``--init-frz-model`` when given."""
+    """``dp train input.json`` with ``--restart``, ``--init-frz-model`` or ``--finetune`` when given.
+
+    Fine-tuning with PyTorch takes the checkpoint's own model section (``--use-pretrain-script``), as
+    TensorFlow always does; ``model_branch`` picks the head of a multi-task checkpoint.
+    """
     args = ["train", "input.json"]
     if restart_from:
         args += ["--restart", restart_from]
     elif init_frz_model is not None:
         args += ["--init-frz-model", str(init_frz_model)]
+    elif finetune is not None:
+        args += ["--finetune", str(finetune)]
+        if backend == "pytorch":
+            args += ["--use-pretrain-script"] + (["--model-branch", model_branch] if model_branch else [])
     return run_dp(backend, args, run_dir, "train.log")
 
 

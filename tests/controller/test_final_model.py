@@ -36,6 +36,9 @@ def converging_campaign(final_init: str):
     data["exploration"].update(temperatures=[600], adaptive_temperatures=False)
     data["convergence"] = {"criteria": {"force_rmse_mev_a": {"target": 1.0e6}}, "max_rounds": 2}
     data["training"].update(final_numb_steps=FINAL_STEPS, final_init=final_init)
+    if final_init == "scratch":  # and a compressed se_e2_a student of the production model
+        data["training"]["distill"] = {"temperatures": [600], "steps": 20, "sample_every": 5, "numb_steps": 30,
+                                       "compress": True}
     return campaign_from_dict(data)
 
 
@@ -109,6 +112,28 @@ def test_converged_campaign_trains_validates_and_hands_on_its_production_model(s
     assert data.verdict.mechanism.source.startswith("closing analysis (final model, on the independent test set)")
     assert data.verdict.rows[1].campaign == pytest.approx(tested["mean"]["rmse_f_mev_a"], rel=0.01)
 
+    if final_init == "scratch":
+        # distillation: the production model (teacher) labelled MD frames of its own; a se_e2_a student learned
+        # them, was validated on the fixed set beside it; no reference-label model ever read those frames
+        taught = list(db.frames.find({"campaigns": campaign.name, "provenance.source": "distillation"}))
+        assert taught and {f["reference"]["calculator"] for f in taught} == {"deepmd"}
+        assert {f["reference"]["settings"]["model_id"] for f in taught} == {final["model_id"]}
+        student = db[MODELS_COLLECTION].find_one({"campaign": campaign.name, "index": n + 1})
+        assert student["teacher_model_id"] == final["model_id"] and student["init"] == "scratch"
+        assert student["input"]["model"]["descriptor"]["type"] == "se_e2_a"
+        assert student["input"]["training"]["numb_steps"] == 30 and student["compression"] is not None
+        learned = set(student["data"]["frame_ids"]) | set(student["data"]["test_frame_ids"] or [])
+        assert learned and learned <= {f["_id"] for f in taught}
+        for model in members + [final]:
+            assert not set(model["data"]["frame_ids"]) & {f["_id"] for f in taught}, model["model_id"]
+        assert student["validation"]["overall"]["rmse_f_mev_a"] > 0
+        row = data.distillation[0]
+        assert (row["student"], row["teacher"]) == (student["model_id"], final["model_id"])
+        assert row["teacher F meV/Å"] == pytest.approx(check["models"][0]["overall"]["rmse_f_mev_a"], abs=0.01)
+        assert row["student F meV/Å"] == pytest.approx(student["validation"]["overall"]["rmse_f_mev_a"], abs=0.01)
+        assert row["student_file"] == ("compressed" if "compressed" in student["files"] else "frozen")
+    else:
+        assert not data.distillation
     status = CliRunner().invoke(cli, ["status", campaign.name, "--json"])  # where a user finds it
     assert status.exit_code == 0 and json.loads(status.output)["final_model_id"] == final["model_id"]
     assert json.loads(status.output)["metrics"]["n_models"] == n  # the ensemble's, without the production model

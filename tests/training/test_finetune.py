@@ -1,0 +1,135 @@
+"""Fine-tuning from a pretrained checkpoint: the campaign's checks, and a campaign that starts from one.
+
+No pretrained model can be downloaded here, so the test pretrains one: a DPA-1 (se_atten) model on the LiCl
+reference frames with the type map [Cl, Br, Li] (another order, and an element the campaign lacks), frozen
+to a TensorFlow .pb, the file DeePMD-kit's TensorFlow fine-tuning starts from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seiflow.errors import InputError
+from seiflow.schemas.campaign import TrainingConfig, load_campaign
+from seiflow.schemas.pretrained import sha256_of
+from seiflow.training import run
+from seiflow.training.inputs import build_input
+
+PRETRAINED_TYPES = ["Cl", "Br", "Li"]
+TINY = Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml"
+
+
+@pytest.fixture(scope="module")
+def pretrained_pb(tmp_path_factory, licl_system) -> Path:
+    """A 30-step DPA-1 model of LiCl, type map [Cl, Br, Li], frozen (what a user downloads, in small)."""
+    run_dir = tmp_path_factory.mktemp("pretrain")
+    config = TrainingConfig(descriptor={"type": "se_atten", "attn": 8, "attn_layer": 1, "tebd_dim": 4},
+                            rcut=4.0, rcut_smth=0.5, descriptor_neurons=[4, 8], fitting_neurons=[8, 8],
+                            numb_steps=30, decay_steps=10, validation_fraction=0.0, compress=False)
+    inp = build_input(config, PRETRAINED_TYPES, [str(licl_system)], [24, 0, 24], seed=5, numb_steps=30,
+                      save_freq=30, disp_freq=10)
+    (run_dir / "input.json").write_text(json.dumps(inp))
+    run.train(run_dir, "tensorflow")
+    frozen, _ = run.freeze(run_dir, "tensorflow")
+    return frozen
+
+
+def _campaign_file(tmp_path: Path, pretrained: Path, **training) -> Path:
+    data = yaml.safe_load(TINY.read_text())
+    data["name"] = "tinyft"
+    data["training"].update({"finetune": {"model": pretrained.name}, "next_round_init": "restart", **training})
+    (tmp_path / pretrained.name).write_bytes(pretrained.read_bytes())  # relative to the campaign file
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_campaign_records_what_it_fine_tunes_from(pretrained_pb, tmp_path):
+    campaign = load_campaign(_campaign_file(tmp_path, pretrained_pb))
+    pretrained = campaign.training.finetune
+    assert pretrained.sha256 == sha256_of(pretrained_pb) and pretrained.backend == "tensorflow"
+    assert pretrained.type_map == PRETRAINED_TYPES and pretrained.descriptor == "se_atten"
+    assert pretrained.model_params["descriptor"]["attn_layer"] == 1
+    assert Path(pretrained.model).is_absolute()  # resolved against the campaign file's folder
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"system": {"type_map": ["Li", "Cl", "In"]}},
+     ["system.type_map ['Li', 'Cl', 'In'] has In", "pretrained model's type_map ['Cl', 'Br', 'Li'] lacks"]),
+    ({"training": {"backend": "pytorch"}}, ["is a tensorflow checkpoint but training.backend is pytorch"]),
+    ({"training": {"compress": True}}, ["descriptor se_atten is not compressed here"]),
+    ({"training": {"finetune": {"model": "missing.pb"}}}, ["missing.pb does not exist"]),
+    ({"training": {"finetune": {"model": "PRETRAINED", "sha256": "0" * 64}}}, ["not the 000000000000... given"]),
+    ({"training": {"finetune": {"model": "PRETRAINED", "branch": "H"}}}, ["branch is for multi-task PyTorch"]),
+])
+def test_a_checkpoint_that_cannot_serve_is_a_one_line_error(pretrained_pb, tmp_path, change, words):
+    path = _campaign_file(tmp_path, pretrained_pb)
+    data = yaml.safe_load(path.read_text())
+    for section, values in change.items():
+        if "finetune" in values and values["finetune"]["model"] == "PRETRAINED":
+            values = {"finetune": {**values["finetune"], "model": pretrained_pb.name}}
+        if section == "training" and "finetune" in values:
+            data["training"]["finetune"] = values["finetune"]
+        else:
+            data[section].update(values)
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as err:
+        load_campaign(path)
+    line = str(err.value)
+    assert "\n" not in line and all(w in line for w in words), line
+
+
+def test_a_tensorflow_checkpoint_without_attention_is_refused(tmp_path, licl_system):
+    """DeePMD-kit's TensorFlow fine-tuning takes se_atten models only: an se_e2_a .pb is refused at load."""
+    run_dir = tmp_path / "se_e2_a"
+    run_dir.mkdir()
+    config = TrainingConfig(rcut=4.0, descriptor_neurons=[4, 8], fitting_neurons=[8, 8], numb_steps=2,
+                            validation_fraction=0.0, compress=False)
+    inp = build_input(config, ["Li", "Cl"], [str(licl_system)], [24, 24], seed=1, numb_steps=2)
+    (run_dir / "input.json").write_text(json.dumps(inp))
+    run.train(run_dir, "tensorflow")
+    frozen, _ = run.freeze(run_dir, "tensorflow")
+    with pytest.raises(InputError, match="TensorFlow fine-tunes only se_atten"):
+        load_campaign(_campaign_file(tmp_path, frozen))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_a_campaign_fine_tunes_round_1_and_restarts_round_2_from_it(seiflow_env, pretrained_pb, tmp_path):
+    """Two workers, two rounds: round 1 fine-tunes from the stored checkpoint, round 2 restarts from round 1;
+    LAMMPS explores with the fine-tuned models (whose type order is the checkpoint's) by element names."""
+    from seiflow.controller.flows import campaign_flow
+    from seiflow.controller.runner import run_locally
+    from seiflow.controller.submit import submit
+    from seiflow.models.store import ModelStore
+    from seiflow.store import get_database, get_launchpad
+
+    campaign = load_campaign(_campaign_file(tmp_path, pretrained_pb))
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    submit(campaign, campaign_flow(campaign), lp)
+    (tmp_path / pretrained_pb.name).unlink()  # workers read the store's copy, never the user's file
+    lines: list[str] = []
+    outcome = run_locally(seiflow_env.settings, "tinyft", n_workers=2, timeout_s=1400, poll_s=2,
+                          progress=lines.append)
+    assert outcome.state == "not_converged", (outcome, lines[-8:])
+    sha = sha256_of(pretrained_pb)
+    store = ModelStore()
+    models = [store.get(m.model_id) for m in sorted(store.list("tinyft"), key=lambda m: (m.round, m.index))]
+    assert [m.round for m in models] == [1, 1, 2, 2]
+    for m in models:
+        assert m.pretrained_sha256 == sha and m.type_map == PRETRAINED_TYPES and m.deepmd_version
+        assert m.input["model"]["descriptor"]["type"] == "se_atten"
+        assert m.input["model"]["descriptor"]["seed"] == m.seed  # members differ by their seed
+    assert [m.init for m in models] == ["finetune", "finetune", "restart", "restart"]
+    assert all(m.parent_model_id in {p.model_id for p in models[:2]} for m in models[2:])
+    db = get_database()
+    rounds = list(db["rounds"].find({"campaign": "tinyft"}).sort("round", 1))
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert all(r["selection"]["n_frames"] > 0 for r in rounds)  # LAMMPS ran with the fine-tuned models
+    calibrations = list(db["calibrations"].find({"campaign": "tinyft"}))
+    assert calibrations and all(p["f_error"] > 0 for c in calibrations for p in c["pairs"])
