@@ -16,7 +16,8 @@ def _summary(doc: ModelDoc) -> dict:
         "seed": doc.seed, "backend": doc.backend, "deepmd_version": doc.deepmd_version,
         "numb_steps": doc.numb_steps, "init": doc.init, "files": sorted(doc.files),
         "n_train_frames": doc.data.n_train_frames, "metrics": doc.metrics.model_dump(),
-        "created_at": doc.created_at.isoformat(),
+        "created_at": doc.created_at.isoformat(), "type_map": doc.type_map,
+        "pretrained_sha256": doc.pretrained_sha256, "teacher_model_id": doc.teacher_model_id,
     }
 
 

@@ -133,3 +133,18 @@ def test_a_campaign_fine_tunes_round_1_and_restarts_round_2_from_it(seiflow_env,
     assert all(r["selection"]["n_frames"] > 0 for r in rounds)  # LAMMPS ran with the fine-tuned models
     calibrations = list(db["calibrations"].find({"campaign": "tinyft"}))
     assert calibrations and all(p["f_error"] > 0 for c in calibrations for p in c["pairs"])
+
+
+def test_models_list_says_what_a_model_was_fine_tuned_from_and_what_a_student_learned():
+    """``seiflow models list/get --json``: the model's own type map, its checkpoint and its teacher."""
+    from seiflow.cli.models import _summary
+    from seiflow.schemas.model import ModelDoc
+
+    doc = ModelDoc(model_id="c-r1-m0-x", campaign="c", round=1, index=0, seed=1, backend="tensorflow",
+                   deepmd_version="3.2.0", type_map=PRETRAINED_TYPES, numb_steps=10, init="finetune",
+                   pretrained_sha256="ab" * 32)
+    row = _summary(doc)
+    assert row["type_map"] == PRETRAINED_TYPES and row["pretrained_sha256"] == "ab" * 32
+    assert row["init"] == "finetune" and row["teacher_model_id"] is None
+    student = _summary(doc.model_copy(update={"teacher_model_id": "c-r1-m4-y", "pretrained_sha256": None}))
+    assert student["teacher_model_id"] == "c-r1-m4-y" and student["pretrained_sha256"] is None
