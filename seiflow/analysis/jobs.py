@@ -26,6 +26,7 @@ from seiflow.analysis.validation_protocol import (
     validate_model,
     validation_frames,
 )
+from seiflow.errors import SeiflowError
 from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
 from seiflow.records.analyses import AnalysisStore
@@ -105,15 +106,20 @@ def analyse_campaign(
                "rdf": RdfComparison(r=first.rdf_r, curves={"nnp": first.rdf_nnp, "reference": first.rdf_reference},
                                     overall=first.rdf_overall, per_pair=first.rdf_per_pair,
                                     definition=first.rdf_definition, n_reference_frames=first.n_frames),
-               "rdf_agreement": first.rdf_overall, "frame_source": vset.source}
+               "rdf_agreement": first.rdf_overall, "frame_source": vset.source, "unstable": first.unstable}
     else:
         name = "interface" if "interface" in seeds else next(iter(seeds))
         seed = seeds[name] if isinstance(seeds[name], Structure) else Structure.from_dict(seeds[name])
         run_dir = Path.cwd() / "nnp_md"
-        nnp, speed = nnp_md(seed, store.fetch(model_id, run_dir), type_map, run_dir, temperature, steps, dump_every)
+        nnp, speed, health = nnp_md(seed, store.fetch(model_id, run_dir), type_map, run_dir, temperature, steps,
+                                    dump_every)
         natoms = len(seed)
         run = {"seed": name, "temperature": temperature, "steps": steps, "n_frames": len(nnp),
-               "like_for_like": False, "mechanism": mechanism_table(nnp, dump_every, 1.0, chem)}
+               "like_for_like": False, "mechanism": mechanism_table(nnp, dump_every, 1.0, chem) if nnp else [],
+               "unstable": health.reason}
+    if speed is None:  # LAMMPS stopped: the model cannot be handed to production
+        raise SeiflowError(f"the NNP MD of {model_id} blew up ({run['unstable']}): no production hand-off",
+                           "train longer or on more labels before production (see the report's dynamics)")
     cost = estimate_cost(speed, c.production.atoms, c.production.steps,
                          measured_on=f"{natoms}-atom {run['seed']}, 1 model")
     record = AnalysisRecord(campaign=c.name, model_id=model_id, dynamics=comparisons, snapshots=snapshots,

@@ -27,6 +27,8 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from seiflow.analysis.trajectory import read_frames
 from seiflow.errors import InputError, SeiflowError
+from seiflow.exploration.health import MdHealth, blew_up, thermo_health
+from seiflow.exploration.run import failure_reason
 from seiflow.schemas.analysis import CostEstimate
 
 INPUT_FILE = "in.lammps"
@@ -163,17 +165,38 @@ def _run_lammps(run_dir: Path) -> str:
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     proc = subprocess.run([_default_lmp(), "-in", "in.lammps", "-log", "log.lammps"], cwd=run_dir,
                           capture_output=True, text=True, env=env, timeout=3600)
-    if proc.returncode != 0:
-        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
-        raise SeiflowError(f"NNP MD failed: {tail}", f"see {run_dir / 'log.lammps'}")
+    if proc.returncode != 0:  # the ERROR line of the log (e.g. lost atoms), not the last lines of noise
+        raise SeiflowError(f"NNP MD failed: {failure_reason(run_dir)}", f"see {run_dir / 'log.lammps'}")
     return proc.stdout
 
 
 def nnp_md(structure: Structure, model: Path, type_map: list[str], run_dir: Path, temperature: float,
-           steps: int, dump_every: int) -> tuple[list, float]:
-    """NVT MD with one DeePMD model; returns the dumped frames and µs/step/atom."""
+           steps: int, dump_every: int, max_temperature_factor: float = 5.0) -> tuple[list, float | None, MdHealth]:
+    """NVT MD with one DeePMD model: the dumped frames, µs/step/atom, and the run's health.
+
+    A run that blows up (lost atoms, NaN, hotter than ``max_temperature_factor`` x ``temperature``) is not an
+    error: its frames before the blow-up are returned and the health says where it went wrong (speed None
+    when LAMMPS stopped).
+    """
     maker = ProductionMaker(temperature=temperature, dump_every=dump_every, restart_every=10 * steps,
                             thermo_every=dump_every)
     maker.make(AseAtomsAdaptor.get_atoms(structure), model.resolve(), type_map, run_dir, n_steps=steps)
-    speed = parse_loop_time(_run_lammps(run_dir))
-    return read_frames(str(run_dir / "traj.lammpstrj"), 1, type_map), speed
+    crash, speed = None, None
+    try:
+        speed = parse_loop_time(_run_lammps(run_dir))
+    except SeiflowError as exc:
+        if not blew_up(str(exc)):
+            raise
+        crash = str(exc).splitlines()[0]
+    health = thermo_health(run_dir / "log.lammps", temperature, max_temperature_factor, crash)
+    frames = []
+    traj = run_dir / "traj.lammpstrj"
+    if traj.is_file() and traj.stat().st_size:
+        try:
+            frames = read_frames(str(traj), 1, type_map)
+        except Exception:  # a dump cut mid-frame by the crash
+            if health.healthy:
+                raise
+    if not health.healthy:
+        frames = [f for k, f in enumerate(frames) if k * dump_every < health.onset_step]
+    return frames, speed, health

@@ -87,15 +87,19 @@ def compare_dynamics(
     temperature: float, steps: int, sample_every: int, timestep_fs: float, run_dir: Path, chem: Chemistry,
 ) -> DynamicsComparison:
     """Run NNP MD from ``start`` like the reference trajectory and compare the two."""
-    frames, speed = nnp_md(AseAtomsAdaptor.get_structure(start), model_file, type_map, run_dir, temperature,
-                       steps, sample_every)
-    nnp = frames[1:] if len(frames) > len(reference) else frames  # the dump starts at step 0
+    frames, speed, health = nnp_md(AseAtomsAdaptor.get_structure(start), model_file, type_map, run_dir,
+                                   temperature, steps, sample_every)
+    # the dump starts at step 0 (a reference of the same length does too; a blown-up run is shorter)
+    nnp = frames[1:] if len(frames) > len(reference) or not health.healthy else frames
     n = min(len(nnp), len(reference))
     nnp, ref = list(nnp[:n]), list(reference[:n])
+    if n < 2:  # blew up before two frames: nothing to compare
+        return DynamicsComparison(structure=name, temperature=temperature, steps=steps, model_id=model_id,
+                                  n_frames=n, natoms=len(start), unstable=health.reason)
     nnp_rdf, ref_rdf, agreement = compare_trajectories(nnp, ref, chem.rdf_pairs or None)
     return DynamicsComparison(
         structure=name, temperature=temperature, steps=steps, model_id=model_id, n_frames=n,
-        natoms=len(start), speed_us_step_atom=speed,
+        natoms=len(start), speed_us_step_atom=speed, unstable=health.reason,
         rdf_r=list(nnp_rdf.r), rdf_nnp=nnp_rdf.g, rdf_reference=ref_rdf.g,
         rdf_per_pair=agreement.per_pair, rdf_overall=agreement.overall, rdf_definition=agreement.definition,
         mechanism=mechanism_rows(nnp, ref, sample_every * timestep_fs / 1000.0, chem),

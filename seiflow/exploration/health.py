@@ -61,19 +61,33 @@ def blew_up(reason: str | None) -> bool:
     return bool(reason) and any(marker in reason for marker in BLOW_UP_ERRORS)
 
 
+def thermo_health(log_path: Path, temperature: float, factor: float, crash: str | None = None) -> MdHealth:
+    """The first step of ``log.lammps`` whose temperature is NaN or above ``factor`` x ``temperature``.
+
+    ``crash`` (a blow-up error that stopped LAMMPS, e.g. lost atoms): else the run's last thermo step.
+    """
+    steps, temps = read_thermo(log_path)
+    for step, temp in zip(steps, temps, strict=True):
+        if not math.isfinite(temp):
+            return MdHealth(step, f"temperature is {temp} at step {step}")
+        if temp > factor * temperature:
+            return MdHealth(step, f"{temp:.0f} K at step {step}, above {factor:g} x the thermostat's "
+                                  f"{temperature:g} K")
+    if crash is not None:
+        last = steps[-1] if steps else 0
+        return MdHealth(last, f"LAMMPS stopped after step {last}: {crash}")
+    return MdHealth()
+
+
 def md_health(log_path: Path, task: ExplorationTask, deviation: Deviation, crash: str | None = None) -> MdHealth:
     """The run's first unhealthy step, and why.
 
     NaN in its thermo or deviations, a temperature above ``task.max_temperature_factor`` x its thermostat's,
     or (``crash``: a blow-up error that stopped LAMMPS) its last recorded frame.
     """
-    limit = task.max_temperature_factor * task.temperature
-    for step, temp in zip(*read_thermo(log_path), strict=True):
-        if not math.isfinite(temp):
-            return MdHealth(step, f"temperature is {temp} at step {step}")
-        if temp > limit:
-            return MdHealth(step, f"{temp:.0f} K at step {step}, above {task.max_temperature_factor:g} x the "
-                                  f"thermostat's {task.temperature:g} K")
+    thermo = thermo_health(log_path, task.temperature, task.max_temperature_factor)
+    if not thermo.healthy:
+        return thermo
     for i, step in enumerate(deviation.steps):
         values = [deviation.max_devi_f[i], deviation.avg_devi_f[i] if deviation.avg_devi_f else 0.0]
         if not all(math.isfinite(v) for v in values):

@@ -56,6 +56,8 @@ class AnalysisSummary(BaseModel):
     final_model: bool = Field(False, description="The model is the production model (trained after convergence).")
     rdf_agreement: float | None = Field(None, description="Overall RDF agreement with the reference MD.")
     production_length_ns: float | None = Field(None, description="The production run the cost is for, ns.")
+    unstable: str | None = Field(
+        None, description="Where and why the NNP MD blew up (only its frames before that are analysed); None: healthy.")
 
 
 class AnalysisRecord(AnalysisSummary):

@@ -59,6 +59,9 @@ class DynamicsComparison(BaseModel):
     n_frames: int = Field(..., description="Frames compared per trajectory.")
     natoms: int = Field(0, description="Atoms in the structure.")
     speed_us_step_atom: float | None = Field(None, description="NNP MD speed, µs/step/atom (1 model).")
+    unstable: str | None = Field(
+        None, description="Where and why the NNP MD blew up (lost atoms, NaN, overheating); only its frames "
+        "before that are compared. None: a healthy run.")
     rdf_r: list[float] = Field(default_factory=list, description="RDF bin centres, Å.")
     rdf_nnp: dict[str, list[float]] = Field(default_factory=dict, description="Pair -> g(r), NNP.")
     rdf_reference: dict[str, list[float]] = Field(default_factory=dict, description="Pair -> g(r), reference.")
