@@ -249,7 +249,8 @@ def _validation(db: Database, campaign: str, test_curve: list[dict[str, Any]],
         "no validated round yet" if has_set else
         "this campaign has no fixed validation set (campaign section validation)")
     v = build_verdict(curve, test_curve, dyn.rdf_overall if dyn else None, dyn.rdf_per_pair if dyn else None,
-                      dyn.mechanism if dyn else [], source, dyn_source, chem, reported=reported)
+                      dyn.mechanism if dyn else [], source, dyn_source, chem, reported=reported,
+                      unstable=dyn.unstable if dyn else None)
     test_set = {"reported": reported, "source": reported_source,
                 "per_structure": report_validation.per_structure(db, campaign, TestResultStore(db))} if reported else {}
     numbers = {"has_set": has_set, "curve": curve, "per_structure": report_validation.per_structure(db, campaign),

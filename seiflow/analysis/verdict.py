@@ -323,10 +323,12 @@ def mechanism_verdict(rows: list[dict[str, Any]], source: str = "", chem: Chemis
 def build_verdict(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]], rdf_score: float | None,
                   rdf_per_pair: dict[str, float] | None, mechanism_rows: list[dict[str, Any]],
                   source: str = "", dynamics_source: str = "", chem: Chemistry | None = None,
-                  reported: dict[str, Any] | None = None) -> Verdict:
+                  reported: dict[str, Any] | None = None, unstable: str | None = None) -> Verdict:
     """The whole verdict: error rows, the RDF row, the mechanism, one headline and the actions.
 
     ``reported``: the independent test set's errors (the figures quoted); None: the validation set's.
+    ``unstable``: where the compared NNP MD blew up (MD health); the headline says so and it comes first
+    among the actions.
     """
     rows = error_rows(curve, test_curve, reported)
     where = "the independent test set" if reported else "the fixed validation set"
@@ -347,6 +349,10 @@ def build_verdict(curve: list[dict[str, Any]], test_curve: list[dict[str, Any]],
             f"{r.unit})" for r in worst)
     headline = f"{accuracy}. Mechanism reproduced: {mech.summary}."
     actions = []
+    if unstable:
+        headline += f" The NNP MD blew up ({unstable}): only its frames before that were compared."
+        actions.append(f"MD health: the model's MD blew up ({unstable}); label where it failed and train on it "
+                       "before any production run")
     for kind, (what, because) in ADVICE.items():
         why = [f"{r.quantity} {text}" for r in sorted(rows, key=lambda r: -(r.ratio or 0))
                for k, text in r.findings if k == kind]

@@ -138,3 +138,14 @@ def test_the_verdict_quotes_the_test_set_and_keeps_the_validation_trend_for_advi
     met = build_verdict(curve, [], 0.95, {"In-Cl": 0.95}, [], reported={**reported, "rmse_e_mev_atom": 1.0,
                                                                         "rmse_f_mev_a": 40.0})
     assert met.headline.startswith("Meets the study's accuracy on the independent test set (energy 1 vs 1.6")
+
+
+def test_a_blown_up_nnp_md_is_in_the_headline_and_the_first_action():
+    reason = "2113 K at step 180, above 5 x the thermostat's 300 K"
+    v = build_verdict([point(3, 300, 1.2, 40.0, 20.0)], [], 0.95, {"In-Cl": 0.95},
+                      rows_over_time((0.4, 3.7, 4), (0.35, 3.9, 4)), unstable=reason)
+    assert v.headline.endswith(f"The NNP MD blew up ({reason}): only its frames before that were compared.")
+    assert v.actions[0].startswith("MD health: the model's MD blew up (2113 K at step 180")
+    healthy = build_verdict([point(3, 300, 1.2, 40.0, 20.0)], [], 0.95, {"In-Cl": 0.95},
+                            rows_over_time((0.4, 3.7, 4), (0.35, 3.9, 4)))
+    assert "blew up" not in healthy.headline and healthy.actions == []
