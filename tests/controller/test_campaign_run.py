@@ -108,7 +108,9 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     assert status["jobs"]["COMPLETED"]["train"] == 4 and status["last_error"] is None
     # the closing analysis ran NNP MD with the final model and compared RDFs with the reference MD
     analysis = db["analyses"].find_one({"campaign": "tiny"})
-    assert analysis["n_frames"] >= 10 and analysis["mechanism"]
+    # 40-step models may overheat the cell at 600 K (MD health): then only the frames before that are compared
+    assert analysis["n_frames"] >= (2 if analysis["unstable"] else 10) and analysis["mechanism"], analysis["unstable"]
+    assert analysis["unstable"] is None or "thermostat" in analysis["unstable"] or "stopped" in analysis["unstable"]
     assert 0 < analysis["rdf"]["overall"] <= 1 and analysis["cost"]["hours"] > 0
     written = write_report(db, "tiny", seiflow_env.root / "report", extra=report_extra("tiny", db))
     html = Path(written["html"]).read_text()
