@@ -84,7 +84,7 @@ def _plan_start(
         if parent.pretrained_sha256:  # the fine-tuned net, not the campaign's descriptor settings
             plan.model_section, plan.pretrained_sha256 = parent.input.get("model"), parent.pretrained_sha256
         if config.next_round_init == "restart":  # the previous model's checkpoint, N more steps
-            plan.numb_steps = store.get(prev_model_id).numb_steps + config.numb_steps_next
+            plan.numb_steps = parent.numb_steps + config.numb_steps_next
             if step is None:
                 _unpack_checkpoint(store.read_file(prev_model_id, "checkpoint"), run_dir)
                 step = run.checkpoint_step(run_dir)
