@@ -34,7 +34,28 @@ DEMO = ROOT / "workflows" / "li_li3incl6_demo.yaml"
 GOAL_MIN = 45.0
 
 
-def run_seed(seed: str, campaign: Path, workdir: Path, seiflow: Path, timeout_min: float) -> dict:
+def save_calibration(env: dict, home: Path, path: Path) -> str | None:
+    """The seed's calibration pairs, levels and explored deviations by round, written to ``path`` so the
+    calibration can be replayed at other settings once the store is gone (``replay_calibration.py --record``)."""
+    import pymongo
+    from replay_calibration import record_from_store
+
+    try:
+        client = pymongo.MongoClient("localhost", int(env["SEIFLOW_EMBEDDED__PORT"]), serverSelectionTimeoutMS=5000)
+        db = client["seiflow"]
+        campaign = db.calibrations.find_one({}, sort=[("round", -1)])
+        if campaign is None:
+            return None
+        record = record_from_store(db, campaign["campaign"], home / ".seiflow" / "runs")
+    except pymongo.errors.PyMongoError as exc:
+        print(f"# calibration record not saved: {exc}", file=sys.stderr)
+        return None
+    path.write_text(json.dumps(record))
+    return str(path)
+
+
+def run_seed(seed: str, campaign: Path, workdir: Path, seiflow: Path, timeout_min: float,
+             record_path: Path | None = None) -> dict:
     """One demo in a fresh HOME; its result, its report's test-set figures, and its wall time."""
     home = workdir / f"seed{seed}"
     home.mkdir(parents=True, exist_ok=True)
@@ -54,10 +75,11 @@ def run_seed(seed: str, campaign: Path, workdir: Path, seiflow: Path, timeout_mi
     minutes = (time.perf_counter() - start) / 60
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the demo's own processes (workers, dp, lmp), waited for
     cpu_min = (cpu.ru_utime + cpu.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime) / 60
+    calibration = save_calibration(env, home, record_path) if record_path else None
     subprocess.run([str(seiflow), "db", "stop"], env=env, cwd=home, capture_output=True)
     row: dict = {"seed": seed, "minutes": round(minutes, 1), "cpu_minutes": round(cpu_min, 1),
                  "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
-                 "exit": proc.returncode, "log": str(log)}
+                 "exit": proc.returncode, "log": str(log), "calibration_record": calibration}
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -127,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         if seed in done:
             rows.append(done[seed])
             continue
-        row = run_seed(seed, campaign, workdir, seiflow, args.timeout_min)
+        record = args.out.with_name(f"{args.out.stem}-seed{seed}.calibration.json")
+        row = run_seed(seed, campaign, workdir, seiflow, args.timeout_min, record)
         print(json.dumps(row), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("a") as fh:

@@ -27,12 +27,15 @@ VALIDATIONS_COLLECTION = "validations"  # per campaign and round: errors and dyn
 TEST_SETS_COLLECTION = "test_sets"  # per campaign: the independent test MD's start structures and settings
 TEST_RESULTS_COLLECTION = "test_results"  # per campaign and round: the reported models' errors and dynamics on it
 CALIBRATIONS_COLLECTION = "calibrations"  # per campaign and round: deviation/true-error pairs, fit, levels
+PRODUCTION_RUNS_COLLECTION = "production_runs"  # per production run: cell, model, progress, state
+PRODUCTION_COLLECTION = "production"  # per production segment: steps, speed, watch, SEI descriptors
 JOBSTORE_DOCS_COLLECTION = "jobflow_outputs"
 
 # GridFS buckets.
 JOBSTORE_DATA_BUCKET = "jobflow_data"  # large job outputs (explored structures)
 ARRAYS_BUCKET = "arrays"  # frame arrays above the inline limit
 MODELS_BUCKET = "models"  # model files (frozen, compressed, checkpoint, parity)
+PRODUCTION_BUCKET = "production_files"  # production restart files, trajectories and logs, per segment
 TRAJECTORIES_BUCKET = "trajectories"  # reference MD trajectories (gzipped vasprun.xml, CP2K xyz)
 
 EMBEDDED_HOST = "127.0.0.1"

@@ -112,6 +112,7 @@ ENSEMBLE_MODULES = {
     "tests/exploration/test_like_for_like.py",
     "tests/exploration/test_health.py",
     "tests/convergence/test_right_reason.py",
+    "tests/production/test_watch.py",
 }
 # the longest groups first (a run here: campaigns ~1,900 s, bench smoke ~700, ensembles ~650, the
 # container build ~560, training ~320 and ~260), so neither worker is left with a long one at the end
@@ -141,3 +142,25 @@ def pytest_xdist_make_scheduler(config, log):
             super()._assign_work_unit(node)
 
     return ModuleGroups(config, log)
+
+
+# Tiny DeePMD ensembles, trained for real (``dp --tf train`` + ``freeze``) once per run: the modules of
+# ENSEMBLE_MODULES use them (tests/exploration, tests/production).
+POOR_STEPS = 20  # "too little training": 20 steps
+GOOD_STEPS = 600
+
+
+@pytest.fixture(scope="session")
+def poor_ensemble(tmp_path_factory):
+    """Four models trained 20 steps on 30 CHGNet-labelled LiCl frames: they disagree a lot."""
+    from tests.exploration.models import build_ensemble
+
+    return build_ensemble(tmp_path_factory.mktemp("poor"), 4, POOR_STEPS)
+
+
+@pytest.fixture(scope="session")
+def good_ensemble(tmp_path_factory):
+    """Four models trained 600 steps on the same data: they agree near equilibrium at 300 K."""
+    from tests.exploration.models import build_ensemble
+
+    return build_ensemble(tmp_path_factory.mktemp("good"), 4, GOOD_STEPS)

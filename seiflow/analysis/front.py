@@ -82,21 +82,38 @@ def _fit(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.polyfit(x, y, 1)[0]) if x.size >= 2 and np.ptp(x) > 0 else None
 
 
+def region_bounds(atoms: Atoms, origin: float, bottom: float, front: float | None, axis: int = 2,
+                  direction: int = 1) -> tuple[dict[str, tuple[float, float]], float]:
+    """Region -> (lo, hi) along ``axis``, and the cell length along ``axis``.
+
+    Distances run from the anode surface into the electrolyte, wrapping to the anode's bottom.
+    """
+    length = float(np.linalg.norm(np.asarray(atoms.cell, dtype=float)[axis]))
+    anode_thickness = (origin - bottom) * direction % length
+    reacted = max(front or 0.0, 0.0)
+    return ({"anode": (length - anode_thickness, length), "reacted": (0.0, reacted),
+             "electrolyte": (reacted, length - anode_thickness)}, length)
+
+
+def region_masks(atoms: Atoms, species: str, origin: float, bottom: float, front: float | None,
+                 axis: int = 2, direction: int = 1) -> dict[str, np.ndarray]:
+    """Region -> boolean mask over all atoms: ``species`` atoms in the anode, reacted or electrolyte region."""
+    bounds, length = region_bounds(atoms, origin, bottom, front, axis, direction)
+    d = (atoms.positions[:, axis] - origin) * direction % length  # 0 at the anode surface
+    of_species = np.asarray(atoms.get_chemical_symbols()) == species
+    return {name: of_species & (d >= lo) & (d < hi) for name, (lo, hi) in bounds.items()}
+
+
 def region_densities(atoms: Atoms, species: str, origin: float, bottom: float, front: float | None,
                      axis: int = 2, direction: int = 1) -> dict[str, float | None]:
     """``species`` atoms per nm^3 in the anode, reacted and electrolyte regions of one frame."""
     cell = np.asarray(atoms.cell, dtype=float)
-    length = float(np.linalg.norm(cell[axis]))
+    bounds, length = region_bounds(atoms, origin, bottom, front, axis, direction)
     area = abs(float(np.linalg.det(cell))) / length
-    d = (atoms.positions[np.asarray(atoms.get_chemical_symbols()) == species, axis] - origin) * direction
-    d = d % length  # 0 at the anode surface, growing into the electrolyte, wrapping to the anode's bottom
-    anode_thickness = (origin - bottom) * direction % length
-    reacted = max(front or 0.0, 0.0)
-    bounds = {"anode": (length - anode_thickness, length), "reacted": (0.0, reacted),
-              "electrolyte": (reacted, length - anode_thickness)}
+    masks = region_masks(atoms, species, origin, bottom, front, axis, direction)
     out: dict[str, float | None] = {}
     for name, (lo, hi) in bounds.items():
-        out[name] = round(float(((d >= lo) & (d < hi)).sum()) / (area * (hi - lo)) * 1000.0, 3) if hi > lo else None
+        out[name] = round(float(masks[name].sum()) / (area * (hi - lo)) * 1000.0, 3) if hi > lo else None
     return out
 
 

@@ -14,6 +14,7 @@ from seiflow.cli.control import demo_cmd, run_cmd, status_cmd, submit_cmd
 from seiflow.cli.db import db_group
 from seiflow.cli.frames import frames_group
 from seiflow.cli.models import models_group
+from seiflow.cli.production import produce_cmd
 from seiflow.cli.rounds import rounds_command
 from seiflow.cli.structures import structures_group
 from seiflow.cli.workers import workers_cmd
@@ -44,6 +45,7 @@ cli.add_command(workers_cmd)
 cli.add_command(report)
 cli.add_command(analyze_group)
 cli.add_command(rounds_command)
+cli.add_command(produce_cmd)
 for _command in (submit_cmd, status_cmd, run_cmd, demo_cmd):
     cli.add_command(_command)
 

@@ -38,6 +38,7 @@ from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
 from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
+from seiflow.production.flows import auto_production
 from seiflow.records import campaigns
 from seiflow.records.rounds import RoundStore
 from seiflow.records.validations import TestSetStore, ValidationSetStore, ValidationStore
@@ -216,6 +217,8 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
             f"exploration.seeds names {unknown or ['interface']}, which the campaign does not build",
             "use 'interface' (with structures.interface set), names from structures.bulks, or 'perturbed'",
         )
+    if doc.interface is not None:  # the production stage scales it up
+        campaigns.set_structures(get_database(), c.name, {"interface": doc.interface.as_dict()})
     md_structures = dict(doc.bulks)
     if c.labelling.md.include_interface and doc.interface is not None:
         md_structures["interface"] = doc.interface
@@ -461,7 +464,10 @@ def close_round(
                 models = [final[0].output.model_id]
             closing = _controller_job(analyse_campaign(campaign, seeds, models, final=bool(final)),
                                       f"{c.name} analysis", JobCategory.LAMMPS)
-            addition = Flow([*final, closing], name=f"{c.name} analysis")
+            then: list[Job] = []
+            if final and c.production.start == "auto":  # the production run, once the model is handed off
+                then.append(_controller_job(auto_production(campaign, closing.output), f"{c.name} production start"))
+            addition = Flow([*final, closing, *then], name=f"{c.name} analysis")
             tag_jobs(addition, c.name)
             return Response(output=summary, addition=addition)
     campaigns.update_state(db, c.name, round_index=r + 1, note=f"round {r} closed: {n_labelled} new labels")

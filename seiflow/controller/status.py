@@ -12,6 +12,7 @@ from seiflow.controller.stage_times import job_hours
 from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
+from seiflow.records.production import ProductionStore
 from seiflow.records.rounds import RoundStore
 
 
@@ -90,7 +91,27 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "last_error": last_error(lp, name),
         "final_model_id": doc.get("final_model_id"),
         "job_hours": job_hours(lp, name),
+        "production": production_progress(db, name),
     }
+
+
+def production_progress(db: Database, name: str) -> dict[str, Any] | None:
+    """The newest production run's progress (ns done of total, atom-steps/s, hours left), or None."""
+    run = ProductionStore(db).latest(name)
+    return run.progress() if run is not None else None
+
+
+def format_production(p: dict[str, Any]) -> str:
+    """The production line of ``seiflow status``."""
+    speed = f"{p['atom_steps_per_s']:.3g} atom-steps/s" if p["atom_steps_per_s"] else "speed not measured yet"
+    left = f", {p['hours_left']:.2f} h left at that speed" if p["hours_left"] is not None and p["state"] == "running" else ""
+    line = (f"  production {p['run_id']}: {p['state']}, {p['ns_done']:.4g} of {p['ns_total']:.4g} ns "
+            f"({p['segments_done']} segments, {p['n_atoms']:,} atoms), {speed}{left}")
+    if p["first_percolation_ps"]:
+        line += "; percolates: " + ", ".join(f"{el} from {t:g} ps" for el, t in p["first_percolation_ps"].items())
+    if p["stop_reason"]:
+        line += f"\n    stopped: {p['stop_reason']}"
+    return line
 
 
 def format_times(times: dict[str, Any]) -> str:
@@ -121,6 +142,8 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("  test RMSE: " + ", ".join(f"{k}={v:.3g}" for k, v in m.items() if k.startswith("rmse")))
     if status.get("final_model_id"):
         lines.append(f"  production model: {status['final_model_id']} (seiflow models get ID)")
+    if status.get("production"):
+        lines.append(format_production(status["production"]))
     if status.get("job_hours"):
         lines.append("  job hours by worker category: "
                      + ", ".join(f"{k} {v:.2f}" for k, v in status["job_hours"].items()))

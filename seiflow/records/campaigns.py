@@ -106,6 +106,12 @@ def set_final_model(db: Database, name: str, model_id: str) -> None:
     db[CAMPAIGNS_COLLECTION].update_one({"name": name}, {"$set": {"final_model_id": model_id}})
 
 
+def set_structures(db: Database, name: str, structures: dict[str, dict]) -> None:
+    """Record structures the campaign built (e.g. its interface, as a pymatgen dict) for later stages."""
+    db[CAMPAIGNS_COLLECTION].update_one(
+        {"name": name}, {"$set": {f"structures.{key}": value for key, value in structures.items()}})
+
+
 def list_campaigns(db: Database) -> list[dict[str, Any]]:
     """Name, state and round of every stored campaign."""
     return list(

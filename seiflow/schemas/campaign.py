@@ -579,17 +579,63 @@ class ChemistryConfig(_Section):
         return value
 
 
-class ProductionConfig(_Section):
-    """The production run the campaign's model is for (its size and length set the cost estimate)."""
+class WatchConfig(_Section):
+    """The production run's extrapolation watch: the ensemble's force deviation on the production cell."""
 
-    atoms: int = Field(10_000, ge=1, description="Atoms in the production cell.")
+    enabled: bool = Field(True, description="Compute the converged ensemble's deviation beside the production model.")
+    every: int = Field(100, ge=1, description="Steps between deviation checks (LAMMPS out_freq); dump_every must "
+                       "be a multiple, so every dumped frame is checked.")
+    f_level: float | None = Field(
+        None, gt=0, description="eV/Å: a checked step is uncertain above this max-atom force deviation; None: "
+        "the campaign's failed level (the last round's f_trust_hi, calibrated when the calibration set it).")
+    max_fraction: float = Field(
+        0.1, gt=0, le=1, description="A segment whose share of uncertain checked steps exceeds this stops the "
+        "run (state uncertain) instead of starting the next segment.")
+    max_located: int = Field(
+        5, ge=0, description="Uncertain dumped frames per segment whose atoms beyond the level are located "
+        "(index, element, position; the ensemble evaluated per atom).")
+
+
+class ProductionConfig(_Section):
+    """The production run: the cell, its length in queue-sized segments, and the watch for extrapolation."""
+
+    atoms: int = Field(10_000, ge=1, description="Atoms in the production cell (the interface repeated in-plane to "
+                       "come closest, unless structure names a phase).")
     length_ns: float = Field(1.0, gt=0, description="Simulated time, ns.")
     timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
+    structure: str | None = Field(
+        None, description="A phase (structures.phases, e.g. a file with a ready-made large cell, or a bundled "
+        "name) to repeat in-plane instead of the interface.")
+    temperature: float = Field(300.0, gt=0, description="NVT temperature, K (Nosé-Hoover).")
+    tdamp_fs: float = Field(100.0, gt=0, description="Thermostat damping time, fs.")
+    segment_ps: float = Field(100.0, gt=0, description="Simulated time per queue job, ps: size it so one "
+                              "segment fits the batch wall time at the measured speed.")
+    dump_every: int = Field(10_000, ge=1, description="Steps between stored frames (each is analysed).")
+    thermo_every: int = Field(1_000, ge=1, description="Steps between thermo lines (MD health reads them).")
+    velocity_seed: int = Field(12345, ge=1, description="Seed of the initial velocities.")
+    max_temperature_factor: float = Field(
+        5.0, gt=1, description="MD health: a segment hotter than this x temperature (or NaN, lost atoms) fails.")
+    start: Literal["manual", "auto"] = Field(
+        "manual", description="manual: `seiflow produce CAMPAIGN` starts it; auto: it starts after the closing "
+        "analysis of a converged campaign.")
+    watch: WatchConfig = Field(default_factory=WatchConfig)
 
     @property
     def steps(self) -> int:
         """MD steps of the whole run."""
         return int(round(self.length_ns * 1e6 / self.timestep_fs))
+
+    @property
+    def segment_steps(self) -> int:
+        """MD steps per segment (the last one may be shorter)."""
+        return max(1, int(round(self.segment_ps * 1e3 / self.timestep_fs)))
+
+    @model_validator(mode="after")
+    def _watch_sees_every_frame(self) -> ProductionConfig:
+        if self.watch.enabled and self.dump_every % self.watch.every:
+            raise ValueError(f"production.dump_every {self.dump_every} is not a multiple of production.watch.every "
+                             f"{self.watch.every}: set dump_every to a multiple so every stored frame is checked")
+        return self
 
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -634,6 +680,8 @@ class Campaign(_Section):
             if getattr(chem, field):
                 names[f"chemistry.{field}: {getattr(chem, field)}"] = getattr(chem, field)
         names.update({f"chemistry.products: {n}": n for n in chem.products})
+        if self.production.structure is not None:
+            names[f"production.structure: {self.production.structure}"] = self.production.structure
         return names
 
     @model_validator(mode="after")

@@ -1,0 +1,43 @@
+"""The production cell: a phase the campaign names, or its interface repeated in-plane to the asked size."""
+
+from __future__ import annotations
+
+import math
+
+from pymatgen.core import Structure
+
+from seiflow.errors import InputError
+from seiflow.schemas.campaign import Campaign
+
+
+def lateral_repeat(structure: Structure, atoms: int, max_repeat: int = 64) -> tuple[int, int]:
+    """In-plane repeats (na, nb) whose cell comes closest to ``atoms`` atoms, the squarest among equals."""
+    n_target = max(1, atoms / len(structure))
+    a, b = structure.lattice.abc[:2]
+    best, best_cost = (1, 1), math.inf
+    for na in range(1, max_repeat + 1):
+        for nb in range(1, max_repeat + 1):
+            cost = abs(na * nb - n_target) / n_target + 0.01 * abs(math.log(na * a / (nb * b)))
+            if cost < best_cost:
+                best, best_cost = (na, nb), cost
+    return best
+
+
+def production_cell(campaign: Campaign, interface: Structure | None) -> tuple[Structure, str]:
+    """The cell and how it was made.
+
+    ``production.structure`` (a phase), else the interface, repeated in-plane (a and b) to come closest to
+    ``production.atoms``.
+    """
+    p = campaign.production
+    if p.structure is not None:
+        base, name = campaign.structures.phase(p.structure), f"phase {p.structure}"
+    elif interface is not None:
+        base, name = interface, "interface"
+    else:
+        raise InputError("the campaign has no interface to scale up for production",
+                         "set production.structure to a phase (structures.phases or a bundled name)")
+    na, nb = lateral_repeat(base, p.atoms)
+    cell = base.copy()
+    cell.make_supercell([na, nb, 1])
+    return cell, f"{name} x {na} x {nb} in-plane ({len(cell)} atoms for production.atoms {p.atoms})"
