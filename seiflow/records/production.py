@@ -83,13 +83,17 @@ class ProductionStore:
         return str(self.fs.put(data, filename=f"{run_id}-{segment}-{kind}.gz",
                                metadata={"run_id": run_id, "segment": segment, "kind": kind}))
 
-    def fetch_file(self, file_id: str, target: Path) -> Path:
-        """Write a stored file (un-gzipped) to ``target``."""
+    def read_file(self, file_id: str) -> bytes:
+        """A stored file's bytes (un-gzipped)."""
         try:
-            data = gzip.decompress(self.fs.get(ObjectId(file_id)).read())
+            return gzip.decompress(self.fs.get(ObjectId(file_id)).read())
         except gridfs.errors.NoFile as exc:
             raise InputError(f"production file {file_id} is missing from the store",
-                             "start the production again (seiflow produce --restart)") from exc
+                             "start the production again (seiflow produce)") from exc
+
+    def fetch_file(self, file_id: str, target: Path) -> Path:
+        """Write a stored file (un-gzipped) to ``target``."""
+        data = self.read_file(file_id)
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)

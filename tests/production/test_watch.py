@@ -3,10 +3,15 @@ when), a well-trained one lets it run to the end; the segments chain with no gap
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from seiflow.analysis.report import write_report
+from seiflow.controller.status import campaign_status
 from seiflow.production.flows import start_production
 from seiflow.records.production import ProductionStore
 from seiflow.schemas.production import ProductionState
-from seiflow.store import get_database
+from seiflow.store import get_database, get_launchpad
 from tests.production.helpers import frame_steps, licl_campaign, register, run_chain
 
 # 128 atoms of LiCl at 300 K, 3 segments of 400 steps, a frame every 100 steps, the ensemble every 20
@@ -57,3 +62,14 @@ def test_a_well_trained_ensemble_lets_the_production_run_to_the_end(seiflow_env,
     assert all(s.health is None and s.watch.fraction <= 0.2 for s in segs), [s.watch.fraction for s in segs]
     assert [s.watch.n_checked for s in segs] == [21, 20, 20]
     assert all(len(s.analysis.rows) == s.n_frames for s in segs)
+
+    # the report's production section: progress, segments, descriptors against time, the last frame
+    written = write_report(db, campaign.name, tmp_path / "report")
+    assert written["production"]["state"] == "finished" and written["production"]["ns_done"] == 0.0012
+    data = json.loads(Path(written["json"]).read_text())["production"]
+    assert [r["time_ps"] for r in data["series"]] == [round(0.1 * k, 6) for k in range(13)]
+    assert len(data["segments"]) == 3 and all(r["health"] == "ok" for r in data["segments"])
+    assert any(f.startswith("Production run: the last stored frame") for f in written["figures"])
+    assert "<h2>Production run</h2>" in Path(written["html"]).read_text()
+    status = campaign_status(get_launchpad(), db, campaign.name)["production"]
+    assert status["state"] == "finished" and status["segments_done"] == 3 and status["atom_steps_per_s"] > 0

@@ -1,0 +1,82 @@
+"""The report's production section: progress, segments, SEI descriptors against time, the last frame.
+
+When (if) the metallic phase first percolates is in the run's progress (``first_percolation_ps``).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import ase.io
+from ase import Atoms
+from pymongo.database import Database
+
+from seiflow.analysis import plots
+from seiflow.analysis.chemistry import Chemistry
+from seiflow.analysis.mechanism import describe
+from seiflow.analysis.snapshot import marks
+from seiflow.records.production import ProductionStore
+
+MAX_ROWS = 200  # time-series rows in the report's table (every frame stays in the store)
+
+
+def section(db: Database, campaign: str) -> dict[str, Any] | None:
+    """The newest production run: progress, a row per segment, a row per frame (thinned); None: no run."""
+    store = ProductionStore(db)
+    run = store.latest(campaign)
+    if run is None:
+        return None
+    segments, series = [], []
+    for s in store.history(run.run_id):
+        w = s.watch
+        segments.append({
+            "segment": s.segment + 1, "steps": f"{s.start_step}-{s.end_step}", "frames": s.n_frames,
+            "atom_steps_per_s": s.atom_steps_per_s, "wall_s": s.wall_s, "attempts": s.attempt,
+            "checked": w.n_checked, "uncertain": w.n_uncertain, "max_devi_f": w.max_devi_f,
+            "located_atoms": sum(len(x.indices) for x in w.located), "health": s.health or "ok",
+            **{f"msd_{k}_a2": v for k, v in s.analysis.msd_a2.items()},
+        })
+        for t, row, front in zip(s.analysis.time_ps, s.analysis.rows, s.analysis.front_a, strict=True):
+            series.append({"time_ps": t, "segment": s.segment + 1, "front_a": front, **row})
+    step = max(1, -(-len(series) // MAX_ROWS))
+    return {"run": {**run.progress(), "cell": run.cell, "model_id": run.model_id, "watch_level": run.watch_level,
+                    "watch_level_source": run.watch_level_source, "temperature": run.temperature},
+            "segments": segments, "series": series[::step] + ([series[-1]] if series and (len(series) - 1) % step else [])}
+
+
+def _last_frame(db: Database, campaign: str) -> tuple[Atoms | None, float | None]:
+    """The newest run's last stored frame and its time, ps."""
+    store = ProductionStore(db)
+    run = store.latest(campaign)
+    segs = [s for s in store.history(run.run_id) if "trajectory" in s.files] if run else []
+    if not segs:
+        return None, None
+    text = store.read_file(segs[-1].files["trajectory"]).decode()
+    atoms = ase.io.read(io.StringIO(text), index=-1, format="extxyz")
+    return atoms, atoms.info.get("time_ps")
+
+
+def figures(db: Database, campaign: str, prod: dict[str, Any] | None, chem: Chemistry) -> dict[str, str]:
+    """The production figures: descriptors against time, the front, and the last frame by phase."""
+    if not prod or not prod["series"]:
+        return {}
+    rows = prod["series"]
+    t = [r["time_ps"] for r in rows]
+    figs: dict[str, str] = {}
+    fractions = {describe(k, chem)[0]: [r.get(k) for r in rows] for k in rows[0]
+                 if k.startswith(("reduced_", "product_"))}
+    if fractions:
+        figs["Production run: reduced fraction of each electrolyte cation and product fractions against time"] = \
+            plots.series(t, fractions, "time (ps)", "fraction")
+    sizes = {describe(k, chem)[0]: [r.get(k) for r in rows] for k in rows[0] if k.startswith("largest_cluster_")}
+    if sizes:
+        figs["Production run: largest metallic cluster against time"] = plots.series(t, sizes, "time (ps)", "atoms")
+    if any(r.get("front_a") is not None for r in rows):
+        figs["Production run: reaction front (distance from the anode surface of the first frame)"] = \
+            plots.series(t, {"front": [r.get("front_a") for r in rows]}, "time (ps)", "Å")
+    atoms, time_ps = _last_frame(db, campaign)
+    if atoms is not None:
+        figs[f"Production run: the last stored frame ({time_ps:g} ps), coloured by phase"] = plots.snapshots(
+            [(f"{time_ps:g} ps", marks(atoms, chem))])
+    return figs
