@@ -9,6 +9,9 @@ from pymatgen.core import Structure
 from seiflow.errors import InputError
 from seiflow.schemas.campaign import Campaign
 
+# an in-plane aspect ratio of e (2.7:1) costs as much as missing the atom count by 10 %: near-square cells
+ASPECT_WEIGHT = 0.1
+
 
 def lateral_repeat(structure: Structure, atoms: int, max_repeat: int = 64) -> tuple[int, int]:
     """In-plane repeats (na, nb) whose cell comes closest to ``atoms`` atoms, the squarest among equals."""
@@ -17,7 +20,7 @@ def lateral_repeat(structure: Structure, atoms: int, max_repeat: int = 64) -> tu
     best, best_cost = (1, 1), math.inf
     for na in range(1, max_repeat + 1):
         for nb in range(1, max_repeat + 1):
-            cost = abs(na * nb - n_target) / n_target + 0.01 * abs(math.log(na * a / (nb * b)))
+            cost = abs(na * nb - n_target) / n_target + ASPECT_WEIGHT * abs(math.log(na * a / (nb * b)))
             if cost < best_cost:
                 best, best_cost = (na, nb), cost
     return best
