@@ -109,7 +109,7 @@ def main() -> None:
             worst = max(worst, v / base)
             who = ", ".join(k for k, (e, _) in campaigns.items() if e == every)
             print(f"| watched every {every} ({who}) | {v:.2f} | {v / base:.3f} | {fl:.3f} |")
-        print(f"\nwatched / unwatched, worst shipped setting: {worst:.3f} (goal <= 1.1)")
+        print(f"\nratio: {worst:.3f} (watched / unwatched, worst shipped setting; goal <= 1.1)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -94,13 +94,22 @@ def test_levels_bench_on_a_three_element_structure(tmp_path):
 def test_gpu_bench_runs_on_cpu_with_tensorflow(tmp_path):
     """bench_gpu.py's two steps at their smallest: prepare here, then run with the TF backend on the CPU."""
     out = _run("bench_gpu.py", "prepare", str(tmp_path), "--frames", "2", "--md-steps", "10",
-               "--small-only", timeout=300)
+               "--small-only", "--prod-steps", "10", timeout=300)
     assert "interface232: 232 atoms" in out
     network = json.loads((tmp_path / "network.json").read_text())  # the study's network, not the default
     assert network["campaign"].endswith("li_li3incl6_study.yaml") and network["training"]["fitting_neurons"]
     out = _run("bench_gpu.py", "run", str(tmp_path), "--backend", "tensorflow", "--train-steps", "4",
                "--sizes", "interface232", timeout=400)
-    assert '"interface232 compressed 4"' in out
+    assert '"interface232 compressed 4"' in out and "interface232 production watched / unwatched: " in out
+    assert _last_line(out).startswith("ratio: ")
+
+
+@pytest.mark.slow
+def test_production_bench_smallest():
+    """The production segment with and without the watch, at each shipped campaign's watch interval."""
+    out = _run("bench_production.py", "--atoms", "64", "--steps", "20", "--repeats", "1", "--train-steps", "4",
+               timeout=300)
+    assert "| unwatched, 64 atoms |" in out and "| watched every" in out
     assert _last_line(out).startswith("ratio: ")
 
 
@@ -118,6 +127,8 @@ def test_demo_seeds_bench_on_the_tiny_campaign(tmp_path):
     out = _run("bench_demo_seeds.py", "--campaign", str(campaign), "--seeds", "3", "--out", str(out_file),
                "--workdir", str(tmp_path / "homes"), timeout=900)
     row = json.loads(out_file.read_text())
+    record = json.loads(Path(row["calibration_record"]).read_text())  # the pairs, kept for replays
+    assert set(record) == {str(r) for r in range(1, row["rounds"] + 1)} and record["1"]["pairs"]
     assert row["seed"] == "3" and row["exit"] == 0 and row["state"] in ("converged", "not_converged"), row
     assert len(row["accurate_ratio"]) == row["rounds"] and row["test_set"]["n_frames"] > 0, row
     assert _last_line(out).startswith("converged: ") and "| 3 |" in out

@@ -39,11 +39,12 @@ def _with_overrides(campaign: Any, overrides: dict[str, Any]) -> Any:
               help="Run local workers until the production run ends (else: queue it for the cluster's workers).")
 @click.option("--workers", default=1, show_default=True, help="Local workers (--local).")
 @click.option("--timeout-min", default=120.0, show_default=True)
+@click.option("--stop", is_flag=True, help="Stop the campaign's running production: no further segment starts.")
 @json_option
 @click.pass_context
 def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: int | None, length_ps: float | None,
                 segment_ps: float | None, dump_every: int | None, watch_every: int | None, local: bool,
-                workers: int, timeout_min: float, as_json: bool) -> None:
+                workers: int, timeout_min: float, stop: bool, as_json: bool) -> None:
     """Start CAMPAIGN's production run: the production cell, in queue-sized segments, watched and analysed."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
     from seiflow.production.flows import start_production
@@ -56,6 +57,13 @@ def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: 
     db = get_database(settings)
     lp = get_launchpad(settings)
     stored = campaigns.load(db, campaign)
+    if stop:
+        from seiflow.production.flows import stop_production
+
+        run = stop_production(db, lp, campaign)
+        emit({"campaign": campaign, **run.progress()}, as_json,
+             f"production {run.run_id} stopped at {run.ns_done:.4g} of {run.ns_total:.4g} ns")
+        return
     overrides = {k: v for k, v in {
         "atoms": atoms, "length_ns": length_ps / 1000.0 if length_ps is not None else None, "segment_ps": segment_ps,
         "dump_every": dump_every, "watch.every": watch_every}.items() if v is not None}

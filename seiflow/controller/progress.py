@@ -76,9 +76,17 @@ def _last_step(path: Path) -> int | None:
         return None
     for line in reversed(lines):
         fields = line.split()
-        if fields and fields[0].isdigit() and len(fields) > 1:
+        if len(fields) > 1 and fields[0].isdigit() and _number(fields[1]):  # not "2088 atoms" of read_data
             return int(fields[0])
     return None
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def training_progress(folder: Path) -> tuple[int | None, int | None]:

@@ -163,6 +163,8 @@ def production_segment(campaign: dict, run_id: str, segment: int) -> Response:
                       store, attempt=attempt)
     history = [s for s in store.history(run_id) if s.segment <= segment]
     state, reason = _stop(c, run, seg)
+    if store.get_run(run_id).state == ProductionState.STOPPED:  # stopped by hand while this segment ran
+        state, reason = ProductionState.STOPPED, store.get_run(run_id).stop_reason
     percolation: dict[str, float] = {}
     for s in history:
         for el, t in first_percolation(s.analysis.rows, s.analysis.time_ps).items():
@@ -177,6 +179,25 @@ def production_segment(campaign: dict, run_id: str, segment: int) -> Response:
     if state == ProductionState.RUNNING:
         return Response(output=output, addition=segment_flow(c, run_id, segment + 1, n_segments(run)))
     return Response(output=output)
+
+
+def stop_production(db: Any, lp: Any, campaign: str) -> ProductionRun:
+    """Stop the campaign's running production; the run stopped.
+
+    Its waiting segments are defused; a segment already running finishes and is stored, the next one does
+    not start.
+    """
+    store = ProductionStore(db)
+    run = store.latest(campaign)
+    if run is None or run.state != ProductionState.RUNNING:
+        raise InputError(f"campaign {campaign} has no running production"
+                         + (f" (the newest, {run.run_id}, is {run.state.value})" if run else ""),
+                         "see `seiflow status CAMPAIGN`")
+    store.update_run(run.run_id, state=ProductionState.STOPPED, stop_reason="stopped by hand (seiflow produce --stop)")
+    for fw in lp.fireworks.find({"name": {"$regex": f"production {run.run_id} segment"},
+                                 "state": {"$in": ["WAITING", "READY"]}}, {"fw_id": 1}):
+        lp.defuse_fw(fw["fw_id"])
+    return store.get_run(run.run_id)
 
 
 @job

@@ -21,6 +21,7 @@ class ProductionState(StrEnum):
     FINISHED = "finished"
     UNCERTAIN = "uncertain"  # the watch stopped it: the potential left the region it was trained on
     FAILED = "failed"  # MD health: lost atoms, NaN or overheating
+    STOPPED = "stopped"  # by hand (seiflow produce --stop): the next segment does not start
 
 
 def now() -> datetime:

@@ -73,3 +73,21 @@ def test_a_well_trained_ensemble_lets_the_production_run_to_the_end(seiflow_env,
     assert "<h2>Production run</h2>" in Path(written["html"]).read_text()
     status = campaign_status(get_launchpad(), db, campaign.name)["production"]
     assert status["state"] == "finished" and status["segments_done"] == 3 and status["atom_steps_per_s"] > 0
+
+
+def test_a_stopped_production_starts_no_further_segment(seiflow_env, good_ensemble, tmp_path, monkeypatch):
+    from seiflow.production.flows import production_segment, stop_production
+
+    monkeypatch.chdir(tmp_path)
+    db = get_database()
+    campaign = licl_campaign("watch-stop", **PRODUCTION)
+    register(db, campaign, good_ensemble)
+    run, _ = start_production(campaign, db, tmp_path)
+    first = production_segment.original(campaign.model_dump(mode="json"), run.run_id, 0)
+    assert first.addition is not None and first.output["state"] == "running"
+    stopped = stop_production(db, get_launchpad(), campaign.name)
+    assert stopped.state == ProductionState.STOPPED and stopped.steps_done == 400
+    second = production_segment.original(campaign.model_dump(mode="json"), run.run_id, 1)
+    assert second.output["skipped"] and second.addition is None
+    assert ProductionStore(db).get_segment(run.run_id, 1) is None
+    assert ProductionStore(db).get_run(run.run_id).state == ProductionState.STOPPED
