@@ -217,8 +217,12 @@ def initial_data(campaign: dict, structures: StructuresDocument | dict) -> Respo
             f"exploration.seeds names {unknown or ['interface']}, which the campaign does not build",
             "use 'interface' (with structures.interface set), names from structures.bulks, or 'perturbed'",
         )
-    if doc.interface is not None:  # the production stage scales it up
-        campaigns.set_structures(get_database(), c.name, {"interface": doc.interface.as_dict()})
+    if doc.interface is not None:  # the production stage scales it up (the match again, more layers)
+        iface = c.structures.interface
+        matched = {n: doc.bulks[n].as_dict() for n in (iface.substrate, iface.film) if n in doc.bulks} if iface else {}
+        campaigns.set_structures(get_database(), c.name, {"interface": doc.interface.as_dict(),
+                                                          "interface_report": doc.interface_report or {},
+                                                          "interface_bulks": matched})
     md_structures = dict(doc.bulks)
     if c.labelling.md.include_interface and doc.interface is not None:
         md_structures["interface"] = doc.interface

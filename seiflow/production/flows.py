@@ -74,16 +74,18 @@ def production_models(c: Campaign, db: Any, model_id: str | None = None) -> tupl
     return chosen, [m.model_id for m in members if m.model_id != chosen]
 
 
-def stored_interface(db: Any, name: str) -> Structure | None:
-    """The campaign's interface as its structures job built it, or None.
+def stored_interface(db: Any, name: str) -> tuple[Structure | None, dict, dict[str, Structure]]:
+    """The campaign's interface as its structures job built it (or None), its report and matched bulks.
 
-    Recorded with the campaign; for campaigns run before that, the validation set's interface start.
+    Recorded with the campaign; for campaigns run before that, the validation set's interface start alone.
     """
-    raw = (campaigns.get(db, name).get("structures") or {}).get("interface")
-    if raw:
-        return Structure.from_dict(raw)
+    recorded = campaigns.get(db, name).get("structures") or {}
+    if recorded.get("interface"):
+        bulks = {k: Structure.from_dict(v) for k, v in (recorded.get("interface_bulks") or {}).items()}
+        return Structure.from_dict(recorded["interface"]), recorded.get("interface_report") or {}, bulks
     vset = ValidationSetStore(db).get(name)
-    return vset.start("interface") if vset is not None and "interface" in vset.structures else None
+    start = vset.start("interface") if vset is not None and "interface" in vset.structures else None
+    return start, {}, {}
 
 
 def start_production(c: Campaign, db: Any, work_dir: Path, model_id: str | None = None) -> tuple[ProductionRun, Flow]:
@@ -94,7 +96,7 @@ def start_production(c: Campaign, db: Any, work_dir: Path, model_id: str | None 
     if level is not None and not watchers:
         raise InputError("production.watch needs the converged ensemble beside the production model; none is stored",
                          "set production.watch.enabled: false, or train the campaign's ensemble first")
-    cell, how = production_cell(c, stored_interface(db, c.name))
+    cell, how = production_cell(c, *stored_interface(db, c.name))
     store = ProductionStore(db)
     run_id = f"{c.name}-prod{store.count(c.name) + 1}"
     origin, bottom = anode_reference(AseAtomsAdaptor.get_atoms(cell), campaign_chemistry(c))
