@@ -14,6 +14,7 @@ class JobCategory(StrEnum):
     TRAIN = "train"  # DeePMD training, freeze, compress, dp test (GPU nodes)
     LAMMPS = "lammps"  # exploration, like-for-like NNP MD and the closing analysis
     LIGHT = "light"  # selection, round control, reports (seconds each)
+    PRODUCTION = "production"  # production MD segments (hours each, GPU nodes with the CUDA DeePMD-kit)
 
 
 # Collections in the LaunchPad's database (seiflow keeps everything on one database).

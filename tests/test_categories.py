@@ -79,7 +79,8 @@ def test_shipped_workers_cover_each_category():
     assert "#SBATCH --gres=gpu:1" in gpu.get_script_str("/tmp")
     assert cats["light"] == ["light", None]  # the controller also takes uncategorised jobs
     root = yaml.safe_load((REPO / "my_fworker.yaml").read_text())
-    assert set(root["category"]) == set(NODE_CATEGORY.values())
+    assert set(root["category"]) == set(NODE_CATEGORY.values()) | {"production"}
+    assert "production" in cats["gpu"]  # production segments run on the GPU nodes
 
 
 def test_two_rlaunch_workers_pull_only_their_categories(seiflow_env, tmp_path):

@@ -131,7 +131,7 @@ def worker_activity(lp: LaunchPad, campaign: str, now: datetime | None = None) -
                                category=category, elapsed_s=(now - started).total_seconds() if started else 0.0)
         folder = Path(launch.get("launch_dir") or "")
         if folder.is_dir():
-            reader = training_progress if category == "train" else md_progress if category == "lammps" else None
+            reader = training_progress if category == "train" else md_progress if category in ("lammps", "production") else None
             if reader is not None:
                 activity.step, activity.of_steps = reader(folder)
         out.append(activity)

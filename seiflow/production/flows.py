@@ -1,4 +1,4 @@
-"""The production chain: a run document, then one job per segment on the LAMMPS workers, each adding the next.
+"""The production chain: a run document, then one job per segment on the production workers, each adding the next.
 
 ``start_production`` (``seiflow produce``, or the closing analysis with ``production.start: auto``) makes the
 cell, records the run and returns the first segment's flow. Each segment job runs its segment, updates the
@@ -116,12 +116,12 @@ def start_production(c: Campaign, db: Any, work_dir: Path, model_id: str | None 
 
 
 def segment_flow(c: Campaign, run_id: str, segment: int, total: int) -> Flow:
-    """One segment's job (category ``lammps``), tagged with the campaign."""
+    """One segment's job (category ``production``: the GPU workers), tagged with the campaign."""
     j = production_segment(c.model_dump(mode="json"), run_id, segment)
     j.name = f"{c.name} production {run_id} segment {segment + 1}/{total}"
-    keep_own_config(j, JobCategory.LAMMPS)
+    keep_own_config(j, JobCategory.PRODUCTION)
     flow = Flow([j], name=j.name)
-    tag_jobs(flow, c.name, JobCategory.LAMMPS.value)
+    tag_jobs(flow, c.name, JobCategory.PRODUCTION.value)
     return flow
 
 
