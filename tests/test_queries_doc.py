@@ -11,6 +11,7 @@ import io
 import re
 from pathlib import Path
 
+import ase.io
 import yaml
 
 from seiflow.constants import FRAMES_COLLECTION, MODELS_COLLECTION
@@ -34,6 +35,35 @@ def test_the_page_keeps_its_convention():
     assert len(rest) >= 8
 
 
+def _seed_production(campaign: str, tmp_path: Path) -> None:
+    """A finished two-segment production run, as ``seiflow produce`` stores it (documents and frames)."""
+    from ase import Atoms
+
+    from seiflow.records.production import ProductionStore
+    from seiflow.schemas.production import (
+        ProductionRun,
+        ProductionSegment,
+        ProductionState,
+        SegmentAnalysis,
+    )
+
+    store = ProductionStore(get_database())
+    run_id = f"{campaign}-prod1"
+    store.put_run(ProductionRun(campaign=campaign, run_id=run_id, state=ProductionState.FINISHED, model_id="m",
+                                n_atoms=4, total_steps=200, segment_steps=100, timestep_fs=1.0, temperature=300.0,
+                                dump_every=100, steps_done=200, segments_done=2, first_percolation_ps={"In": 0.2}))
+    for k in (0, 1):
+        atoms = Atoms("Li2In2", positions=[[0, 0, 0], [1.5, 0, 0], [0, 1.5, 0], [0, 0, 1.5]], cell=[5, 5, 5], pbc=True)
+        atoms.info.update(step=100 * (k + 1), time_ps=0.1 * (k + 1))
+        path = tmp_path / f"seg{k}.extxyz"
+        ase.io.write(path, [atoms], format="extxyz")
+        store.put_segment(ProductionSegment(
+            campaign=campaign, run_id=run_id, segment=k, start_step=100 * k, end_step=100 * (k + 1), n_atoms=4,
+            wall_s=1.0, atom_steps_per_s=400.0, n_frames=1, frame_steps=[100 * (k + 1)],
+            analysis=SegmentAnalysis(time_ps=[0.1 * (k + 1)], rows=[{"reduced_In": 0.5, "largest_cluster_In": 3 + k}]),
+            files={"trajectory": store.put_file(path, run_id, k, "trajectory")}))
+
+
 def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypatch):
     db = get_database()
     name = finished_campaign.seed(db, tmp_path)
@@ -48,6 +78,7 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     last = db["validations"].find_one({"campaign": name}, {"_id": 0}, sort=[("round", -1)])
     db["test_results"].insert_one({**last, "source": "test"})  # as the closing analysis stores it
     db["rounds"].update_many({"campaign": name}, {"$set": {"decided_on": {"stopping": "validation"}}})
+    _seed_production(name, tmp_path)
     lp = yaml.safe_load(seiflow_env.launchpad_file.read_text())
     first, *rest = blocks()
     first = DB_LINE.sub(f'db = MongoClient("mongodb://{lp["host"]}:{lp["port"]}")["{lp["name"]}"]', first)
@@ -77,3 +108,5 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     assert "interface 600.0 K at 2.0 ps: reduced In 0.4 (reference) 0.4 (NNP)" in text
     assert "interface at 2.0 ps: Cl60In10Li162 232 atoms" in text
     assert "production: 31880 atoms, 10000000 steps at 71 µs/step/atom (232-atom interface, 1 model): 6287 hours" in text
+    assert f"{name}-prod1 finished 200 of 200 steps; percolates: {{'In': 0.2}}" in text
+    assert "0.1 ps: {'reduced_In': 0.5, 'largest_cluster_In': 3}" in text and "last frame: 0.2 ps, 4 atoms" in text
