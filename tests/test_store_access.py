@@ -19,6 +19,7 @@ STORE_MODULES = {
     "records/validations.py",  # validation_sets, validations
     "records/calibrations.py",
     "records/analyses.py",
+    "records/production.py",  # production_runs, production, the production_files bucket
 }
 # Indexing a database (``db[...]``, ``database(db)[...]``) or naming a collection or bucket constant.
 ACCESS = re.compile(r"\bdb\s*\[|\bdatabase\([^)]*\)\s*\[|\b[A-Z_]+_(?:COLLECTION|BUCKET)\b")

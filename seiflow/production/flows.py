@@ -159,8 +159,7 @@ def production_segment(campaign: dict, run_id: str, segment: int) -> Response:
     run = store.get_run(run_id)
     if run.state != ProductionState.RUNNING:
         return Response(output={"run_id": run_id, "segment": segment, "state": run.state.value, "skipped": True})
-    store.runs.update_one({"run_id": run_id}, {"$inc": {f"attempts.{segment}": 1}})
-    attempt = store.get_run(run_id).attempts.get(str(segment), 1)
+    attempt = store.start_attempt(run_id, segment)
     seg = run_segment(c.production, run, segment, Path.cwd(), campaign_chemistry(c), list(c.system.type_map),
                       store, attempt=attempt)
     history = [s for s in store.history(run_id) if s.segment <= segment]

@@ -43,10 +43,10 @@ def n_segments(run: ProductionRun) -> int:
 
 def _inputs(run: ProductionRun, segment: int, run_dir: Path, store: ProductionStore) -> None:
     if segment == 0:
-        cell = store.fs.find_one({"metadata.run_id": run.run_id, "metadata.segment": CELL_SEGMENT})
+        cell = store.file_id(run.run_id, CELL_SEGMENT, "data")
         if cell is None:
             raise SeiflowError(f"production run {run.run_id} has no stored cell", "start it again with seiflow produce")
-        store.fetch_file(str(cell._id), run_dir / DATA_FILE)
+        store.fetch_file(cell, run_dir / DATA_FILE)
         return
     previous = store.get_segment(run.run_id, segment - 1)
     if previous is None or "restart" not in previous.files:

@@ -55,6 +55,12 @@ class ProductionStore:
         """Production runs of a campaign so far."""
         return self.runs.count_documents({"campaign": campaign})
 
+    def start_attempt(self, run_id: str, segment: int) -> int:
+        """Count one more start of a segment; how many times it has started now."""
+        self.runs.update_one({"run_id": run_id}, {"$inc": {f"attempts.{segment}": 1}})
+        doc = self.runs.find_one({"run_id": run_id}, {"attempts": 1}) or {}
+        return int(doc.get("attempts", {}).get(str(segment), 1))
+
     def update_run(self, run_id: str, **fields) -> None:
         """Set fields of a run (enums stored by value)."""
         values = {k: (v.value if isinstance(v, ProductionState) else v) for k, v in fields.items()}
@@ -98,6 +104,11 @@ class ProductionStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         return target
+
+    def file_id(self, run_id: str, segment: int, kind: str) -> str | None:
+        """The GridFS id of one stored file of a segment (segment -1: the run's cell), or None."""
+        found = self.fs.find_one({"metadata.run_id": run_id, "metadata.segment": segment, "metadata.kind": kind})
+        return str(found._id) if found is not None else None
 
     def delete_segment_files(self, run_id: str, segment: int, keep: set[str] | None = None) -> int:
         """Remove a segment's files (an earlier, killed attempt's), except the ids in ``keep``; how many."""
