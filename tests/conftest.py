@@ -105,7 +105,6 @@ CAMPAIGN_MODULES = {
     "tests/controller/test_cp2k_campaign.py",
     "tests/controller/test_vasp_campaign.py",
     "tests/controller/test_worker_kill.py",
-    "tests/controller/test_production_run.py",
 }
 # the trained good/poor ensembles (tests/exploration/conftest.py) are session fixtures of these modules
 ENSEMBLE_MODULES = {
