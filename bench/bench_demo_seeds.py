@@ -40,13 +40,17 @@ def save_calibration(env: dict, home: Path, path: Path) -> str | None:
     import pymongo
     from replay_calibration import record_from_store
 
+    from seiflow.records import campaigns
+
     try:
         client = pymongo.MongoClient("localhost", int(env["SEIFLOW_EMBEDDED__PORT"]), serverSelectionTimeoutMS=5000)
         db = client["seiflow"]
-        campaign = db.calibrations.find_one({}, sort=[("round", -1)])
-        if campaign is None:
+        names = [c["name"] for c in campaigns.list_campaigns(db)]  # a fresh HOME holds the one demo campaign
+        if not names:
             return None
-        record = record_from_store(db, campaign["campaign"], home / ".seiflow" / "runs")
+        record = record_from_store(db, names[0], home / ".seiflow" / "runs")
+        if not record:  # no round calibrated
+            return None
     except pymongo.errors.PyMongoError as exc:
         print(f"# calibration record not saved: {exc}", file=sys.stderr)
         return None

@@ -22,6 +22,7 @@ import pymongo
 
 from seiflow.convergence.calibration import fit_calibration
 from seiflow.convergence.calibration_jobs import levels_from
+from seiflow.records.calibrations import CalibrationStore
 from seiflow.schemas.campaign import CalibrationConfig
 
 
@@ -40,12 +41,11 @@ def record_from_store(db: pymongo.database.Database, campaign: str, runs: Path |
     frames' max force deviation. Small (a few kB a round), so a seed run keeps it beside its result."""
     devi = explored(runs)
     out = {}
-    for cal in db.calibrations.find({"campaign": campaign}):
-        r = int(cal["round"])
-        out[str(r)] = {
-            "pairs": [[p["max_devi_f"], p["f_error"], bool(p["sanity"])] for p in cal["pairs"]],
-            "recorded_lo": (cal.get("levels") or {}).get("f_trust_lo"),
-            "explored": [round(float(x), 5) for x in devi.get(r, [])],
+    for cal in CalibrationStore(db).history(campaign):
+        out[str(cal.round)] = {
+            "pairs": [[p.max_devi_f, p.f_error, p.sanity] for p in cal.pairs],
+            "recorded_lo": (cal.levels or {}).get("f_trust_lo"),
+            "explored": [round(float(x), 5) for x in devi.get(cal.round, [])],
         }
     return out
 

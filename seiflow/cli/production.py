@@ -48,6 +48,7 @@ def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: 
     """Start CAMPAIGN's production run: the production cell, in queue-sized segments, watched and analysed."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
     from seiflow.production.flows import start_production
+    from seiflow.production.segment import n_segments
     from seiflow.records import campaigns
     from seiflow.records.production import ProductionStore
     from seiflow.store import get_database, get_launchpad
@@ -73,7 +74,7 @@ def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: 
     fw_ids = sorted(lp.add_wf(to_workflow(flow, c)).values())
     say = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     say(f"production {run.run_id}: {run.n_atoms:,} atoms ({run.cell}), {run.ns_total:g} ns in "
-        f"{-(-run.total_steps // run.segment_steps)} segments of {run.segment_steps} steps; model {run.model_id}; "
+        f"{n_segments(run)} segments of {run.segment_steps} steps; model {run.model_id}; "
         + (f"watched by {len(run.watch_model_ids)} models at {run.watch_level:.3f} eV/Å ({run.watch_level_source})"
            if run.watch_level else "not watched"))
     if local:

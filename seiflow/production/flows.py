@@ -164,12 +164,11 @@ def production_segment(campaign: dict, run_id: str, segment: int) -> Response:
                       store, attempt=attempt)
     history = [s for s in store.history(run_id) if s.segment <= segment]
     state, reason = _stop(c, run, seg)
-    if store.get_run(run_id).state == ProductionState.STOPPED:  # stopped by hand while this segment ran
-        state, reason = ProductionState.STOPPED, store.get_run(run_id).stop_reason
-    percolation: dict[str, float] = {}
-    for s in history:
-        for el, t in first_percolation(s.analysis.rows, s.analysis.time_ps).items():
-            percolation.setdefault(el, t)
+    now = store.get_run(run_id)
+    if now.state == ProductionState.STOPPED:  # stopped by hand while this segment ran
+        state, reason = ProductionState.STOPPED, now.stop_reason
+    # the earlier segments' first times stand; this segment adds the elements that percolate for the first time
+    percolation = {**first_percolation(seg.analysis.rows, seg.analysis.time_ps), **run.first_percolation_ps}
     store.update_run(run_id, state=state, stop_reason=reason, steps_done=seg.end_step if not seg.health else
                      seg.start_step, segments_done=len(history), wall_s=round(sum(s.wall_s for s in history), 3),
                      first_percolation_ps=percolation)
@@ -195,9 +194,9 @@ def stop_production(db: Any, lp: Any, campaign: str) -> ProductionRun:
                          + (f" (the newest, {run.run_id}, is {run.state.value})" if run else ""),
                          "see `seiflow status CAMPAIGN`")
     store.update_run(run.run_id, state=ProductionState.STOPPED, stop_reason="stopped by hand (seiflow produce --stop)")
-    for fw in lp.fireworks.find({"name": {"$regex": f"production {run.run_id} segment"},
-                                 "state": {"$in": ["WAITING", "READY"]}}, {"fw_id": 1}):
-        lp.defuse_fw(fw["fw_id"])
+    for fw_id in lp.get_fw_ids({"name": {"$regex": f"production {run.run_id} segment"},
+                                "state": {"$in": ["WAITING", "READY"]}}):
+        lp.defuse_fw(fw_id)
     return store.get_run(run.run_id)
 
 

@@ -88,8 +88,8 @@ def run_segment(config: ProductionConfig, run: ProductionRun, segment: int, work
         watch = locate(watch, frames, [model, *watch_models], run.timestep_fs, config.watch.max_located)
     times = [s * run.timestep_fs / 1000.0 for s in frames]
     analysis = analyse_segment(list(frames.values()), times, chem, run.origin_a, run.anode_bottom_a)
-    for step, atoms in frames.items():
-        atoms.info.update(step=step, time_ps=step * run.timestep_fs / 1000.0)
+    for (step, atoms), time_ps in zip(frames.items(), times, strict=True):
+        atoms.info.update(step=step, time_ps=time_ps)
     files = {}
     if frames:
         ase.io.write(run_dir / TRAJECTORY_FILE, list(frames.values()), format="extxyz")

@@ -17,20 +17,21 @@ from seiflow.exploration.deviation import read_model_devi
 from seiflow.schemas.production import UncertainAtoms, WatchResult
 
 
-def atom_force_deviation(model_files: list[Path], atoms: Atoms) -> np.ndarray:
-    """Per-atom force deviation of the ensemble, eV/Å: sqrt(mean over models |F_m - <F>|^2) (DeePMD's)."""
-    from deepmd.infer import DeepPot
+def atom_force_deviation(models: list, atoms: Atoms) -> np.ndarray:
+    """Per-atom force deviation of the ensemble (loaded ``DeepPot`` models), eV/Å.
+
+    DeePMD-kit's own ``calc_model_devi_f``: what LAMMPS writes to model_devi.out, atom by atom.
+    """
+    from deepmd.infer.model_devi import calc_model_devi_f
 
     coords = atoms.positions.reshape(1, -1)
     cell = np.asarray(atoms.cell, dtype=float).reshape(1, 9)
     forces = []
-    for path in model_files:
-        model = DeepPot(str(path))
+    for model in models:
         types = model.get_type_map()
         atype = np.array([types.index(s) for s in atoms.get_chemical_symbols()])
-        forces.append(np.asarray(model.eval(coords, cell, atype)[1]).reshape(-1, 3))
-    f = np.array(forces)
-    return np.sqrt(np.mean(np.sum((f - f.mean(axis=0)) ** 2, axis=-1), axis=0))
+        forces.append(np.asarray(model.eval(coords, cell, atype)[1]).reshape(1, -1, 3))
+    return calc_model_devi_f(np.array(forces), atomic=True)[3][0]
 
 
 def read_watch(devi_file: Path, start_step: int, end_step: int, level: float | None) -> WatchResult:
@@ -60,11 +61,15 @@ def locate(watch: WatchResult, frames: dict[int, Atoms], model_files: list[Path]
     """``watch`` with the atoms beyond its level in up to ``max_located`` uncertain dumped frames."""
     if watch.level is None or not watch.n_uncertain or max_located <= 0:
         return watch
+    from deepmd.infer import DeepPot
+
     by_step = dict(zip(watch.steps, watch.max_devi_f_by_step, strict=True))
+    steps = sorted(s for s in frames if s in by_step and not by_step[s] <= watch.level)[:max_located]
+    models = [DeepPot(str(path)) for path in model_files] if steps else []  # loaded once for every frame
     located = []
-    for step in sorted(s for s in frames if s in by_step and not by_step[s] <= watch.level)[:max_located]:
+    for step in steps:
         atoms = frames[step]
-        devi = atom_force_deviation(model_files, atoms)
+        devi = atom_force_deviation(models, atoms)
         idx = np.flatnonzero(~(devi <= watch.level))
         symbols = atoms.get_chemical_symbols()
         located.append(UncertainAtoms(

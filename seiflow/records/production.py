@@ -110,6 +110,10 @@ class ProductionStore:
         found = self.fs.find_one({"metadata.run_id": run_id, "metadata.segment": segment, "metadata.kind": kind})
         return str(found._id) if found is not None else None
 
+    def files(self, run_id: str) -> list[tuple[int, str]]:
+        """(segment, kind) of every stored file of a run (segment -1: its cell)."""
+        return sorted((f.metadata["segment"], f.metadata["kind"]) for f in self.fs.find({"metadata.run_id": run_id}))
+
     def delete_segment_files(self, run_id: str, segment: int, keep: set[str] | None = None) -> int:
         """Remove a segment's files (an earlier, killed attempt's), except the ids in ``keep``; how many."""
         n = 0

@@ -79,7 +79,7 @@ def test_production_after_convergence_survives_a_killed_worker_segment_by_segmen
         runs = len(doc.get("launches", [])) + len(doc.get("archived_launches", []))
         assert doc["state"] == "COMPLETED" and runs == (2 if doc["fw_id"] == killed else 1), doc
     # only the last attempt's files are stored: 3 trajectories, 3 restarts, 3 logs, the cell
-    assert len(list(store.fs.find({"metadata.run_id": run.run_id}))) == 3 * 3 + 1
+    assert len(store.files(run.run_id)) == 3 * 3 + 1
 
     written = write_report(db, "produced", seiflow_env.root / "report")
     series = json.loads(Path(written["json"]).read_text())["production"]["series"]

@@ -6,6 +6,7 @@ import pytest
 
 from seiflow.cli.main import main
 from seiflow.records import campaigns
+from seiflow.records.production import ProductionStore
 from seiflow.store import get_database
 from tests.production.helpers import licl_campaign
 
@@ -29,5 +30,5 @@ def test_produce_refuses_with_one_line_and_stores_nothing(seiflow_env, capsys):
     assert code == 2 and "production.dump_every 150 is not a multiple of production.watch.every 100" in err, err
     code, err = _seiflow(["produce", "cli-prod", "--stop"], capsys)
     assert code == 2 and "has no running production" in err
-    assert db["production_runs"].count_documents({}) == 0
+    assert ProductionStore(db).count("cli-prod") == 0
     assert len(err.strip().splitlines()) == 1
