@@ -30,6 +30,7 @@ TEST_RESULTS_COLLECTION = "test_results"  # per campaign and round: the reported
 CALIBRATIONS_COLLECTION = "calibrations"  # per campaign and round: deviation/true-error pairs, fit, levels
 PRODUCTION_RUNS_COLLECTION = "production_runs"  # per production run: cell, model, progress, state
 PRODUCTION_COLLECTION = "production"  # per production segment: steps, speed, watch, SEI descriptors
+PROPERTIES_COLLECTION = "properties"  # properties stages: diffusion runs, Arrhenius fits, elastic constants
 JOBSTORE_DOCS_COLLECTION = "jobflow_outputs"
 
 # GridFS buckets.

@@ -113,6 +113,7 @@ ENSEMBLE_MODULES = {
     "tests/exploration/test_health.py",
     "tests/convergence/test_right_reason.py",
     "tests/production/test_watch.py",
+    "tests/properties/test_stage.py",
 }
 # the longest groups first (a run here: campaigns ~1,900 s, bench smoke ~700, ensembles ~650, the
 # container build ~560, training ~320 and ~260), so neither worker is left with a long one at the end

@@ -251,3 +251,17 @@ def calibration(pairs: dict[int, Sequence[tuple[float, float]]], sanity: Sequenc
            ylabel="true max-atom force error (eV/Å)")
     ax.legend(fontsize=7)
     return to_base64(fig)
+
+
+def arrhenius(curves: dict[str, tuple[Sequence[float], Sequence[float | None], Sequence[float | None]]]) -> str:
+    """D (log scale) against 1000/T per curve, with error bars (the committee's spread); name -> (T, D, err)."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for name, (t, d, err) in curves.items():
+        x = [1000.0 / v for v in t]
+        y = [np.nan if v is None or v <= 0 else v for v in d]
+        e = [0.0 if v is None else v for v in err] if err else None
+        ax.errorbar(x, y, yerr=e, fmt="o-", capsize=3, label=name)
+    ax.set_yscale("log")
+    ax.set(xlabel="1000 / T (1/K)", ylabel="D (Å²/ps)")
+    ax.legend(fontsize=7)
+    return to_base64(fig)

@@ -22,7 +22,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo.database import Database
 
-from seiflow.analysis import plots, report_calibration, report_production, report_validation
+from seiflow.analysis import (
+    plots,
+    report_calibration,
+    report_production,
+    report_properties,
+    report_validation,
+)
 from seiflow.analysis.chemistry import Chemistry, chemistry_of
 from seiflow.analysis.report_html import STYLE, figures_html, table, verdict_html
 from seiflow.analysis.verdict import Verdict, build_verdict, rmse
@@ -68,6 +74,8 @@ class ReportData(BaseModel):
     )
     production: dict[str, Any] | None = Field(
         None, description="The newest production run: progress, segments and SEI descriptors against time.")
+    properties: dict[str, Any] | None = Field(
+        None, description="The newest properties stage: diffusivities, Arrhenius fits, elastic constants.")
     extra: dict[str, Any] = Field(default_factory=dict)
     missing: list[str] = Field(default_factory=list)
 
@@ -230,6 +238,7 @@ def collect(db: Database, campaign: str, extra: dict[str, Any] | None = None) ->
         learning_curve=test_curve, rounds=rounds, round_times=round_times, calibration=calibration["rows"],
         criteria=calibration["criteria"], parity_model=parity_model, verdict=aux.pop("verdict"),
         distillation=distillation_rows(db, campaign), production=report_production.section(db, campaign),
+        properties=report_properties.section(db, campaign),
         validation=validation, extra=extra or {}, missing=missing,
     )
     return data, {"parity": parity, "calibration_figure": calibration["figure"], "chemistry": chem, **aux}
@@ -364,6 +373,8 @@ def render_html(data: ReportData, figs: dict[str, str], validation_figs: dict[st
         parts += ["<h3>Convergence criteria per round</h3>", table(data.criteria)]
     if data.production:
         parts += production_html(data.production)
+    if data.properties:
+        parts += properties_html(data.properties)
     for name, value in data.extra.items():
         rows = value.get("table") if isinstance(value, dict) else None
         if rows:
@@ -394,11 +405,32 @@ def production_html(prod: dict[str, Any]) -> list[str]:
             table(prod["segments"]), "<h3>SEI descriptors against time</h3>", table(prod["series"])]
 
 
+def properties_html(props: dict[str, Any]) -> list[str]:
+    """The properties section: what ran with which models, the Arrhenius fits, the runs, elastic constants."""
+    e = html.escape
+    st = props["stage"]
+    text = (f"Stage {e(st['stage_id'])} with the production model {e(st['model_id'])}"
+            + (f" and a committee of {st['members']} ensemble members (error bars: their spread)" if st["members"]
+               else " (no committee: error bars from the fits)")
+            + f"; {st['runs_done']} of {st['planned_runs']} diffusion runs done"
+            + (f", {st['runs_failed']} without D (MD health)" if st["runs_failed"] else "") + ". Cells: "
+            + "; ".join(f"{e(k)}: {e(v)}" for k, v in st["systems"].items()) + ".")
+    parts = ["<h2>Transport and mechanics</h2>", f"<p>{text}</p>"]
+    if props["arrhenius"]:
+        parts += [f"<h3>{e(st['species'] or '')} diffusivity: Arrhenius fits</h3>", table(props["arrhenius"])]
+    if props["runs"]:
+        parts += ["<h3>Diffusion runs</h3>", table(props["runs"])]
+    if props["elastic"]:
+        parts += ["<h3>Elastic constants (GPa, production model)</h3>", table(props["elastic"])]
+    return parts
+
+
 def write_report(db: Database, campaign: str, out_dir: str | Path,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``<campaign>_report.html`` and ``<campaign>_report.json``; a summary for the CLI."""
     data, aux = collect(db, campaign, extra)
-    figs = {**figures(data, aux), **report_production.figures(db, campaign, data.production, aux["chemistry"])}
+    figs = {**figures(data, aux), **report_production.figures(db, campaign, data.production, aux["chemistry"]),
+            **report_properties.figures(data.properties)}
     vfigs = report_validation.figures(db, campaign, aux["curve"], aux["test_curve"], aux["validation_parity"],
                                       aux["dynamics"], aux["analysis"], aux["chemistry"])
     out = Path(out_dir)
@@ -415,6 +447,7 @@ def write_report(db: Database, campaign: str, out_dir: str | Path,
         "frames": data.frames.get("total", 0), "models": len(data.models), "figures": sorted({**vfigs, **figs}),
         "latest_metrics": {k: latest.get(k) for k in METRICS}, "missing": data.missing,
         "production": data.production["run"] if data.production else None,
+        "properties": data.properties["stage"] if data.properties else None,
         "validation_metrics": {"round": fixed.get("round"), "n_labels": fixed.get("n_labels"),
                                "n_frames": fixed.get("n_frames"), **{k: fixed.get(k) for k in METRICS},
                                "rdf_agreement": aux["dynamics"].rdf_overall if aux["dynamics"] else None},

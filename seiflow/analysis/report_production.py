@@ -45,7 +45,7 @@ def section(db: Database, campaign: str) -> dict[str, Any] | None:
             "segments": segments, "series": series[::step] + ([series[-1]] if series and (len(series) - 1) % step else [])}
 
 
-def _last_frame(db: Database, campaign: str) -> tuple[Atoms | None, float | None]:
+def last_frame(db: Database, campaign: str) -> tuple[Atoms | None, float | None]:
     """The newest run's last stored frame and its time, ps."""
     store = ProductionStore(db)
     run = store.latest(campaign)
@@ -75,7 +75,7 @@ def figures(db: Database, campaign: str, prod: dict[str, Any] | None, chem: Chem
     if any(r.get("front_a") is not None for r in rows):
         figs["Production run: reaction front (distance from the anode surface of the first frame)"] = \
             plots.series(t, {"front": [r.get("front_a") for r in rows]}, "time (ps)", "Å")
-    atoms, time_ps = _last_frame(db, campaign)
+    atoms, time_ps = last_frame(db, campaign)
     if atoms is not None:
         figs[f"Production run: the last stored frame ({time_ps:g} ps), coloured by phase"] = plots.snapshots(
             [(f"{time_ps:g} ps", marks(atoms, chem))])

@@ -15,6 +15,7 @@ from seiflow.cli.db import db_group
 from seiflow.cli.frames import frames_group
 from seiflow.cli.models import models_group
 from seiflow.cli.production import produce_cmd
+from seiflow.cli.properties import properties_cmd
 from seiflow.cli.rounds import rounds_command
 from seiflow.cli.structures import structures_group
 from seiflow.cli.workers import workers_cmd
@@ -46,6 +47,7 @@ cli.add_command(report)
 cli.add_command(analyze_group)
 cli.add_command(rounds_command)
 cli.add_command(produce_cmd)
+cli.add_command(properties_cmd)
 for _command in (submit_cmd, status_cmd, run_cmd, demo_cmd):
     cli.add_command(_command)
 

@@ -39,6 +39,7 @@ from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
 from seiflow.production.flows import auto_production
+from seiflow.properties.flows import auto_properties
 from seiflow.records import campaigns
 from seiflow.records.rounds import RoundStore
 from seiflow.records.validations import TestSetStore, ValidationSetStore, ValidationStore
@@ -471,6 +472,8 @@ def close_round(
             then: list[Job] = []
             if final and c.production.start == "auto":  # the production run, once the model is handed off
                 then.append(_controller_job(auto_production(campaign, closing.output), f"{c.name} production start"))
+            if final and c.properties.start == "auto":  # transport and mechanics with the production model
+                then.append(_controller_job(auto_properties(campaign, closing.output), f"{c.name} properties start"))
             addition = Flow([*final, closing, *then], name=f"{c.name} analysis")
             tag_jobs(addition, c.name)
             return Response(output=summary, addition=addition)

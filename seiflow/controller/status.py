@@ -13,6 +13,7 @@ from seiflow.dataset.frames import FrameStore
 from seiflow.models.store import ModelStore
 from seiflow.records import campaigns
 from seiflow.records.production import ProductionStore
+from seiflow.records.properties import PropertyStore
 from seiflow.records.rounds import RoundStore
 
 
@@ -92,7 +93,20 @@ def campaign_status(lp: LaunchPad, db: Database, name: str) -> dict[str, Any]:
         "final_model_id": doc.get("final_model_id"),
         "job_hours": job_hours(lp, name),
         "production": production_progress(db, name),
+        "properties": properties_progress(db, name),
     }
+
+
+def properties_progress(db: Database, name: str) -> dict[str, Any] | None:
+    """The newest properties stage: diffusion runs done of planned, fits and elastic structures stored."""
+    store = PropertyStore(db)
+    stage = store.latest(name)
+    if stage is None:
+        return None
+    runs = store.runs(stage.stage_id)
+    return {"stage_id": stage.stage_id, "planned_runs": stage.planned_runs, "runs_done": len(runs),
+            "runs_failed": sum(1 for r in runs if r.health), "fits": len(store.fits(stage.stage_id)),
+            "elastic_done": len(store.elastic(stage.stage_id)), "elastic_planned": len(stage.elastic)}
 
 
 def production_progress(db: Database, name: str) -> dict[str, Any] | None:
@@ -144,6 +158,11 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  production model: {status['final_model_id']} (seiflow models get ID)")
     if status.get("production"):
         lines.append(format_production(status["production"]))
+    if status.get("properties"):
+        p = status["properties"]
+        lines.append(f"  properties {p['stage_id']}: {p['runs_done']} of {p['planned_runs']} diffusion runs"
+                     + (f" ({p['runs_failed']} without D)" if p["runs_failed"] else "")
+                     + f", {p['fits']} Arrhenius fits, elastic {p['elastic_done']} of {p['elastic_planned']}")
     if status.get("job_hours"):
         lines.append("  job hours by worker category: "
                      + ", ".join(f"{k} {v:.2f}" for k, v in status["job_hours"].items()))

@@ -638,6 +638,97 @@ class ProductionConfig(_Section):
         return self
 
 
+INTERFACE_SYSTEM = "interface"  # properties.diffusion.systems: the campaign's interface, its regions apart
+
+
+class DiffusionConfig(_Section):
+    """The mobile ion's diffusivity by NVT MD with the production model at several temperatures.
+
+    Each system (a phase, or ``interface``: its anode, reacted and electrolyte regions apart) runs at every
+    temperature with the production model and, with ``committee``, with each member of the converged
+    ensemble: the members' spread gives the error bars of D and of the Arrhenius fit. ``size_check_atoms``
+    runs the production model once more in a second, larger cell at every temperature (finite-size check).
+    """
+
+    enabled: bool = Field(True, description="Run the diffusion MD when the properties stage runs.")
+    temperatures: list[float] = Field(
+        [600.0, 700.0, 800.0, 900.0], min_length=2, description="NVT temperatures, K (at least two: the "
+        "Arrhenius fit).")
+    systems: list[str] | None = Field(
+        None, description="Phases (structures.phases or bundled names) holding the mobile ion, and/or "
+        "'interface'; None: the electrolyte, each product holding the mobile ion, and the interface if built.")
+    atoms: int = Field(500, ge=2, description="Atoms in each system's cell (a phase repeated near-cubic; the "
+                       "interface repeated in-plane or scaled up as for production).")
+    size_check_atoms: int | None = Field(
+        1000, ge=2, description="Atoms of the second cell of the size check (production model, every "
+        "temperature); None: no check.")
+    length_ps: float = Field(50.0, gt=0, description="Sampled MD per run, ps (after equilibration).")
+    equilibrate_ps: float = Field(5.0, ge=0, description="NVT equilibration before sampling, ps.")
+    timestep_fs: float = Field(1.0, gt=0, description="MD time step, fs.")
+    tdamp_fs: float = Field(100.0, gt=0, description="Thermostat damping time, fs.")
+    dump_every: int = Field(100, ge=1, description="Steps between frames of the MSD.")
+    committee: bool = Field(True, description="Also run every ensemble member: D and Ea error bars from their "
+                            "spread (else from the fits alone).")
+    velocity_seed: int = Field(4242, ge=1, description="Seed of the initial velocities (the same for every model).")
+    max_temperature_factor: float = Field(
+        3.0, gt=1, description="MD health: a run hotter than this x its temperature (or NaN, lost atoms) fails "
+        "and gives no D.")
+
+    @property
+    def steps(self) -> int:
+        """Sampled MD steps per run."""
+        return max(1, int(round(self.length_ps * 1e3 / self.timestep_fs)))
+
+    @property
+    def equilibrate_steps(self) -> int:
+        """Equilibration steps per run."""
+        return int(round(self.equilibrate_ps * 1e3 / self.timestep_fs))
+
+    @model_validator(mode="after")
+    def _enough_frames(self) -> DiffusionConfig:
+        if self.steps // self.dump_every < 8:
+            raise ValueError(f"properties.diffusion: length_ps {self.length_ps} at timestep_fs {self.timestep_fs} "
+                             f"gives {self.steps // self.dump_every} frames every {self.dump_every} steps; an MSD "
+                             f"fit needs at least 8: lengthen the run or lower dump_every")
+        if self.size_check_atoms is not None and self.size_check_atoms <= self.atoms:
+            raise ValueError(f"properties.diffusion.size_check_atoms {self.size_check_atoms} is not larger than "
+                             f"atoms {self.atoms}: give a larger second cell, or null for no check")
+        return self
+
+
+class ElasticConfig(_Section):
+    """Elastic constants from stress-strain fits with the production model (an ASE calculator)."""
+
+    enabled: bool = Field(True, description="Compute elastic constants when the properties stage runs.")
+    phases: list[str] | None = Field(
+        None, description="Bulk phases (structures.phases or bundled names); None: the anode, the electrolyte "
+        "and the products.")
+    sei_frame: Literal["production", "interface", "none"] = Field(
+        "production", description="Also the SEI: production = the newest production run's last frame (it must "
+        "exist), interface = the built interface cell, none = bulks only.")
+    strain: float = Field(0.01, ge=1e-4, le=0.05, description="Strain of each +/- deformation (central differences).")
+    relax_ions: bool = Field(True, description="Relax the ions in each strained cell (relaxed-ion constants).")
+    fmax: float = Field(0.05, gt=0, description="Ionic relaxation force limit, eV/Å.")
+
+
+class PropertiesConfig(_Section):
+    """Transport and mechanics of the converged model: ``seiflow properties CAMPAIGN`` (or start: auto)."""
+
+    start: Literal["manual", "auto"] = Field(
+        "manual", description="manual: `seiflow properties CAMPAIGN` runs it; auto: after the closing analysis "
+        "of a converged campaign.")
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    elastic: ElasticConfig = Field(default_factory=ElasticConfig)
+
+    @model_validator(mode="after")
+    def _auto_has_its_frame(self) -> PropertiesConfig:
+        if self.start == "auto" and self.elastic.enabled and self.elastic.sei_frame == "production":
+            raise ValueError("properties.start: auto runs right after convergence, before any production frame "
+                             "exists: set properties.elastic.sei_frame to interface or none, or start the stage by "
+                             "hand (seiflow properties) once production has run")
+        return self
+
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -657,6 +748,7 @@ class Campaign(_Section):
     convergence: ConvergenceConfig = Field(default_factory=ConvergenceConfig)
     chemistry: ChemistryConfig = Field(default_factory=ChemistryConfig)
     production: ProductionConfig = Field(default_factory=ProductionConfig)
+    properties: PropertiesConfig = Field(default_factory=PropertiesConfig)
 
     def anode(self) -> str | None:
         """The anode's phase name: ``chemistry.anode``, else the built interface's substrate."""
@@ -682,6 +774,10 @@ class Campaign(_Section):
         names.update({f"chemistry.products: {n}": n for n in chem.products})
         if self.production.structure is not None:
             names[f"production.structure: {self.production.structure}"] = self.production.structure
+        for name in self.properties.diffusion.systems or []:
+            if name != INTERFACE_SYSTEM:
+                names[f"properties.diffusion.systems: {name}"] = name
+        names.update({f"properties.elastic.phases: {n}": n for n in self.properties.elastic.phases or []})
         return names
 
     @model_validator(mode="after")

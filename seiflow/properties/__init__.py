@@ -1,0 +1,1 @@
+"""Transport and mechanics of the converged model as a campaign stage: diffusion MD and elastic constants."""
