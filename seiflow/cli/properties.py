@@ -49,6 +49,7 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
 @click.option("--model", "model_id", default=None, help="Model (default: the campaign's production model).")
 @click.option("--temperatures", default=None, help="Override properties.diffusion.temperatures, e.g. 600,800.")
 @click.option("--length-ps", type=float, default=None, help="Override properties.diffusion.length_ps.")
+@click.option("--equilibrate-ps", type=float, default=None, help="Override properties.diffusion.equilibrate_ps.")
 @click.option("--atoms", type=int, default=None, help="Override properties.diffusion.atoms.")
 @click.option("--size-check-atoms", type=int, default=None, help="Override properties.diffusion.size_check_atoms.")
 @click.option("--sei-frame", type=click.Choice(["production", "interface", "none"]), default=None,
@@ -60,7 +61,7 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
 @json_option
 @click.pass_context
 def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temperatures: str | None,
-                   length_ps: float | None, atoms: int | None, size_check_atoms: int | None, sei_frame: str | None,
+                   length_ps: float | None, equilibrate_ps: float | None, atoms: int | None, size_check_atoms: int | None, sei_frame: str | None,
                    local: bool, workers: int, timeout_min: float, as_json: bool) -> None:
     """Li (mobile-ion) diffusivity with committee error bars and elastic constants of CAMPAIGN's production model."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
@@ -79,7 +80,7 @@ def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temp
         raise InputError(f"--temperatures {temperatures!r} is not a comma-separated list of K",
                          "e.g. --temperatures 600,700,800") from exc
     overrides = {k: v for k, v in {
-        "diffusion.temperatures": temps, "diffusion.length_ps": length_ps, "diffusion.atoms": atoms,
+        "diffusion.temperatures": temps, "diffusion.length_ps": length_ps, "diffusion.equilibrate_ps": equilibrate_ps, "diffusion.atoms": atoms,
         "diffusion.size_check_atoms": size_check_atoms, "elastic.sei_frame": sei_frame}.items() if v is not None}
     c = _with_overrides(stored, overrides)
     stage, flow = start_properties(c, db, model_id)
