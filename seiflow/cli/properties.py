@@ -55,6 +55,8 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
 @click.option("--size-check-atoms", type=int, default=None, help="Override properties.diffusion.size_check_atoms.")
 @click.option("--sei-frame", type=click.Choice(["production", "interface", "none"]), default=None,
               help="Override properties.elastic.sei_frame.")
+@click.option("--diffusion/--no-diffusion", default=None, help="Override properties.diffusion.enabled.")
+@click.option("--elastic/--no-elastic", default=None, help="Override properties.elastic.enabled.")
 @click.option("--local/--no-local", default=False, show_default=True,
               help="Run local workers until the stage ends (else: queue it for the cluster's workers).")
 @click.option("--workers", default=1, show_default=True, help="Local workers (--local).")
@@ -63,7 +65,7 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
 @click.pass_context
 def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temperatures: str | None,
                    length_ps: float | None, equilibrate_ps: float | None, atoms: int | None, size_check_atoms: int | None, sei_frame: str | None,
-                   local: bool, workers: int, timeout_min: float, as_json: bool) -> None:
+                   diffusion: bool | None, elastic: bool | None, local: bool, workers: int, timeout_min: float, as_json: bool) -> None:
     """Li (mobile-ion) diffusivity with committee error bars and elastic constants of CAMPAIGN's production model."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
     from seiflow.properties.flows import start_properties
@@ -82,7 +84,8 @@ def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temp
                          "e.g. --temperatures 600,700,800") from exc
     overrides = {k: v for k, v in {
         "diffusion.temperatures": temps, "diffusion.length_ps": length_ps, "diffusion.equilibrate_ps": equilibrate_ps, "diffusion.atoms": atoms,
-        "diffusion.size_check_atoms": size_check_atoms, "elastic.sei_frame": sei_frame}.items() if v is not None}
+        "diffusion.size_check_atoms": size_check_atoms, "elastic.sei_frame": sei_frame,
+        "diffusion.enabled": diffusion, "elastic.enabled": elastic}.items() if v is not None}
     c = _with_overrides(stored, overrides)
     stage, flow = start_properties(c, db, model_id)
     ensure_initialised(lp)

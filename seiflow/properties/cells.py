@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pymatgen.core import Structure
 
 from seiflow.analysis.chemistry import Chemistry
@@ -36,6 +37,23 @@ def bulk_cell(structure: Structure, atoms: int) -> tuple[Structure, str]:
     cell = structure.copy()
     cell.make_supercell(list(n))
     return cell, f"x {n[0]} x {n[1]} x {n[2]} ({len(cell)} atoms for {atoms})"
+
+
+def wide_cell(structure: Structure, width: float) -> tuple[Structure, str]:
+    """The structure repeated until each of its three perpendicular widths is at least ``width`` Å.
+
+    Elastic constants from a 2-atom primitive cell would ask the model for environments made of periodic
+    images of the same few atoms; a cell twice the model's cut-off wide holds each environment whole.
+    """
+    lat = structure.lattice
+    volume = lat.volume
+    heights = [volume / np.linalg.norm(np.cross(lat.matrix[(k + 1) % 3], lat.matrix[(k + 2) % 3])) for k in range(3)]
+    n = [max(1, math.ceil(width / h - 1e-9)) for h in heights]
+    if n == [1, 1, 1]:
+        return structure, f"as given ({len(structure)} atoms, each width >= {width:g} Å)"
+    cell = structure.copy()
+    cell.make_supercell(n)
+    return cell, f"x {n[0]} x {n[1]} x {n[2]} ({len(cell)} atoms, each width >= {width:g} Å)"
 
 
 def diffusion_systems(c: Campaign, chem: Chemistry, has_interface: bool) -> list[str]:

@@ -25,7 +25,7 @@ from seiflow.jobconfig import keep_own_config, tag_jobs
 from seiflow.models.store import ModelStore, safe_name
 from seiflow.production.flows import production_models, stored_interface
 from seiflow.properties.arrhenius import fit_stage
-from seiflow.properties.cells import diffusion_systems, elastic_phases, system_cell
+from seiflow.properties.cells import diffusion_systems, elastic_phases, system_cell, wide_cell
 from seiflow.properties.diffusion import run_diffusion
 from seiflow.records.properties import PropertyStore
 from seiflow.schemas.campaign import Campaign
@@ -99,10 +99,15 @@ def start_properties(c: Campaign, db: Any, model_id: str | None = None) -> tuple
                              "name systems under properties.diffusion.systems, or diffusion.enabled: false")
     elastic = []
     if cfg.elastic.enabled:
-        targets = [(name, c.structures.phase(name), f"phase {name}") for name in elastic_phases(c)]
+        width = 2 * c.training.rcut
+        targets = []
+        for name in elastic_phases(c):
+            cell, made = wide_cell(c.structures.phase(name), width)
+            targets.append((name, cell, f"phase {name} {made}"))
         sei, source = _sei_cell(c, db, interface)
         if sei is not None:
-            targets.append((SEI, sei, source))
+            cell, made = wide_cell(sei, width)
+            targets.append((SEI, cell, f"{source} {made}"))
         for name, structure, source in targets:
             j = elastic_job(campaign, stage_id, name, source, structure, chosen)
             j.name = f"{c.name} properties {stage_id} elastic {name}"

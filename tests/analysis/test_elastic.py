@@ -50,3 +50,16 @@ def test_elastic_input_errors():
     atoms.pbc = (True, True, False)
     with pytest.raises(InputError):
         elastic_constants(atoms, EMT())
+
+
+def test_relaxed_ion_constants_start_from_the_calculators_own_minimum():
+    """A strained, rattled start relaxes (cell and ions) to EMT's Cu before straining: the same C as there."""
+    from seiflow.analysis.elastic import relax_reference
+
+    start = bulk("Cu", "fcc", a=3.70, cubic=True).repeat(2)
+    start.rattle(0.05, seed=1)
+    relaxed = elastic_constants(start, EMT(), relax_ions=True, fmax=1e-3)
+    at_minimum = relax_reference(bulk("Cu", "fcc", a=3.59, cubic=True), EMT(), fmax=1e-4)
+    clamped = elastic_constants(at_minimum, EMT())  # perfect fcc: relaxed-ion = clamped-ion
+    for k, j in ((0, 0), (0, 1), (3, 3)):
+        assert relaxed.c_gpa[k][j] == pytest.approx(clamped.c_gpa[k][j], rel=0.03), (k, j)
