@@ -15,17 +15,22 @@ def _g(x: float | None, digits: int = 4) -> float | None:
 
 
 def section(db: Database, campaign: str) -> dict[str, Any] | None:
-    """The newest properties stage (None: none).
+    """The newest properties stage with diffusion runs and the newest with elastic constants (None: no stage).
 
     A row per fit (Ea, its error, the size check), per diffusion run and per elastic structure.
     """
     store = PropertyStore(db)
-    stage = store.latest(campaign)
-    if stage is None:
+    stages = store.stages(campaign)
+    if not stages:
         return None
-    fits, runs, elastic = store.fits(stage.stage_id), store.runs(stage.stage_id), store.elastic(stage.stage_id)
+    # the newest stage that ran diffusion, and the newest that computed elastic constants (a stage may do one)
+    stage = next((s for s in stages if s.planned_runs), stages[0])
+    mech = next((s for s in stages if s.elastic), None)
+    fits, runs = store.fits(stage.stage_id), store.runs(stage.stage_id)
+    elastic = store.elastic(mech.stage_id) if mech else []
     return {
-        "stage": {"stage_id": stage.stage_id, "model_id": stage.model_id, "members": len(stage.member_ids),
+        "stage": {"stage_id": stage.stage_id, "elastic_stage_id": mech.stage_id if mech else None,
+                  "model_id": stage.model_id, "members": len(stage.member_ids),
                   "species": stage.species, "systems": stage.systems, "temperatures": stage.temperatures,
                   "planned_runs": stage.planned_runs, "runs_done": len(runs),
                   "runs_failed": sum(1 for r in runs if r.health)},

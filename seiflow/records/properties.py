@@ -54,6 +54,11 @@ class PropertyStore:
                                        sort=[("created_at", DESCENDING)])
         return PropertiesStage.model_validate(raw) if raw else None
 
+    def stages(self, campaign: str) -> list[PropertiesStage]:
+        """The campaign's stages, newest first."""
+        docs = self.collection.find({"campaign": campaign, "kind": "stage"}, {"_id": 0}).sort("created_at", DESCENDING)
+        return [PropertiesStage.model_validate(d) for d in docs]
+
     def _of(self, stage_id: str, kind: str) -> list[dict[str, Any]]:
         return list(self.collection.find({"stage_id": stage_id, "kind": kind}, {"_id": 0})
                     .sort([("system", ASCENDING), ("n_atoms", ASCENDING), ("temperature", ASCENDING)]))
