@@ -20,6 +20,7 @@ STORE_MODULES = {
     "records/calibrations.py",
     "records/analyses.py",
     "records/production.py",  # production_runs, production, the production_files bucket
+    "records/properties.py",  # properties: stages, diffusion runs, Arrhenius fits, elastic constants
 }
 # Indexing a database (``db[...]``, ``database(db)[...]``) or naming a collection or bucket constant.
 ACCESS = re.compile(r"\bdb\s*\[|\bdatabase\([^)]*\)\s*\[|\b[A-Z_]+_(?:COLLECTION|BUCKET)\b")
