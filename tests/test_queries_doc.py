@@ -64,6 +64,25 @@ def _seed_production(campaign: str, tmp_path: Path) -> None:
             files={"trajectory": store.put_file(path, run_id, k, "trajectory")}))
 
 
+def _seed_properties(campaign: str) -> None:
+    """A properties stage with one fit and one elastic record, as ``seiflow properties`` stores them."""
+    from seiflow.records.properties import PropertyStore
+    from seiflow.schemas.properties import ArrheniusResult, ElasticRecord, PropertiesStage
+
+    store = PropertyStore(get_database())
+    stage_id = f"{campaign}-props1"
+    store.put(PropertiesStage(campaign=campaign, stage_id=stage_id, model_id="m", species="Li",
+                              temperatures=[600.0, 800.0], planned_runs=2, elastic=["LiCl"]))
+    store.put(ArrheniusResult(campaign=campaign, stage_id=stage_id, system="LiCl", region="bulk", species="Li",
+                              temperatures=[600.0, 800.0], d_a2_ps=[0.01, 0.05], activation_energy_ev=0.33,
+                              activation_energy_err_ev=0.04))
+    c = [[60.0, 30.0, 30.0, 0, 0, 0], [30.0, 60.0, 30.0, 0, 0, 0], [30.0, 30.0, 60.0, 0, 0, 0],
+         [0, 0, 0, 20.0, 0, 0], [0, 0, 0, 0, 20.0, 0], [0, 0, 0, 0, 0, 20.0]]
+    store.put(ElasticRecord(campaign=campaign, stage_id=stage_id, name="LiCl", source="phase LiCl", model_id="m",
+                            n_atoms=64, strain=0.01, relax_ions=True, c_gpa=c, bulk_vrh_gpa=40.0,
+                            shear_vrh_gpa=18.0, young_vrh_gpa=47.0, poisson_vrh=0.3))
+
+
 def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypatch):
     db = get_database()
     name = finished_campaign.seed(db, tmp_path)
@@ -79,6 +98,7 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     db["test_results"].insert_one({**last, "source": "test"})  # as the closing analysis stores it
     db["rounds"].update_many({"campaign": name}, {"$set": {"decided_on": {"stopping": "validation"}}})
     _seed_production(name, tmp_path)
+    _seed_properties(name)
     lp = yaml.safe_load(seiflow_env.launchpad_file.read_text())
     first, *rest = blocks()
     first = DB_LINE.sub(f'db = MongoClient("mongodb://{lp["host"]}:{lp["port"]}")["{lp["name"]}"]', first)
@@ -110,3 +130,5 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     assert "production: 31880 atoms, 10000000 steps at 71 µs/step/atom (232-atom interface, 1 model): 6287 hours" in text
     assert f"{name}-prod1 finished 200 of 200 steps; percolates: {{'In': 0.2}}" in text
     assert "0.1 ps: {'reduced_In': 0.5, 'largest_cluster_In': 3}" in text and "last frame: 0.2 ps, 4 atoms" in text
+    assert "Li in LiCl (bulk): Ea 0.33 +/- 0.04 eV; D [0.01, 0.05] Å^2/ps at [600.0, 800.0] K" in text
+    assert "LiCl: K 40.0 GPa, G 18.0 GPa, C11 60.0" in text
