@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from seiflow.errors import SeiflowError
 from seiflow.schemas.exploration import Deviation, ExplorationTask
 
 # LAMMPS errors of a run that blew up (not of a run that could not start)
@@ -77,6 +78,17 @@ def thermo_health(log_path: Path, temperature: float, factor: float, crash: str 
         last = steps[-1] if steps else 0
         return MdHealth(last, f"LAMMPS stopped after step {last}: {crash}")
     return MdHealth()
+
+
+def run_health(returncode: int, reason: str | None, log_path: Path, temperature: float, factor: float,
+               what: str, fix: str) -> MdHealth:
+    """A finished LAMMPS run's health; a failure that is not a blow-up raises, naming ``what`` and the ``fix``."""
+    crash = None
+    if returncode != 0:
+        if not blew_up(reason or ""):
+            raise SeiflowError(f"{what} failed: {reason}", f"see {log_path}; {fix}")
+        crash = (reason or "").splitlines()[0]
+    return thermo_health(log_path, temperature, factor, crash)
 
 
 def md_health(log_path: Path, task: ExplorationTask, deviation: Deviation, crash: str | None = None) -> MdHealth:

@@ -15,7 +15,7 @@ import ase.io
 from seiflow.analysis.chemistry import Chemistry
 from seiflow.errors import SeiflowError
 from seiflow.exploration.deviation import read_dump
-from seiflow.exploration.health import blew_up, thermo_health
+from seiflow.exploration.health import run_health
 from seiflow.exploration.inputs import DATA_FILE, DUMP_FILE, LOG_FILE, MODEL_DEVI_FILE
 from seiflow.exploration.run import LammpsRunner
 from seiflow.models.store import ModelStore
@@ -72,13 +72,9 @@ def run_segment(config: ProductionConfig, run: ProductionRun, segment: int, work
     watch_models = [models.fetch(m, run_dir / "models") for m in run.watch_model_ids] if run.watch_level else []
     (run_dir / INPUT_FILE).write_text(segment_input(config, end, model, watch_models, type_map, first=segment == 0))
     outcome = LammpsRunner().run(run_dir)
-    crash = None
-    if outcome.returncode != 0:
-        if not blew_up(outcome.reason or ""):
-            raise SeiflowError(f"production segment {segment} of {run.run_id} failed: {outcome.reason}",
-                               f"see {run_dir / LOG_FILE}; fix it, then `lpad rerun_fws` the segment")
-        crash = (outcome.reason or "").splitlines()[0]
-    health = thermo_health(run_dir / LOG_FILE, config.temperature, config.max_temperature_factor, crash)
+    health = run_health(outcome.returncode, outcome.reason, run_dir / LOG_FILE, config.temperature,
+                        config.max_temperature_factor, f"production segment {segment} of {run.run_id}",
+                        "fix it, then `lpad rerun_fws` the segment")
     lo = -1 if segment == 0 else start
     frames = {s: a for s, a in sorted(read_dump(run_dir / DUMP_FILE).items()) if lo < s <= end
               and (health.healthy or s < health.onset_step)}

@@ -21,9 +21,9 @@ from pymatgen.core import Structure
 from seiflow.analysis.chemistry import Chemistry
 from seiflow.analysis.dynamics import diffusivity_from_msd, msd, unwrap
 from seiflow.analysis.front import front_position, region_masks
-from seiflow.errors import InputError, SeiflowError
+from seiflow.errors import InputError
 from seiflow.exploration.deviation import read_dump
-from seiflow.exploration.health import blew_up, thermo_health
+from seiflow.exploration.health import run_health
 from seiflow.exploration.inputs import DATA_FILE, DUMP_FILE, INPUT_FILE, LOG_FILE, write_data
 from seiflow.exploration.run import LammpsRunner
 from seiflow.production.descriptors import anode_reference
@@ -94,13 +94,9 @@ def run_diffusion(cfg: DiffusionConfig, cell: Structure, system: str, temperatur
     t0 = time.monotonic()
     outcome = LammpsRunner().run(run_dir)
     wall = time.monotonic() - t0
-    crash = None
-    if outcome.returncode != 0:
-        if not blew_up(outcome.reason or ""):
-            raise SeiflowError(f"diffusion MD of {system} at {temperature:g} K failed: {outcome.reason}",
-                               f"see {run_dir / LOG_FILE}; fix it, then `lpad rerun_fws` the job")
-        crash = (outcome.reason or "").splitlines()[0]
-    health = thermo_health(run_dir / LOG_FILE, temperature, cfg.max_temperature_factor, crash)
+    health = run_health(outcome.returncode, outcome.reason, run_dir / LOG_FILE, temperature,
+                        cfg.max_temperature_factor, f"diffusion MD of {system} at {temperature:g} K",
+                        "fix it, then `lpad rerun_fws` the job")
     frames = [a for _, a in sorted(read_dump(run_dir / DUMP_FILE).items())]
     if not health.healthy:
         return {}, health.reason, len(frames), wall
