@@ -1,0 +1,106 @@
+"""Carving: a DFT-sized periodic box cut from a large production frame around uncertain atoms.
+
+The box is orthorhombic, centred on the atoms to learn (the *core*, a cube of half-width ``core``
+around the centre), with half-width ``H = core + cutoff + buffer``. Why the core is undisturbed: every
+atom within ``cutoff`` of a core atom lies inside the box (it is within ``core + cutoff < H`` of the
+centre along each axis), at the same relative position; and no periodic image of the box comes closer
+than ``2H - (core + H) = cutoff + buffer`` to a core atom, so the images add no neighbour within the
+cut-off. The ``buffer`` is for the reference, whose reach is longer than the model's cut-off (DFT's
+electrons; a message-passing reference's receptive field): the measured core-force error against the
+whole frame says how long it must be (``tests/production/test_carve.py``).
+
+Atoms outside the core are labelled with the box but masked out of the force loss (weight 0, DeePMD's
+per-atom force prefactor ``atom_pref``): their environments are cut. Atoms whose periodic image across a
+face comes closer than ``min_distance`` are dropped (they are never in the core), so the reference does
+not see overlapping atoms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+from seiflow.errors import InputError
+
+
+@dataclass
+class CarvedCell:
+    """A carved box, where each of its atoms came from, and which of them the loss may use."""
+
+    atoms: Atoms
+    source_indices: np.ndarray  # index in the frame of each carved atom
+    core: np.ndarray  # bool per carved atom: environment intact within the cut-off (force weight 1)
+    centre: np.ndarray  # Cartesian centre of the box in the frame, Å
+    half_width: float
+
+    @property
+    def atom_pref(self) -> np.ndarray:
+        """DeePMD's per-atom force prefactor: 1 on the core, 0 on the cut atoms around it."""
+        return self.core.astype(float)
+
+
+def _widths(cell: np.ndarray) -> np.ndarray:
+    """The three perpendicular widths of a cell, Å."""
+    volume = abs(float(np.linalg.det(cell)))
+    return np.array([volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
+
+
+def minimum_image(frame: Atoms, centre: np.ndarray) -> np.ndarray:
+    """Displacement of every atom from ``centre`` to its nearest periodic image, Å."""
+    cell = np.asarray(frame.cell, dtype=float)
+    frac = np.linalg.solve(cell.T, (frame.positions - centre).T).T
+    frac -= np.round(frac)
+    return frac @ cell
+
+
+def carve(frame: Atoms, centres: Sequence[int], cutoff: float, buffer: float, core: float | None = None,
+          min_distance: float = 1.0) -> CarvedCell:
+    """The box around atoms ``centres`` of ``frame`` (see the module's docstring for the geometry).
+
+    ``core``: half-width of the core cube, Å (default: the centres' extent plus 0.5 Å, so every centre is
+    in it).
+    """
+    if not all(frame.pbc):
+        raise InputError("carving needs a frame periodic in x, y and z", "pass a production frame")
+    if not len(centres):
+        raise InputError("no atoms to carve around", "pass the uncertain atoms' indices")
+    idx = np.asarray(centres, dtype=int)
+    anchor = frame.positions[idx[0]]
+    spread = minimum_image(frame, anchor)[idx]
+    centre = anchor + spread.mean(axis=0)
+    if core is None:
+        core = float(np.abs(spread - spread.mean(axis=0)).max()) + 0.5
+    half = core + cutoff + buffer
+    widths = _widths(np.asarray(frame.cell, dtype=float))
+    if 2 * half >= widths.min():
+        raise InputError(f"a box of {2 * half:.1f} Å (core {core:.1f} + cut-off {cutoff:g} + buffer {buffer:g}, "
+                         f"twice) does not fit the frame ({widths.min():.1f} Å wide)",
+                         "label the frame whole, or carve with a shorter buffer")
+    d = minimum_image(frame, centre)
+    inside = np.all(np.abs(d) < half, axis=1)
+    source = np.flatnonzero(inside)
+    pos = d[inside] + half
+    box = Atoms(np.asarray(frame.get_chemical_symbols())[inside].tolist(), positions=pos,
+                cell=np.eye(3) * 2 * half, pbc=True)
+    in_core = np.all(np.abs(d[inside]) <= core, axis=1)
+    keep = _without_overlaps(box, in_core, min_distance)
+    return CarvedCell(atoms=box[keep], source_indices=source[keep], core=in_core[keep], centre=centre,
+                      half_width=half)
+
+
+def _without_overlaps(box: Atoms, core: np.ndarray, min_distance: float) -> np.ndarray:
+    """Mask of atoms kept: one of each pair closer than ``min_distance`` (across a face) dropped, never a core atom."""
+    keep = np.ones(len(box), dtype=bool)
+    dist = box.get_all_distances(mic=True)
+    np.fill_diagonal(dist, np.inf)
+    for i, j in zip(*np.nonzero(np.triu(dist < min_distance)), strict=True):
+        if keep[i] and keep[j]:
+            drop = j if not core[j] else i
+            if core[drop]:
+                raise InputError(f"core atoms {i} and {j} of the carved box are {dist[i, j]:.2f} Å apart",
+                                 "the frame itself has overlapping atoms: check its MD health")
+            keep[drop] = False
+    return keep
