@@ -56,15 +56,15 @@ def wide_cell(structure: Structure, width: float) -> tuple[Structure, str]:
     return cell, f"x {n[0]} x {n[1]} x {n[2]} ({len(cell)} atoms, each width >= {width:g} Å)"
 
 
-def diffusion_systems(c: Campaign, chem: Chemistry, has_interface: bool) -> list[str]:
-    """``properties.diffusion.systems``, else the electrolyte, products holding the mobile ion, the interface."""
+def diffusion_systems(c: Campaign, chem: Chemistry, has_interface: bool, species: str | None = None) -> list[str]:
+    """``properties.diffusion.systems``, else the electrolyte, products holding ``species``, the interface."""
     asked = c.properties.diffusion.systems
     if asked is not None:
         if INTERFACE_SYSTEM in asked and not has_interface:
             raise InputError("properties.diffusion.systems names 'interface' but the campaign built none",
                              "remove 'interface', or run the campaign with structures.interface set")
         return list(dict.fromkeys(asked))
-    mobile = set(chem.mobile)
+    mobile = {species} if species else set(chem.mobile)
     names = [n for n in (c.electrolyte(), *c.chemistry.products) if n]
     out = [n for n in dict.fromkeys(names) if mobile & {el.symbol for el in c.structures.phase(n).composition}]
     return out + ([INTERFACE_SYSTEM] if has_interface else [])

@@ -29,6 +29,7 @@ from seiflow.properties.cells import diffusion_systems, elastic_phases, system_c
 from seiflow.properties.diffusion import run_diffusion
 from seiflow.records.properties import PropertyStore
 from seiflow.schemas.campaign import Campaign
+from seiflow.schemas.chemistry import Chemistry
 from seiflow.schemas.properties import DiffusionRun, ElasticRecord, PropertiesStage
 
 SEI = "SEI"
@@ -37,6 +38,11 @@ SEI = "SEI"
 def _structure(cell: Structure | dict) -> Structure:
     """A job's cell: jobflow hands MSONable inputs back as objects, a plain call may pass the dict."""
     return cell if isinstance(cell, Structure) else Structure.from_dict(cell)
+
+
+def diffusing_species(c: Campaign, chem: Chemistry) -> str | None:
+    """``properties.diffusion.species``, else the mobile ion (the anode's element), else None."""
+    return c.properties.diffusion.species or (chem.mobile[0] if chem.mobile else None)
 
 
 def _sei_cell(c: Campaign, db: Any, interface: Structure | None) -> tuple[Structure | None, str]:
@@ -63,7 +69,7 @@ def start_properties(c: Campaign, db: Any, model_id: str | None = None) -> tuple
         raise InputError("properties: both diffusion and elastic are disabled", "enable one of them")
     chosen, members = production_models(c, db, model_id)
     chem = campaign_chemistry(c)
-    species = chem.mobile[0] if chem.mobile else None
+    species = diffusing_species(c, chem)
     store = PropertyStore(db)
     stage_id = f"{c.name}-props{store.count_stages(c.name) + 1}"
     interface, report, bulks = stored_interface(db, c.name)
@@ -72,10 +78,10 @@ def start_properties(c: Campaign, db: Any, model_id: str | None = None) -> tuple
     d = cfg.diffusion
     if d.enabled:
         if species is None:
-            raise InputError("properties.diffusion needs a mobile ion: the campaign names no anode",
-                             "set chemistry.anode (the mobile ion is its element), or diffusion.enabled: false")
+            raise InputError("properties.diffusion needs a diffusing ion: the campaign names no anode",
+                             "set properties.diffusion.species (or chemistry.anode), or diffusion.enabled: false")
         committee = [(m, "member") for m in members] if d.committee else []
-        for system in diffusion_systems(c, chem, interface is not None):
+        for system in diffusion_systems(c, chem, interface is not None, species):
             sizes[system] = [d.atoms] + ([d.size_check_atoms] if d.size_check_atoms else [])
             n_main = None
             for k, atoms in enumerate(sizes[system]):
@@ -139,7 +145,7 @@ def diffusion_md(campaign: dict, stage_id: str, system: str, cell: Structure | d
     run_dir = Path.cwd() / safe_name(f"{system}-{len(structure)}-{temperature:g}K-{model_id}")
     model = ModelStore().fetch(model_id, run_dir.parent / "models")
     regions, health, n_frames, wall = run_diffusion(c.properties.diffusion, structure, system, temperature, model,
-                                                    chem.mobile[0], chem, list(c.system.type_map), run_dir)
+                                                    diffusing_species(c, chem), chem, list(c.system.type_map), run_dir)
     doc = DiffusionRun(campaign=c.name, stage_id=stage_id, system=system, n_atoms=len(structure),
                        size_check=size_check, temperature=temperature, model_id=model_id, role=role,
                        length_ps=c.properties.diffusion.length_ps, n_frames=n_frames, regions=regions, health=health,

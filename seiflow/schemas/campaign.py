@@ -651,6 +651,7 @@ class DiffusionConfig(_Section):
     """
 
     enabled: bool = Field(True, description="Run the diffusion MD when the properties stage runs.")
+    species: str | None = Field(None, description="The diffusing element (default: the mobile ion, the anode's).")
     temperatures: list[float] = Field(
         [600.0, 700.0, 800.0, 900.0], min_length=2, description="NVT temperatures, K (at least two: the "
         "Arrhenius fit).")
@@ -809,6 +810,9 @@ class Campaign(_Section):
             unknown = sorted(set(split_pair(key)) - type_map)
             if unknown:
                 raise ValueError(f"chemistry: pair {key} names {', '.join(unknown)}, not in system.type_map")
+        species = self.properties.diffusion.species
+        if species is not None and species not in type_map:
+            raise ValueError(f"properties.diffusion.species {species} is not in system.type_map {self.system.type_map}")
         pretrained = self.training.finetune
         if pretrained is not None and (missing := [t for t in self.system.type_map if t not in pretrained.type_map]):
             raise ValueError(f"system.type_map {self.system.type_map} has {', '.join(missing)}, which the pretrained "

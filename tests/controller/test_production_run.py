@@ -1,5 +1,5 @@
 """A tiny campaign converges, then its production runs by itself (``production.start: auto``) in three
-segments through real workers; a worker SIGKILLed mid-segment costs only that segment, which reruns from the
+segments through real workers, and its properties stage too (``properties.start: auto``); a worker SIGKILLed mid-segment costs only that segment, which reruns from the
 last restart: the steps total exactly, the frames have no gap and no repeat, and each segment's analysis is
 in MongoDB and in the report's time series."""
 
@@ -19,6 +19,7 @@ from seiflow.controller.runner import ACTIVE_STATES, job_states
 from seiflow.controller.submit import submit
 from seiflow.controller.workers import LocalWorkers
 from seiflow.records.production import ProductionStore
+from seiflow.records.properties import PropertyStore
 from seiflow.schemas.production import ProductionState
 from seiflow.store import get_database, get_launchpad
 from tests.controller.test_final_model import converging_campaign
@@ -30,6 +31,13 @@ from tests.controller.test_worker_kill import _kill_worker_running, _wait_for_ru
 PRODUCTION = {"start": "auto", "structure": "LiCl", "atoms": 128, "temperature": 300.0, "length_ns": 0.0045,
               "segment_ps": 1.5, "timestep_fs": 1.0, "dump_every": 100, "thermo_every": 100,
               "max_temperature_factor": 1000.0, "watch": {"every": 100, "f_level": 1000.0, "max_fraction": 1.0}}
+
+# the properties stage after convergence, as small as it gets: LiCl at two temperatures with the production
+# model (the campaign names no anode: the species is given), clamped-ion elastic constants of LiCl (tests/properties covers the committee, size check and SEI)
+PROPERTIES = {"start": "auto", "elastic": {"phases": ["LiCl"], "sei_frame": "none", "relax_ions": False},
+              "diffusion": {"species": "Li", "temperatures": [300, 400], "systems": ["LiCl"], "atoms": 64, "size_check_atoms": None,
+                            "length_ps": 0.4, "equilibrate_ps": 0.0, "dump_every": 25, "committee": False,
+                            "max_temperature_factor": 1000.0}}
 
 
 def _wait_idle(lp, campaign: str, timeout_s: float) -> None:
@@ -43,7 +51,7 @@ def _wait_idle(lp, campaign: str, timeout_s: float) -> None:
 def test_production_after_convergence_survives_a_killed_worker_segment_by_segment(seiflow_env):
     campaign = converging_campaign("best_member")
     campaign = campaign.model_validate({**campaign.model_dump(mode="json"), "name": "produced",
-                                        "production": PRODUCTION})
+                                        "production": PRODUCTION, "properties": PROPERTIES})
     lp = get_launchpad()
     lp.reset("", require_password=False)
     db = get_database()
@@ -74,6 +82,13 @@ def test_production_after_convergence_survives_a_killed_worker_segment_by_segmen
     assert steps == list(range(0, 4501, 100)), "no gap, no repeated frame"
     assert all(len(s.analysis.rows) == s.n_frames > 0 and s.files.keys() >= {"trajectory", "restart", "log"}
                for s in segs)
+    props = PropertyStore(db)
+    stage = props.latest("produced")
+    assert stage is not None and stage.model_id == run.model_id and stage.member_ids == []
+    assert [(r.system, r.temperature, r.n_frames) for r in props.runs(stage.stage_id)] == [
+        ("LiCl", 300.0, 17), ("LiCl", 400.0, 17)], "0.4 ps of 1 fs, a frame every 25 steps, by itself after convergence"
+    assert [(f.system, f.region) for f in props.fits(stage.stage_id)] == [("LiCl", "bulk")]
+    assert [e.name for e in props.elastic(stage.stage_id)] == ["LiCl"]
     # one launch per segment, two for the killed one; every other job of the campaign ran once
     for doc in lp.fireworks.find({}, {"fw_id": 1, "name": 1, "launches": 1, "archived_launches": 1, "state": 1}):
         runs = len(doc.get("launches", [])) + len(doc.get("archived_launches", []))

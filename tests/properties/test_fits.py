@@ -71,6 +71,8 @@ def test_the_campaign_file_refuses_what_the_stage_cannot_run():
         _campaign(diffusion={"length_ps": 0.5})
     with pytest.raises(InputError, match="size_check_atoms 100 is not larger than atoms 200"):
         _campaign(diffusion={"atoms": 200, "size_check_atoms": 100})
+    with pytest.raises(InputError, match=r"properties.diffusion.species Na is not in system.type_map \['Li', 'Cl'\]"):
+        _campaign(diffusion={"species": "Na"})
     with pytest.raises(InputError, match="properties.diffusion.systems: NaCl is not a known phase"):
         _campaign(diffusion={"systems": ["NaCl"]})
     c = _campaign(diffusion={"systems": ["interface"]}, elastic={"sei_frame": "none"})
