@@ -418,6 +418,7 @@ def properties_html(props: dict[str, Any]) -> list[str]:
     parts = ["<h2>Transport and mechanics</h2>", f"<p>{text}</p>"]
     if props["arrhenius"]:
         parts += [f"<h3>{e(st['species'] or '')} diffusivity: Arrhenius fits</h3>", table(props["arrhenius"])]
+        parts += [f"<p>No fit for {e(k)}: {e(v)}.</p>" for k, v in props.get("notes", {}).items()]
     if props["runs"]:
         parts += ["<h3>Diffusion runs</h3>", table(props["runs"])]
     if props["elastic"]:

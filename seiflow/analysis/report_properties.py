@@ -42,8 +42,9 @@ def section(db: Database, campaign: str) -> dict[str, Any] | None:
             **{f"D_{t:g}K_std": _g(s, 6) for t, s in zip(f.temperatures, f.d_committee_std_a2_ps, strict=False)},
             **({f"size_{f.size_check.atoms[1]}/{f.size_check.atoms[0]}_{t}K": r
                 for t, r in f.size_check.ratio.items()} if f.size_check else {}),
-            "note": f.note or "",
+            "fit": "no fit (see below)" if f.note else "yes",
         } for f in fits],
+        "notes": {f"{f.system} ({f.region})": f.note for f in fits if f.note},
         "curves": {f"{f.system} ({f.region})": {"T": f.temperatures, "D": f.d_a2_ps,
                                                 "err": f.d_committee_std_a2_ps} for f in fits},
         "runs": [{"system": r.system, "atoms": r.n_atoms, "T_K": r.temperature, "model": r.model_id,

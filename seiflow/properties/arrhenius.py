@@ -63,8 +63,8 @@ def fit_region(campaign: str, stage_id: str, system: str, region: str, species: 
         if central and np.isfinite(central.activation_energy_err_ev) else None,
         members_activation_energy_ev=member_ea, prefactor_a2_ps=central.prefactor_a2_ps if central else None,
         size_check=size,
-        note=None if central else "fewer than two temperatures with a positive D from the production model: "
-        "no fit (run longer or hotter, or see each run's health)",
+        note=None if central else "fewer than two temperatures with a positive D from the production model "
+        "(run longer or hotter, or see each run's health)",
     )
 
 

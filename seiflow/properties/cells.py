@@ -83,7 +83,8 @@ def system_cell(c: Campaign, system: str, atoms: int, interface: Structure | Non
     """One system's cell of about ``atoms`` atoms and how it was made."""
     if system == INTERFACE_SYSTEM:
         sized = c.model_copy(update={"production": c.production.model_copy(update={"atoms": atoms, "structure": None})})
-        return production_cell(sized, interface, report, bulks)
+        cell, how = production_cell(sized, interface, report, bulks)
+        return cell, how.replace("for production.atoms", "for")
     base = c.structures.phase(system)
     if species not in {el.symbol for el in base.composition}:
         raise InputError(f"properties.diffusion.systems: phase {system} ({base.composition.reduced_formula}) holds "
