@@ -8,6 +8,8 @@ frame it labels records which one it was.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
@@ -56,7 +58,8 @@ class Chgnet(LocalCalculator):
         from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+        with contextlib.redirect_stdout(sys.stderr):  # its banner lines would break a command's --json output
+            return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
 
     def identity(self) -> dict[str, Any]:
         """CHGNet's version and model."""

@@ -63,3 +63,18 @@ def test_relaxed_ion_constants_start_from_the_calculators_own_minimum():
     clamped = elastic_constants(at_minimum, EMT())  # perfect fcc: relaxed-ion = clamped-ion
     for k, j in ((0, 0), (0, 1), (3, 3)):
         assert relaxed.c_gpa[k][j] == pytest.approx(clamped.c_gpa[k][j], rel=0.03), (k, j)
+
+
+def test_analyze_elastic_json_is_one_object_on_stdout(tmp_path):
+    """CHGNet prints banner lines when its calculator is built: they go to stderr, not into --json."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "licl.cif"
+    bulk("LiCl", "rocksalt", a=5.13, cubic=True).write(path)
+    seiflow = Path(sys.executable).parent / "seiflow"
+    out = subprocess.run([str(seiflow), "analyze", "elastic", str(path), "--calculator", "chgnet", "--json"],
+                         capture_output=True, text=True, check=True, timeout=600)
+    assert 15 < json.loads(out.stdout)["bulk_vrh_gpa"] < 55
