@@ -7,7 +7,7 @@ differences cancel a residual stress to first order. Stress uses ASE's sign (pos
 With ``relax_ions`` the unstrained cell is first relaxed with the same calculator (ions, and with
 ``relax_cell`` the cell too): starting each strained relaxation from a structure that is not the
 calculator's own minimum lets the +/- cells relax into the same nearby minimum, which cancels the very
-stress difference being measured (a negative C11 for a bundled Li3InCl6 cell with a demo model did).
+stress difference being measured (a negative C11 for a bundled electrolyte cell with a demo model did).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
 def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temperatures: str | None,
                    length_ps: float | None, equilibrate_ps: float | None, atoms: int | None, size_check_atoms: int | None, sei_frame: str | None,
                    diffusion: bool | None, elastic: bool | None, local: bool, workers: int, timeout_min: float, as_json: bool) -> None:
-    """Li (mobile-ion) diffusivity with committee error bars and elastic constants of CAMPAIGN's production model."""
+    """The mobile ion's diffusivity with committee error bars and elastic constants of CAMPAIGN's production model."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
     from seiflow.properties.flows import start_properties
     from seiflow.records import campaigns
