@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from seiflow.analysis.structure import plane_spacings
 from seiflow.errors import InputError
 
 
@@ -40,12 +41,6 @@ class CarvedCell:
     def atom_pref(self) -> np.ndarray:
         """DeePMD's per-atom force prefactor: 1 on the core, 0 on the cut atoms around it."""
         return self.core.astype(float)
-
-
-def _widths(cell: np.ndarray) -> np.ndarray:
-    """The three perpendicular widths of a cell, Å."""
-    volume = abs(float(np.linalg.det(cell)))
-    return np.array([volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
 
 
 def minimum_image(frame: Atoms, centre: np.ndarray) -> np.ndarray:
@@ -74,7 +69,7 @@ def carve(frame: Atoms, centres: Sequence[int], cutoff: float, buffer: float, co
     if core is None:
         core = float(np.abs(spread - spread.mean(axis=0)).max()) + 0.5
     half = core + cutoff + buffer
-    widths = _widths(np.asarray(frame.cell, dtype=float))
+    widths = plane_spacings(frame.cell)
     if 2 * half >= widths.min():
         raise InputError(f"a box of {2 * half:.1f} Å (core {core:.1f} + cut-off {cutoff:g} + buffer {buffer:g}, "
                          f"twice) does not fit the frame ({widths.min():.1f} Å wide)",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from pymatgen.core import Structure
 
 from seiflow.analysis.chemistry import Chemistry
+from seiflow.analysis.structure import plane_spacings
 from seiflow.errors import InputError
 from seiflow.production.cell import production_cell
 from seiflow.schemas.campaign import INTERFACE_SYSTEM, Campaign
@@ -45,10 +45,7 @@ def wide_cell(structure: Structure, width: float) -> tuple[Structure, str]:
     Elastic constants from a 2-atom primitive cell would ask the model for environments made of periodic
     images of the same few atoms; a cell twice the model's cut-off wide holds each environment whole.
     """
-    lat = structure.lattice
-    volume = lat.volume
-    heights = [volume / np.linalg.norm(np.cross(lat.matrix[(k + 1) % 3], lat.matrix[(k + 2) % 3])) for k in range(3)]
-    n = [max(1, math.ceil(width / h - 1e-9)) for h in heights]
+    n = [max(1, math.ceil(width / h - 1e-9)) for h in plane_spacings(structure.lattice.matrix)]
     if n == [1, 1, 1]:
         return structure, f"as given ({len(structure)} atoms, each width >= {width:g} Å)"
     cell = structure.copy()
