@@ -36,3 +36,21 @@ def settings_from(ctx: click.Context) -> Settings:
     root = ctx.find_root()
     path = root.params.get("config")
     return load_settings(Path(path) if path else None)
+
+
+def with_overrides(campaign: Any, section: str, overrides: dict[str, Any], source: str) -> Any:
+    """``campaign`` with keys of one ``section`` (dotted below it) set as a command's options say.
+
+    Checked as the file would be; errors name ``source``.
+    """
+    from seiflow.schemas.campaign import campaign_from_dict
+
+    if not overrides:
+        return campaign
+    raw = campaign.model_dump(mode="json")
+    for key, value in overrides.items():
+        target, (*parents, last) = raw[section], key.split(".")
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return campaign_from_dict(raw, source)

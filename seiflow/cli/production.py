@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import click
 
-from seiflow.cli.common import emit, json_option, settings_from
+from seiflow.cli.common import emit, json_option, settings_from, with_overrides
 from seiflow.errors import InputError
-
-
-def _with_overrides(campaign: Any, overrides: dict[str, Any]) -> Any:
-    """The campaign with its production section changed as the options say (checked as the file would be)."""
-    from seiflow.schemas.campaign import campaign_from_dict
-
-    if not overrides:
-        return campaign
-    raw = campaign.model_dump(mode="json")
-    for key, value in overrides.items():
-        section = raw["production"]
-        *parents, last = key.split(".")
-        for part in parents:
-            section = section[part]
-        section[last] = value
-    return campaign_from_dict(raw, "seiflow produce options")
 
 
 @click.command("produce")
@@ -68,7 +51,7 @@ def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: 
     overrides = {k: v for k, v in {
         "atoms": atoms, "length_ns": length_ps / 1000.0 if length_ps is not None else None, "segment_ps": segment_ps,
         "dump_every": dump_every, "watch.every": watch_every}.items() if v is not None}
-    c = _with_overrides(stored, overrides)
+    c = with_overrides(stored, "production", overrides, "seiflow produce options")
     run, flow = start_production(c, db, settings.resolved_work_dir() / campaign / "production", model_id)
     ensure_initialised(lp)
     fw_ids = sorted(lp.add_wf(to_workflow(flow, c)).values())

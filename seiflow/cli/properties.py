@@ -8,23 +8,13 @@ from typing import Any
 
 import click
 
-from seiflow.cli.common import emit, json_option, settings_from
+from seiflow.cli.common import emit, json_option, settings_from, with_overrides
 from seiflow.errors import InputError
 
 
-def _with_overrides(campaign: Any, overrides: dict[str, Any]) -> Any:
-    """The campaign with its properties section changed as the options say (checked as the file would be)."""
-    from seiflow.schemas.campaign import campaign_from_dict
-
-    if not overrides:
-        return campaign
-    raw = campaign.model_dump(mode="json")
-    for key, value in overrides.items():
-        section, last = raw["properties"], key.split(".")[-1]
-        for part in key.split(".")[:-1]:
-            section = section[part]
-        section[last] = value
-    return campaign_from_dict(raw, "seiflow properties options")
+def _own_fields(doc: Any) -> dict[str, Any]:
+    """A stored document's fields without those every document of the stage shares."""
+    return {k: v for k, v in doc.model_dump(mode="json").items() if k not in ("kind", "campaign", "stage_id", "created_at")}
 
 
 def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
@@ -38,10 +28,8 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
         "stage_id": stage_id, "model_id": stage.model_id, "member_ids": stage.member_ids, "species": stage.species,
         "systems": stage.systems, "temperatures": stage.temperatures, "planned_runs": stage.planned_runs,
         "runs_done": len(runs), "runs_failed": sum(1 for r in runs if r.health),
-        "arrhenius": [{k: v for k, v in f.model_dump(mode="json").items()
-                       if k not in ("kind", "campaign", "stage_id", "created_at")} for f in store.fits(stage_id)],
-        "elastic": [{k: v for k, v in e.model_dump(mode="json").items()
-                     if k not in ("kind", "campaign", "stage_id", "created_at")} for e in store.elastic(stage_id)],
+        "arrhenius": [_own_fields(f) for f in store.fits(stage_id)],
+        "elastic": [_own_fields(e) for e in store.elastic(stage_id)],
     }
 
 
@@ -64,8 +52,9 @@ def properties_summary(db: Any, stage_id: str) -> dict[str, Any]:
 @json_option
 @click.pass_context
 def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temperatures: str | None,
-                   length_ps: float | None, equilibrate_ps: float | None, atoms: int | None, size_check_atoms: int | None, sei_frame: str | None,
-                   diffusion: bool | None, elastic: bool | None, local: bool, workers: int, timeout_min: float, as_json: bool) -> None:
+                   length_ps: float | None, equilibrate_ps: float | None, atoms: int | None,
+                   size_check_atoms: int | None, sei_frame: str | None, diffusion: bool | None,
+                   elastic: bool | None, local: bool, workers: int, timeout_min: float, as_json: bool) -> None:
     """The mobile ion's diffusivity with committee error bars and elastic constants of CAMPAIGN's production model."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
     from seiflow.properties.flows import start_properties
@@ -83,10 +72,11 @@ def properties_cmd(ctx: click.Context, campaign: str, model_id: str | None, temp
         raise InputError(f"--temperatures {temperatures!r} is not a comma-separated list of K",
                          "e.g. --temperatures 600,700,800") from exc
     overrides = {k: v for k, v in {
-        "diffusion.temperatures": temps, "diffusion.length_ps": length_ps, "diffusion.equilibrate_ps": equilibrate_ps, "diffusion.atoms": atoms,
+        "diffusion.temperatures": temps, "diffusion.length_ps": length_ps,
+        "diffusion.equilibrate_ps": equilibrate_ps, "diffusion.atoms": atoms,
         "diffusion.size_check_atoms": size_check_atoms, "elastic.sei_frame": sei_frame,
         "diffusion.enabled": diffusion, "elastic.enabled": elastic}.items() if v is not None}
-    c = _with_overrides(stored, overrides)
+    c = with_overrides(stored, "properties", overrides, "seiflow properties options")
     stage, flow = start_properties(c, db, model_id)
     ensure_initialised(lp)
     with warnings.catch_warnings():  # the elastic jobs do not feed the fit: jobflow's "not connected" is expected
