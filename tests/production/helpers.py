@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
+from seiflow.cli.main import main
 from seiflow.models.store import ModelStore
 from seiflow.production.flows import production_segment
 from seiflow.records import campaigns
@@ -54,3 +56,10 @@ def run_chain(campaign: Campaign, run_id: str, max_segments: int = 20) -> list[d
 def frame_steps(db, run_id: str) -> list[int]:
     """Every stored frame's step, segment after segment."""
     return [s for seg in ProductionStore(db).history(run_id) for s in seg.frame_steps]
+
+
+def seiflow_cli(args: list[str], capsys) -> tuple[int, str]:
+    """Run ``seiflow ARGS`` in this process; its exit code and what it wrote to stderr."""
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code, capsys.readouterr().err
