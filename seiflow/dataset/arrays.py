@@ -8,7 +8,7 @@ import gridfs
 import numpy as np
 from bson import Binary, ObjectId
 
-ARRAY_FIELDS = ("positions", "cell", "forces", "virial")
+ARRAY_FIELDS = ("positions", "cell", "forces", "virial", "atom_pref")
 
 
 def encode(array: np.ndarray, fs: gridfs.GridFS, limit: int, uploaded: list[ObjectId]) -> dict[str, Any]:

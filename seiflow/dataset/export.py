@@ -17,6 +17,7 @@ from typing import Any
 import dpdata
 import numpy as np
 
+from seiflow.dataset.carved import CARVED_SUFFIX, finish_carved_system
 from seiflow.dataset.convert import formula_of
 from seiflow.errors import InputError
 from seiflow.schemas.frame import LabelledFrame
@@ -109,9 +110,10 @@ class _Group:
         self.energies: list[float] = []
         self.cells, self.virials = _Rows(9), _Rows(9)
         self.coords, self.forces = _Rows(3 * natoms), _Rows(3 * natoms)
+        self.weights = _Rows(natoms)  # carved frames: per-atom force weight (atom_pref)
 
     def add(self, kind: _Species, energy: float, cell: bytes, coords: bytes, forces: bytes,
-            virial: bytes | None, frame_id: str | None = None) -> None:
+            virial: bytes | None, frame_id: str | None = None, atom_pref: bytes | None = None) -> None:
         if frame_id is not None:
             self.ids.append(frame_id)
         self.kinds.append(kind)
@@ -121,6 +123,19 @@ class _Group:
         self.forces.add(forces)
         if self.has_virial:
             self.virials.add(virial)
+        if atom_pref is not None:
+            self.weights.add(atom_pref)
+
+    def atom_pref(self) -> np.ndarray | None:
+        """Carved groups: the weights as frames x atoms, in the system's frame and type order."""
+        if not self.weights.n:
+            return None
+        n = len(self.energies)
+        perm = np.argsort(np.array(self.ids), kind="stable") if self.ids else np.arange(n)
+        dest = np.empty(n, dtype=np.intp)
+        dest[perm] = np.arange(n)
+        natoms = len(self.kinds[0].types)
+        return self.weights.take(dest, self.kinds, (natoms, 1)).reshape(n, natoms)
 
 
 def _system(group: _Group, type_map: list[str]) -> dpdata.LabeledSystem:
@@ -163,13 +178,16 @@ class _Grouper:
         return kind
 
     def add(self, species: list[str], pbc: Any, energy: float, cell: bytes, coords: bytes, forces: bytes,
-            virial: bytes | None, frame_id: str | None = None) -> None:
+            virial: bytes | None, frame_id: str | None = None, atom_pref: bytes | None = None) -> None:
         kind = self.kind(species)
-        key = kind.formula + ("" if virial is not None else "_novirial")
+        if atom_pref is not None:  # carved: forces only, in a system of their own
+            key, virial = kind.formula + CARVED_SUFFIX, None
+        else:
+            key = kind.formula + ("" if virial is not None else "_novirial")
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = _Group(virial is not None, pbc, len(species))
-        group.add(kind, energy, cell, coords, forces, virial, frame_id)
+        group.add(kind, energy, cell, coords, forces, virial, frame_id, atom_pref)
 
     def write(self, out_dir: Path) -> list[Path]:
         type_map = self.type_map
@@ -181,7 +199,11 @@ class _Grouper:
         paths = []
         for key in sorted(self.groups):
             path = out_dir / key
-            _system(self.groups.pop(key), type_map).to("deepmd/npy", str(path))
+            group = self.groups.pop(key)
+            weights = group.atom_pref()  # before _system takes the rows
+            _system(group, type_map).to("deepmd/npy", str(path))
+            if weights is not None:
+                finish_carved_system(path, weights)
             paths.append(path)
         return paths
 
@@ -207,14 +229,16 @@ def export_deepmd(
     """Write frames as deepmd/npy systems under ``out_dir``, one folder per composition.
 
     Frames without energy or forces are skipped. A composition whose frames do not all have a
-    virial is split: frames without one go to ``<formula>_novirial``.
+    virial is split: frames without one go to ``<formula>_novirial``. Carved frames (with ``atom_pref``) go
+    to ``<formula>_carved``, forces and weights only (:mod:`seiflow.dataset.carved`).
     """
     grouper = _Grouper(type_map)
     for f in frames:
         if f.energy is None or f.forces is None:
             continue
         grouper.add(f.species, f.pbc, f.energy, _f8_bytes(f.cell), _f8_bytes(f.positions),
-                    _f8_bytes(f.forces), None if f.virial is None else _f8_bytes(f.virial))
+                    _f8_bytes(f.forces), None if f.virial is None else _f8_bytes(f.virial),
+                    atom_pref=None if f.atom_pref is None else _f8_bytes(f.atom_pref))
     return grouper.write(out_dir)
 
 
@@ -247,6 +271,6 @@ def export_documents(
         grouper.add(
             doc["species"], doc.get("pbc", (True, True, True)), doc["energy"], _raw(stored["cell"], fs),
             _raw(stored["positions"], fs), _raw(stored["forces"], fs), _raw(stored.get("virial"), fs),
-            doc["_id"],
+            doc["_id"], _raw(stored.get("atom_pref"), fs),
         )
     return grouper.write(out_dir)

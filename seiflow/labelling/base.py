@@ -19,6 +19,7 @@ from jobflow import Maker
 from pydantic import BaseModel, ConfigDict, Field
 
 from seiflow.constants import JobCategory
+from seiflow.dataset.carved import core_weights
 from seiflow.dataset.convert import structure_arrays
 from seiflow.errors import InputError
 from seiflow.registry import REFERENCES
@@ -244,9 +245,12 @@ def store_results(
     """Flag, store and record a batch; returns its :class:`LabelOutput`.
 
     ``frames`` are labelled now, ``failures`` are (structure, provenance, reason), ``duplicate_ids``
-    were found already stored.
+    were found already stored. Carved frames (``provenance.carve_core_a``) get their per-atom force weights.
     """
     out = LabelOutput(reference=reference, frame_ids=list(duplicate_ids), n_duplicate=len(duplicate_ids))
+    for frame in frames:  # a carved box: its force weights from its geometry, whatever order the reference kept
+        if frame.provenance.carve_core_a is not None and frame.atom_pref is None:
+            frame.atom_pref = core_weights(frame.positions, frame.cell, frame.provenance.carve_core_a)
     for frame in flag_absurd(frames, max_force, energy_window):
         frame_id, inserted = store.add(frame)
         if frame.status == FrameStatus.FLAGGED:

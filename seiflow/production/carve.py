@@ -24,6 +24,7 @@ import numpy as np
 from ase import Atoms
 
 from seiflow.analysis.structure import plane_spacings
+from seiflow.dataset.carved import core_weights
 from seiflow.errors import InputError
 
 
@@ -35,7 +36,8 @@ class CarvedCell:
     source_indices: np.ndarray  # index in the frame of each carved atom
     core: np.ndarray  # bool per carved atom: environment intact within the cut-off (force weight 1)
     centre: np.ndarray  # Cartesian centre of the box in the frame, Å
-    half_width: float
+    half_width: float  # of the box, Å
+    core_half_width: float  # of the core cube, Å
 
     @property
     def atom_pref(self) -> np.ndarray:
@@ -80,10 +82,10 @@ def carve(frame: Atoms, centres: Sequence[int], cutoff: float, buffer: float, co
     pos = d[inside] + half
     box = Atoms(np.asarray(frame.get_chemical_symbols())[inside].tolist(), positions=pos,
                 cell=np.eye(3) * 2 * half, pbc=True)
-    in_core = np.all(np.abs(d[inside]) <= core, axis=1)
+    in_core = core_weights(box.positions, box.cell, core).astype(bool)  # the rule the stored weights use
     keep = _without_overlaps(box, in_core, min_distance)
     return CarvedCell(atoms=box[keep], source_indices=source[keep], core=in_core[keep], centre=centre,
-                      half_width=half)
+                      half_width=half, core_half_width=core)
 
 
 def _without_overlaps(box: Atoms, core: np.ndarray, min_distance: float) -> np.ndarray:

@@ -64,6 +64,14 @@ class Provenance(BaseModel):
         None, description="True: a sanity label (a random explored frame the ensemble called accurate).")
     custodian: CustodianRecord | None = Field(
         None, description="DFT frames: custodian's record of the run that labelled it (None: no custodian).")
+    production_run: str | None = Field(
+        None, description="Carved frames: the production run they were cut from (source 'production').")
+    time_ps: float | None = Field(None, description="Carved frames: simulated time of the production frame, ps.")
+    centre_atom: int | None = Field(
+        None, description="Carved frames: index in the production cell of the uncertain atom the box is centred on.")
+    carve_core_a: float | None = Field(
+        None, description="Carved frames: half-width of the core cube around the box's centre, Å; atoms outside "
+        "it are labelled but weigh 0 in the force loss (atom_pref).")
 
 
 def provenance_fields(**fields: Any) -> dict[str, Any]:
@@ -98,6 +106,9 @@ class LabelledFrame(BaseModel):
     energy: float | None = Field(None, description="Total energy, eV.")
     forces: np.ndarray | None = Field(None, description="(N, 3) eV/Å.")
     virial: np.ndarray | None = Field(None, description="(3, 3) eV; -stress x volume.")
+    atom_pref: np.ndarray | None = Field(
+        None, description="(N,) per-atom force-loss weight (DeePMD's atom_pref); None: every atom weighs 1. Carved "
+        "frames: 1 on the core, 0 on the atoms whose environment the cut disturbed; such frames train forces only.")
     reference: Reference
     provenance: Provenance
     status: FrameStatus = FrameStatus.LABELLED
@@ -113,6 +124,11 @@ class LabelledFrame(BaseModel):
     def volume(self) -> float:
         """Cell volume, Å^3."""
         return float(abs(np.linalg.det(self.cell)))
+
+    @property
+    def carved(self) -> bool:
+        """True for a frame cut from a larger cell: its energy and virial include the cut, so never trained on."""
+        return self.atom_pref is not None
 
     def stress(self) -> np.ndarray | None:
         """Stress tensor, eV/Å^3 (positive = tensile, ASE's sign)."""

@@ -59,6 +59,8 @@ class TrainingDataRecord(BaseModel):
     frame_ids: list[str] | None = Field(None, description="Training frame ids (None when too many).")
     frame_ids_sha256: str = Field("", description="sha256 of the sorted training frame ids.")
     test_frame_ids: list[str] | None = None
+    n_carved_frames: int = Field(
+        0, ge=0, description="Training frames cut from a production cell: forces of their core atoms only.")
 
 
 class CompressionRecord(BaseModel):

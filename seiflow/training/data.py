@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from seiflow.dataset.carved import CARVED_SUFFIX, is_carved_system, weigh_all
 from seiflow.errors import InputError
 from seiflow.schemas.frame import Reference
 from seiflow.schemas.model import TrainingDataRecord
@@ -50,8 +51,9 @@ def _export_frames(query: dict[str, Any], dest: Path, type_map: list[str]) -> di
 
     frames = [f for f in FrameStore().find(**query) if f.energy is not None and f.forces is not None]
     ids: dict[str, list[str]] = {}
-    for frame in frames:  # the grouping export_deepmd uses: composition, split by virial presence
-        key = formula_of(frame.species) + ("" if frame.virial is not None else "_novirial")
+    for frame in frames:  # the grouping export_deepmd uses: composition, split by virial presence, carved apart
+        suffix = CARVED_SUFFIX if frame.carved else "" if frame.virial is not None else "_novirial"
+        key = formula_of(frame.species) + suffix
         ids.setdefault(key, []).append(frame.content_hash())
     return {Path(path): ids[Path(path).name] for path in export_deepmd(frames, dest, type_map)}
 
@@ -101,6 +103,10 @@ def prepare_data(
     rng = np.random.default_rng(seed)
     train_ids, test_ids = [], []
     for system, sys_ids in systems.items():
+        if is_carved_system(system):  # trained on whole: dpdata would drop atom_pref, and dp test needs energies
+            shutil.copytree(system, data_dir / "train" / system.name)
+            train_ids += sys_ids
+            continue
         data = dpdata.LabeledSystem(str(system), fmt="deepmd/npy", type_map=type_map)
         n = data.get_nframes()
         held = _split(n, validation_fraction, rng)
@@ -111,6 +117,8 @@ def prepare_data(
         train_ids += [sys_ids[i] for i in keep]
         test_ids += [sys_ids[i] for i in held]
     shutil.rmtree(raw)
+    n_carved = sum(len(ids) for system, ids in systems.items() if is_carved_system(system))
+    weigh_all(train_systems(data_dir))
     digest = hashlib.sha256(json.dumps(sorted(train_ids)).encode()).hexdigest()
     small = len(train_ids) <= MAX_INLINE_IDS
     record = TrainingDataRecord(
@@ -119,6 +127,7 @@ def prepare_data(
         frame_ids=train_ids if small else None,
         frame_ids_sha256=digest,
         test_frame_ids=test_ids if small else None,
+        n_carved_frames=n_carved,
     )
     record_path.write_text(record.model_dump_json())
     return record

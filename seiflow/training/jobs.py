@@ -15,6 +15,7 @@ from pathlib import Path
 from jobflow import Job, Maker, job
 
 from seiflow.constants import JobCategory
+from seiflow.dataset.carved import is_carved_system, masked_force_loss
 from seiflow.errors import InputError
 from seiflow.jobconfig import set_category
 from seiflow.models.store import ModelStore, new_model_id
@@ -141,6 +142,11 @@ def _write_input(
         raise InputError(f"training.sel has {len(sel)} values for {len(type_map)} types", "fix sel")
     inp = build_input(config, type_map, systems, sel, seed, plan.numb_steps, save_freq, disp_freq,
                       resumed=plan.init == "init_frz_model")
+    if any(is_carved_system(s) for s in systems):
+        if plan.init == "scratch":  # DeePMD's energy statistics from scratch would read their absent energies as 0
+            raise InputError("carved frames (forces only) are in the training data of a model trained from scratch",
+                             "train it from the previous model (training.next_round_init: init_frz_model)")
+        inp["loss"] = masked_force_loss(inp["loss"])
     if plan.model_section:
         inp["model"] = with_seed(plan.model_section, seed)
     (run_dir / "input.json").write_text(json.dumps(inp, indent=2))
