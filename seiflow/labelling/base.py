@@ -200,7 +200,7 @@ def flag_absurd(
     """Mark absurd frames as ``flagged``, in place.
 
     Absurd: non-finite labels, max |F| above ``max_force`` (eV/Å), or an energy per atom more than
-    ``energy_window`` from their composition's median.
+    ``energy_window`` from their composition's median. A carved frame: only its core's forces count.
     """
     per_atom: dict[str, list[float]] = {}
     for f in frames:
@@ -223,9 +223,14 @@ def _absurd_reason(
         return "forces are missing or not finite"
     if f.virial is not None and not np.all(np.isfinite(f.virial)):
         return "virial is not finite"
-    fmax = float(np.linalg.norm(np.asarray(f.forces), axis=1).max()) if f.natoms else 0.0
+    forces = np.linalg.norm(np.asarray(f.forces), axis=1)
+    if f.carved:  # only the core's forces are trained on; the cut surface's contacts may push hard
+        forces = forces[np.asarray(f.atom_pref) > 0]
+    fmax = float(forces.max()) if forces.size else 0.0
     if fmax > max_force:
-        return f"max |F| {fmax:.3g} eV/Å above max_force {max_force:g}"
+        return f"max |F| {fmax:.3g} eV/Å above max_force {max_force:g}" + (" (core atoms)" if f.carved else "")
+    if f.carved:
+        return None  # its energy includes the cut surface and is never trained on
     median = medians.get("".join(sorted(f.species)))
     e_atom = f.energy / f.natoms
     if median is not None and abs(e_atom - median) > energy_window:

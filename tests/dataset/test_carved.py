@@ -9,7 +9,7 @@ from ase.build import bulk
 
 from seiflow.dataset.carved import ATOM_PREF_FILE, core_weights, masked_force_loss
 from seiflow.dataset.export import export_deepmd
-from seiflow.labelling.base import store_results
+from seiflow.labelling.base import flag_absurd, store_results
 from seiflow.production.carve import carve
 from seiflow.schemas.frame import LabelledFrame, Provenance, Reference
 from seiflow.training.data import TrainingDataSpec, prepare_data
@@ -81,6 +81,17 @@ def test_the_force_loss_moves_to_the_weighted_term_and_core_weights_read_the_geo
     cell = np.eye(3) * 10.0
     positions = np.array([[5.0, 5.0, 5.0], [6.4, 5.0, 3.6], [6.6, 5.0, 5.0], [0.1, 9.9, 5.0]])
     assert list(core_weights(positions, cell, 1.5)) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_carved_frame_is_judged_on_its_core_forces_only():
+    box = _box()
+    cut = _frame(box.atoms, box.atom_pref, box.core_half_width)
+    cut.forces[np.flatnonzero(box.atom_pref == 0)[0]] = [200.0, 0.0, 0.0]  # a contact across the cut face
+    cut.energy = 1e3  # far from any median: never trained on
+    core = _frame(box.atoms, box.atom_pref, box.core_half_width)
+    core.forces[np.flatnonzero(box.atom_pref == 1)[0]] = [200.0, 0.0, 0.0]
+    flag_absurd([cut, core])
+    assert cut.status == "labelled" and core.status == "flagged" and "core atoms" in core.reason
 
 
 @pytest.fixture
