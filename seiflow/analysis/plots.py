@@ -99,11 +99,14 @@ def rdfs(r: Sequence[float], curves: dict[str, dict[str, Sequence[float]]],
     return to_base64(fig)
 
 
-def series(x: Sequence[float], ys: dict[str, Sequence[float | None]], xlabel: str, ylabel: str) -> str:
-    """A simple line plot (front position vs time, cluster size vs time...)."""
+def series(x: Sequence[float], ys: dict[str, Sequence[float | None]], xlabel: str, ylabel: str,
+           marks: dict[str, float] | None = None) -> str:
+    """A simple line plot (front position vs time, cluster size vs time...); ``marks``: label -> x of a dashed line."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for name, y in ys.items():
         ax.plot(x, [np.nan if v is None else v for v in y], "o-", label=name)
+    for label, at in (marks or {}).items():
+        ax.axvline(at, color="grey", ls="--", lw=1, label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize=7)
     return to_base64(fig)

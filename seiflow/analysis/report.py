@@ -401,8 +401,16 @@ def production_html(prod: dict[str, Any]) -> list[str]:
                  f"({e(run.get('watch_level_source') or '')}).")
     if run.get("stop_reason"):
         text += f" Stopped: {e(run['stop_reason'])}."
-    return ["<h2>Production run</h2>", f"<p>{text}</p>", "<h3>Segments (one queue job each)</h3>",
-            table(prod["segments"]), "<h3>SEI descriptors against time</h3>", table(prod["series"])]
+    parts = ["<h2>Production run</h2>", f"<p>{text}</p>", "<h3>Segments (one queue job each)</h3>",
+             table(prod["segments"])]
+    if prod.get("learning"):
+        parts += ["<h3>Learning from the production run</h3>",
+                  "<p>Each uncertain stop became an active-learning round: boxes carved around the uncertain atoms "
+                  "(only their core atoms in the force loss), labelled by the campaign's reference, trained on; the "
+                  "old and new production model on the fixed validation set (meV/Å), and the uncertain segment run "
+                  "again with the new models (watch before and after: share of uncertain checked steps, max force "
+                  "deviation in eV/Å). The time series below mark where the run went on.</p>", table(prod["learning"])]
+    return parts + ["<h3>SEI descriptors against time</h3>", table(prod["series"])]
 
 
 def properties_html(props: dict[str, Any]) -> list[str]:

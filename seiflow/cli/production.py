@@ -18,6 +18,11 @@ from seiflow.errors import InputError
 @click.option("--segment-ps", type=float, default=None, help="Override production.segment_ps.")
 @click.option("--dump-every", type=int, default=None, help="Override production.dump_every (steps).")
 @click.option("--watch-every", type=int, default=None, help="Override production.watch.every (steps).")
+@click.option("--watch-level", type=float, default=None,
+              help="Override production.watch.f_level (eV/Å; default: the campaign's calibrated failed level).")
+@click.option("--learning/--no-learning", default=None,
+              help="Override production.learning.enabled: an uncertain stop becomes a learning round, then resumes.")
+@click.option("--learning-rounds", type=int, default=None, help="Override production.learning.max_rounds.")
 @click.option("--local/--no-local", default=False, show_default=True,
               help="Run local workers until the production run ends (else: queue it for the cluster's workers).")
 @click.option("--workers", default=1, show_default=True, help="Local workers (--local).")
@@ -26,7 +31,8 @@ from seiflow.errors import InputError
 @json_option
 @click.pass_context
 def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: int | None, length_ps: float | None,
-                segment_ps: float | None, dump_every: int | None, watch_every: int | None, local: bool,
+                segment_ps: float | None, dump_every: int | None, watch_every: int | None, watch_level: float | None,
+                learning: bool | None, learning_rounds: int | None, local: bool,
                 workers: int, timeout_min: float, stop: bool, as_json: bool) -> None:
     """Start CAMPAIGN's production run: the production cell, in queue-sized segments, watched and analysed."""
     from seiflow.controller.submit import ensure_initialised, to_workflow
@@ -50,7 +56,8 @@ def produce_cmd(ctx: click.Context, campaign: str, model_id: str | None, atoms: 
         return
     overrides = {k: v for k, v in {
         "atoms": atoms, "length_ns": length_ps / 1000.0 if length_ps is not None else None, "segment_ps": segment_ps,
-        "dump_every": dump_every, "watch.every": watch_every}.items() if v is not None}
+        "dump_every": dump_every, "watch.every": watch_every, "watch.f_level": watch_level,
+        "learning.enabled": learning, "learning.max_rounds": learning_rounds}.items() if v is not None}
     c = with_overrides(stored, "production", overrides, "seiflow produce options")
     run, flow = start_production(c, db, settings.resolved_work_dir() / campaign / "production", model_id)
     ensure_initialised(lp)

@@ -107,6 +107,11 @@ class ModelStore:
             raise InputError(f"no model {model_id!r} in the store", "list them with: seiflow models list")
         return doc
 
+    def last_round(self, campaign: str) -> int | None:
+        """The campaign's highest round with a stored model, or None."""
+        raw = self.collection.find_one({"campaign": campaign}, {"round": 1}, sort=[("round", DESCENDING)])
+        return int(raw["round"]) if raw else None
+
     def find_id(self, model_id: str) -> ModelDoc | None:
         """The document of ``model_id``, or None when it is not stored."""
         raw = self.collection.find_one({"model_id": model_id}, {"_id": 0})

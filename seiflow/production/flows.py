@@ -24,13 +24,14 @@ from seiflow.jobconfig import keep_own_config, tag_jobs
 from seiflow.models.store import ModelStore
 from seiflow.production.cell import production_cell
 from seiflow.production.descriptors import anode_reference, first_percolation
+from seiflow.production.learning import learning_flow, why_not_learn
 from seiflow.production.segment import CELL_SEGMENT, n_segments, run_segment
 from seiflow.records import campaigns
 from seiflow.records.production import ProductionStore
 from seiflow.records.rounds import RoundStore
 from seiflow.records.validations import ValidationSetStore
 from seiflow.schemas.campaign import Campaign
-from seiflow.schemas.production import ProductionRun, ProductionState
+from seiflow.schemas.production import ProductionRun, ProductionState, WatchSummary
 
 
 def watch_level(c: Campaign, db: Any) -> tuple[float | None, str | None]:
@@ -167,17 +168,25 @@ def production_segment(campaign: dict, run_id: str, segment: int) -> Response:
     now = store.get_run(run_id)
     if now.state == ProductionState.STOPPED:  # stopped by hand while this segment ran
         state, reason = ProductionState.STOPPED, now.stop_reason
+    blocked = why_not_learn(c, now, seg) if state == ProductionState.UNCERTAIN else None
+    if blocked and c.production.learning.enabled:
+        reason = f"{reason}; not learning from it: {blocked}"
     # the earlier segments' first times stand; this segment adds the elements that percolate for the first time
     percolation = {**first_percolation(seg.analysis.rows, seg.analysis.time_ps), **run.first_percolation_ps}
     store.update_run(run_id, state=state, stop_reason=reason, steps_done=seg.end_step if not seg.health else
                      seg.start_step, segments_done=len(history), wall_s=round(sum(s.wall_s for s in history), 3),
                      first_percolation_ps=percolation)
+    for record in now.learning:  # the uncertain segment run again with the learned models: the watch after
+        if record.segment == segment and record.outcome == "resumed" and record.watch_after is None:
+            store.put_learning(run_id, record.model_copy(update={"watch_after": WatchSummary.of(seg.watch)}))
     output = {"run_id": run_id, "segment": segment, "state": state.value, "start_step": seg.start_step,
               "end_step": seg.end_step, "atom_steps_per_s": seg.atom_steps_per_s,
               "uncertain_fraction": seg.watch.fraction, "stop_reason": reason,
               "finished_at": dt.datetime.now(dt.UTC).isoformat()}
     if state == ProductionState.RUNNING:
         return Response(output=output, addition=segment_flow(c, run_id, segment + 1, n_segments(run)))
+    if state == ProductionState.UNCERTAIN and blocked is None:  # an active-learning round, then resume
+        return Response(output={**output, "learning": True}, addition=learning_flow(c, run_id, segment))
     return Response(output=output)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 
 D = TypeVar("D", bound=BaseModel)
@@ -43,6 +43,11 @@ class PerRoundStore(Generic[D]):
         """The document of one round, or None."""
         raw = self.collection.find_one({"campaign": campaign, "round": round_index}, {"_id": 0})
         return self.document.model_validate(raw) if raw else None
+
+    def last_round(self, campaign: str) -> int | None:
+        """The campaign's highest stored round, or None."""
+        raw = self.collection.find_one({"campaign": campaign}, {"round": 1}, sort=[("round", DESCENDING)])
+        return int(raw["round"]) if raw else None
 
     def history(self, campaign: str, leave_out: tuple[str, ...] = ()) -> list[D]:
         """Every round's document, oldest first (without the fields in ``leave_out``, which take defaults)."""

@@ -19,7 +19,13 @@ from pymongo.database import Database
 from seiflow.constants import PRODUCTION_BUCKET, PRODUCTION_COLLECTION, PRODUCTION_RUNS_COLLECTION
 from seiflow.errors import InputError
 from seiflow.records.base import database
-from seiflow.schemas.production import ProductionRun, ProductionSegment, ProductionState, now
+from seiflow.schemas.production import (
+    LearningRound,
+    ProductionRun,
+    ProductionSegment,
+    ProductionState,
+    now,
+)
 
 
 class ProductionStore:
@@ -65,6 +71,12 @@ class ProductionStore:
         """Set fields of a run (enums stored by value)."""
         values = {k: (v.value if isinstance(v, ProductionState) else v) for k, v in fields.items()}
         self.runs.update_one({"run_id": run_id}, {"$set": {**values, "updated_at": now()}})
+
+    def put_learning(self, run_id: str, record: LearningRound) -> None:
+        """Add or replace (same round) a learning round of a run."""
+        run = self.get_run(run_id)
+        rounds = [r for r in run.learning if r.round != record.round] + [record]
+        self.update_run(run_id, learning=[r.model_dump() for r in sorted(rounds, key=lambda r: r.round)])
 
     # segments
     def put_segment(self, seg: ProductionSegment) -> None:

@@ -596,6 +596,36 @@ class WatchConfig(_Section):
         "(index, element, position; the ensemble evaluated per atom).")
 
 
+class LearningConfig(_Section):
+    """Learning from the production run: an uncertain stop becomes an active-learning round, then the run resumes.
+
+    Around the located uncertain atoms, boxes are carved (``seiflow/production/carve.py``), filtered and
+    FPS-selected like explored frames, labelled by the campaign's reference, trained on (forces of each
+    box's core only), checked on the fixed validation set, and the uncertain segment runs again from the
+    last restart with the new models.
+    """
+
+    enabled: bool = Field(True, description="Learn from an uncertain stop (false: the run just stops uncertain).")
+    max_rounds: int = Field(3, ge=1, description="Learning rounds per production run; after them an uncertain "
+                            "stop stays a stop.")
+    max_cells: int = Field(8, ge=1, description="Carved boxes labelled per learning round (FPS among the carved).")
+    core_a: float = Field(1.5, gt=0, description="Half-width of each box's core cube around an uncertain atom, Å: "
+                          "uncertain atoms inside it share the box; only core atoms enter the force loss.")
+    buffer_a: float = Field(
+        2.0, ge=0, description="Å beyond the core plus the model's cut-off: the reference's reach past the model's "
+        "(0 for a reference as short-ranged as the model; a few Å for DFT; tests/production/test_carve.py "
+        "measures CHGNet's). Box edge = 2 x (core_a + training.rcut + buffer_a).")
+    max_atoms: int = Field(600, ge=2, description="A carved box holding more atoms is not labelled (too big for "
+                           "the reference): shorten buffer_a or core_a.")
+    numb_steps: int | None = Field(None, ge=1, description="Steps each ensemble member trains on from its last "
+                                   "model; None: training.numb_steps_next.")
+    final_numb_steps: int | None = Field(None, ge=1, description="Steps the production model trains on from itself; "
+                                         "None: training.final_numb_steps.")
+    max_validation_increase: float = Field(
+        0.05, ge=0, description="The new production model's force RMSE on the fixed validation set may exceed the "
+        "old one's (measured in the same job) by at most this fraction, else the run stays uncertain.")
+
+
 class ProductionConfig(_Section):
     """The production run: the cell, its length in queue-sized segments, and the watch for extrapolation."""
 
@@ -619,6 +649,7 @@ class ProductionConfig(_Section):
         "manual", description="manual: `seiflow produce CAMPAIGN` starts it; auto: it starts after the closing "
         "analysis of a converged campaign.")
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
 
     @property
     def steps(self) -> int:

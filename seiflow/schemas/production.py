@@ -88,6 +88,47 @@ class ProductionSegment(BaseModel):
     finished_at: datetime = Field(default_factory=now)
 
 
+class WatchSummary(BaseModel):
+    """A segment's watch in four numbers (before and after a learning round)."""
+
+    n_checked: int = 0
+    n_uncertain: int = 0
+    fraction: float = 0.0
+    max_devi_f: float | None = Field(None, description="eV/Å.")
+
+    @classmethod
+    def of(cls, watch: WatchResult) -> WatchSummary:
+        """The summary of a segment's watch."""
+        return cls(n_checked=watch.n_checked, n_uncertain=watch.n_uncertain, fraction=round(watch.fraction, 5),
+                   max_devi_f=watch.max_devi_f)
+
+
+class LearningRound(BaseModel):
+    """One learning round of a production run: the uncertain segment's boxes, labelled, trained on, and the rerun."""
+
+    round: int = Field(..., description="Its round index (models, frames and validation are stored under it).")
+    segment: int = Field(..., description="The uncertain segment; the run resumes by running it again.")
+    time_ps: float | None = Field(None, description="Simulated time of the first uncertain step, ps.")
+    outcome: str = Field("labelling", description="labelling, training, resumed, or 'not resumed: why'.")
+    n_carved: int = Field(0, description="Boxes carved around located uncertain atoms.")
+    n_selected: int = Field(0, description="Of them, kept by the filters and FPS.")
+    n_labelled: int = Field(0, description="New labelled frames trained on.")
+    n_flagged: int = Field(0, description="Labelled but absurd (a core force above labelling.max_force): not trained on.")
+    n_failed: int = Field(0, description="Boxes the reference failed on.")
+    skipped: list[str] = Field(default_factory=list, description="Why boxes were not carved or kept.")
+    box_atoms: list[int] = Field(default_factory=list, description="Atoms in each selected box.")
+    core_atoms: list[int] = Field(default_factory=list, description="Core atoms (force weight 1) in each.")
+    box_edge_a: float | None = None
+    models_before: list[str] = Field(default_factory=list, description="Production model, then the watch ensemble.")
+    models_after: list[str] = Field(default_factory=list)
+    validation_rmse_f_before: float | None = Field(None, description="meV/Å, the old production model, fixed set.")
+    validation_rmse_f_after: float | None = Field(None, description="meV/Å, the new one, same frames, same job.")
+    watch_before: WatchSummary = Field(default_factory=WatchSummary, description="The uncertain segment's watch.")
+    watch_after: WatchSummary | None = Field(None, description="The same segment run again with the new models.")
+    started_at: datetime = Field(default_factory=now)
+    finished_at: datetime | None = None
+
+
 class ProductionRun(BaseModel):
     """A production run: its cell, model, length and progress."""
 
@@ -114,6 +155,7 @@ class ProductionRun(BaseModel):
     first_percolation_ps: dict[str, float] = Field(
         default_factory=dict, description="Metallic element -> time its clusters first span the cell (any direction).")
     stop_reason: str | None = None
+    learning: list[LearningRound] = Field(default_factory=list, description="Learning rounds from uncertain stops.")
     created_at: datetime = Field(default_factory=now)
     updated_at: datetime = Field(default_factory=now)
 
@@ -136,4 +178,5 @@ class ProductionRun(BaseModel):
                 "segments_done": self.segments_done, "n_atoms": self.n_atoms,
                 "atom_steps_per_s": round(rate, 1) if rate else None,
                 "hours_left": round(left / 3600, 3) if left is not None else None,
-                "first_percolation_ps": self.first_percolation_ps, "stop_reason": self.stop_reason}
+                "first_percolation_ps": self.first_percolation_ps, "stop_reason": self.stop_reason,
+                "learning_rounds": len(self.learning)}

@@ -48,8 +48,8 @@ def run_chain(campaign: Campaign, run_id: str, max_segments: int = 20) -> list[d
     for k in range(max_segments):
         response = production_segment.original(campaign.model_dump(mode="json"), run_id, k)
         outputs.append(response.output)
-        if response.addition is None:
-            break
+        if response.addition is None or response.output.get("state") != "running":
+            break  # finished, failed, stopped, or uncertain (a learning round may follow: not run here)
     return outputs
 
 
