@@ -12,6 +12,7 @@ box's energy and virial include the cut surface).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +22,17 @@ ATOM_PREF_FILE = "atom_pref.npy"
 TOLERANCE_A = 1e-6
 
 
-def core_weights(positions: np.ndarray, cell: np.ndarray, core_a: float) -> np.ndarray:
-    """Per-atom force weight of a carved box: 1 within ``core_a`` of its centre along each axis, else 0."""
+def core_weights(positions: np.ndarray, cell: np.ndarray, core_a: float | Sequence[float]) -> np.ndarray:
+    """Per-atom force weight of a carved box: 1 within ``core_a`` of its centre along each axis, else 0.
+
+    ``core_a`` per axis for a box with an axis kept whole (its full length there: every atom is core).
+    """
     cell = np.asarray(cell, dtype=float)
     centre = cell.sum(axis=0) / 2
     frac = np.linalg.solve(cell.T, (np.asarray(positions, dtype=float) - centre).T).T
     frac -= np.round(frac)
     d = frac @ cell
-    return np.all(np.abs(d) <= core_a + TOLERANCE_A, axis=1).astype(float)
+    return np.all(np.abs(d) <= np.asarray(core_a, dtype=float) + TOLERANCE_A, axis=1).astype(float)
 
 
 def is_carved_system(path: Path) -> bool:

@@ -9,6 +9,10 @@ cut-off. The ``buffer`` is for the reference, whose reach is longer than the mod
 electrons; a message-passing reference's receptive field): the measured core-force error against the
 whole frame says how long it must be (``tests/production/test_carve.py``).
 
+An axis along which the frame is too thin for the box (a slab's short in-plane period) is kept whole when
+its lattice vector is perpendicular to the other two (along x, y or z): the box takes the frame's own period there, so every atom has its true images along it and the core
+extends through it.
+
 Atoms outside the core are labelled with the box but masked out of the force loss (weight 0, DeePMD's
 per-atom force prefactor ``atom_pref``): their environments are cut. Atoms whose periodic image across a
 face comes closer than ``min_distance`` are dropped (they are never in the core), so the reference does
@@ -36,8 +40,8 @@ class CarvedCell:
     source_indices: np.ndarray  # index in the frame of each carved atom
     core: np.ndarray  # bool per carved atom: environment intact within the cut-off (force weight 1)
     centre: np.ndarray  # Cartesian centre of the box in the frame, Å
-    half_width: float  # of the box, Å
-    core_half_width: float  # of the core cube, Å
+    half_width: float  # of the box along each cut axis, Å
+    core_half_width: float | list[float]  # of the core cube, Å; per axis when an axis is kept whole
 
     @property
     def atom_pref(self) -> np.ndarray:
@@ -72,20 +76,31 @@ def carve(frame: Atoms, centres: Sequence[int], cutoff: float, buffer: float, co
         core = float(np.abs(spread - spread.mean(axis=0)).max()) + 0.5
     half = core + cutoff + buffer
     widths = plane_spacings(frame.cell)
-    if 2 * half >= widths.min():
+    whole = 2 * half >= widths  # axes the frame is too thin to cut along: kept whole, with its own period
+    if whole.any() and (whole.all() or not all(_separable(frame.cell, i) for i in np.flatnonzero(whole))):
         raise InputError(f"a box of {2 * half:.1f} Å (core {core:.1f} + cut-off {cutoff:g} + buffer {buffer:g}, "
-                         f"twice) does not fit the frame ({widths.min():.1f} Å wide)",
-                         "label the frame whole, or carve with a shorter buffer")
+                         f"twice) does not fit the frame ({widths.min():.1f} Å wide)"
+                         + ("" if whole.all() else "; its thin axis is not perpendicular to the other two, so it "
+                            "cannot be kept whole"), "label the frame whole, or carve with a shorter buffer")
+    lengths = np.where(whole, widths, 2 * half)
     d = minimum_image(frame, centre)
-    inside = np.all(np.abs(d) < half, axis=1)
+    inside = np.all(np.abs(d[:, ~whole]) < half, axis=1)
     source = np.flatnonzero(inside)
-    pos = d[inside] + half
-    box = Atoms(np.asarray(frame.get_chemical_symbols())[inside].tolist(), positions=pos,
-                cell=np.eye(3) * 2 * half, pbc=True)
-    in_core = core_weights(box.positions, box.cell, core).astype(bool)  # the rule the stored weights use
+    box = Atoms(np.asarray(frame.get_chemical_symbols())[inside].tolist(), positions=d[inside] + lengths / 2,
+                cell=np.diag(lengths), pbc=True)
+    box.wrap()
+    core_widths = np.where(whole, lengths, core)  # a whole axis cuts nothing: every atom is core along it
+    in_core = core_weights(box.positions, box.cell, core_widths).astype(bool)  # the rule the stored weights use
     keep = _without_overlaps(box, in_core, min_distance)
     return CarvedCell(atoms=box[keep], source_indices=source[keep], core=in_core[keep], centre=centre,
-                      half_width=half, core_half_width=core)
+                      half_width=half, core_half_width=core if not whole.any() else core_widths.tolist())
+
+
+def _separable(cell, axis: int) -> bool:
+    """True when lattice vector ``axis`` lies along that Cartesian axis and the other two are perpendicular to it."""
+    m = np.asarray(cell, dtype=float)
+    off = np.delete(m[axis], axis).tolist() + np.delete(m[:, axis], axis).tolist()
+    return bool(np.allclose(off, 0.0, atol=1e-6))
 
 
 def _without_overlaps(box: Atoms, core: np.ndarray, min_distance: float) -> np.ndarray:

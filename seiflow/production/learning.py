@@ -89,7 +89,7 @@ def carved_structure(box: CarvedCell, run: ProductionRun, step: int, centre: int
     s.properties["provenance"] = provenance_fields(
         campaign=campaign, source=SOURCE, origin=f"{run.run_id} step {step}", frame_index=step,
         production_run=run.run_id, time_ps=step * run.timestep_fs / 1000.0, centre_atom=int(centre),
-        carve_core_a=float(box.core_half_width),
+        carve_core_a=box.core_half_width,
     )
     return s
 
@@ -194,7 +194,7 @@ def learn_from_production(campaign: dict, run_id: str, segment: int) -> Response
     record.n_selected = len(boxes)
     record.box_atoms = [len(s) for s in boxes]
     record.core_atoms = [_n_core(s) for s in boxes]
-    record.box_edge_a = round(float(boxes[0].lattice.a), 3) if boxes else None
+    record.box_edge_a = round(float(max(boxes[0].lattice.abc)), 3) if boxes else None  # the cut edge
     if not boxes:
         record.outcome, record.finished_at = "not resumed: no box to label", _now()
         store.put_learning(run_id, record)

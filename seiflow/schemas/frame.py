@@ -69,9 +69,10 @@ class Provenance(BaseModel):
     time_ps: float | None = Field(None, description="Carved frames: simulated time of the production frame, ps.")
     centre_atom: int | None = Field(
         None, description="Carved frames: index in the production cell of the uncertain atom the box is centred on.")
-    carve_core_a: float | None = Field(
-        None, description="Carved frames: half-width of the core cube around the box's centre, Å; atoms outside "
-        "it are labelled but weigh 0 in the force loss (atom_pref).")
+    carve_core_a: float | list[float] | None = Field(
+        None, description="Carved frames: half-width of the core cube around the box's centre, Å (per axis when "
+        "an axis too thin to cut was kept whole); atoms outside it are labelled but weigh 0 in the force loss "
+        "(atom_pref).")
 
 
 def provenance_fields(**fields: Any) -> dict[str, Any]:

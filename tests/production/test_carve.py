@@ -42,6 +42,27 @@ def test_core_atoms_keep_their_whole_environment_and_only_they_enter_the_force_l
         carve(frame, [0], cutoff=6.0, buffer=10.0)
 
 
+def test_an_axis_too_thin_to_cut_is_kept_whole_with_the_frame_s_own_period():
+    """A slab-shaped production cell (10.3 Å along z) keeps z whole: the core's environments are still exact.
+    Skewed in-plane (the demo's interface cell) it still can; with z tilted it cannot."""
+    frame = bulk("LiCl", "rocksalt", a=5.13, cubic=True).repeat((4, 4, 2))  # 20.5 x 20.5 x 10.3 Å
+    frame.rattle(0.1, seed=5)
+    cut = carve(frame, [40], cutoff=4.0, buffer=0.5, core=1.5)
+    assert np.allclose(cut.atoms.cell.lengths(), [12.0, 12.0, 10.26])
+    assert cut.core_half_width == pytest.approx([1.5, 1.5, 10.26])
+    in_box, in_frame = _environments(cut.atoms, 4.0), _environments(frame, 4.0)
+    core = np.flatnonzero(cut.core)
+    assert len(core) >= 4 and 40 in cut.source_indices[core]
+    for k in core:
+        assert np.array_equal(in_box(k), in_frame(cut.source_indices[k])), k
+    skewed = frame.copy()
+    skewed.set_cell(frame.cell[:] + [[0, 0, 0], [2.0, 0, 0], [0, 0, 0]], scale_atoms=True)  # a, b skewed in-plane
+    assert np.allclose(carve(skewed, [40], cutoff=4.0, buffer=0.5, core=1.5).atoms.cell.lengths()[2], 10.26)
+    skewed.set_cell(frame.cell[:] + [[0, 0, 0], [0, 0, 0], [2.0, 0, 0]], scale_atoms=True)  # the thin axis tilted
+    with pytest.raises(InputError, match="not perpendicular"):
+        carve(skewed, [40], cutoff=4.0, buffer=0.5, core=1.5)
+
+
 @pytest.mark.slow
 def test_the_reference_forces_on_a_carved_core_match_the_whole_metal_halide_frame():
     """CHGNet on the demo's Li | Li3InCl6 interface (1,392 atoms): the In atom nearest the Li metal, carved
