@@ -156,3 +156,36 @@ def test_an_uncertain_production_learns_from_carved_boxes_and_resumes_to_the_end
     data = json.loads(Path(written["json"]).read_text())["production"]
     assert [r["round"] for r in data["learning"]] == [r.round for r in run.learning]
     assert "Learning from the production run" in Path(written["html"]).read_text()
+
+
+def test_boxes_cover_the_uncertain_atoms_most_deviating_first_and_a_stop_says_why_it_cannot_learn(tmp_path):
+    from seiflow.production.learning import box_centres, why_not_learn
+    from seiflow.schemas.production import (
+        LearningRound,
+        ProductionRun,
+        ProductionSegment,
+        UncertainAtoms,
+        WatchResult,
+    )
+
+    frame = bulk("LiCl", "rocksalt", a=5.14, cubic=True).repeat(3)
+    near, far = 0, int(np.argmax(frame.get_distances(0, range(len(frame)), mic=True)))
+    neighbour = int(np.argsort(frame.get_distances(0, range(len(frame)), mic=True))[1])  # 2.57 Å from atom 0
+    located = UncertainAtoms(step=100, time_ps=0.1, max_devi_f=0.9, indices=[near, neighbour, far],
+                             devi_f=[0.5, 0.9, 0.7])
+    assert box_centres(frame, located, core_a=2.6) == [neighbour, far], "atom 0 shares its neighbour's core"
+    assert box_centres(frame, located, core_a=1.0) == [neighbour, far, near]
+
+    c = learning_campaign(tmp_path)
+    run = ProductionRun(campaign=c.name, run_id="r", model_id="m", n_atoms=216, total_steps=800, segment_steps=400,
+                        timestep_fs=1.0, temperature=300.0, dump_every=20)
+    seg = ProductionSegment(campaign=c.name, run_id="r", segment=0, start_step=0, end_step=400, n_atoms=216,
+                            wall_s=1.0, atom_steps_per_s=1.0, n_frames=0, watch=WatchResult(level=0.3))
+    assert "no stored frame beyond the level" in why_not_learn(c, run, seg)
+    seg.watch.located = [located]
+    assert why_not_learn(c, run, seg) is None
+    run.learning = [LearningRound(round=2 + k, segment=0) for k in range(3)]
+    assert "3 learning rounds done" in why_not_learn(c, run, seg)
+    off = c.model_copy(update={"production": c.production.model_copy(
+        update={"learning": c.production.learning.model_copy(update={"enabled": False})})})
+    assert "enabled is false" in why_not_learn(off, run, seg)
