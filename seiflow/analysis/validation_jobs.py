@@ -51,11 +51,13 @@ def round_metrics(summary: ValidationScores | dict | None) -> dict[str, float]:
 @job(output_schema=ValidationSummary)
 def validate_round(
     campaign: str, r: int, model_ids: list[str], type_map: list[str], dynamics: bool = True,
-    chemistry: Chemistry | dict | None = None,
+    chemistry: Chemistry | dict | None = None, reported: int | None = None,
 ) -> ValidationSummary:
     """Test every model of round ``r`` on the validation set; compare dynamics with model 0.
 
     Without a validation set (or its frames) nothing is stored and the summary has no ``mean``.
+    ``reported``: the round's ``mean`` is over the first ``reported`` models only (the others are tested
+    beside them for comparison, e.g. the production model a learning round replaces); None: all.
     ``chemistry``: the campaign's :class:`~seiflow.schemas.chemistry.Chemistry` (the mechanism's species).
     """
     vset = ValidationSetStore().get(campaign)
@@ -69,7 +71,7 @@ def validate_round(
         store.set_validation(model_id, result)
         validations.append(result)
     record = RoundValidation(campaign=campaign, round=r, n_frames=sum(len(v) for v in frames.values()),
-                             mean=mean_validation(validations), models=validations)
+                             mean=mean_validation(validations[:reported]), models=validations)
     if dynamics:
         chem = Chemistry.model_validate(chemistry or {})
         record.dynamics = dynamics_comparisons(vset, frames, model_ids[0], type_map, run_dir, chem)
@@ -100,10 +102,11 @@ class ValidationMaker(Maker):
     dynamics: bool = True
     chemistry: dict | None = None
 
-    def make(self, campaign: str, r: int, model_ids: list, type_map: list[str], dynamics: bool | None = None) -> Job:
-        """The job testing the round's models on the campaign's validation set."""
+    def make(self, campaign: str, r: int, model_ids: list, type_map: list[str], dynamics: bool | None = None,
+             reported: int | None = None) -> Job:
+        """The job testing the round's models on the campaign's validation set (``reported``: see validate_round)."""
         j = validate_round(campaign, r, model_ids, list(type_map), self.dynamics if dynamics is None else dynamics,
-                           self.chemistry)
+                           self.chemistry, reported)
         j.name = f"{campaign} {self.name} r{r}"
         set_category(j, JobCategory.LAMMPS)
         return j

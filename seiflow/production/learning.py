@@ -277,9 +277,9 @@ def train_learned(campaign: dict, run_id: str, r: int, labels: Any = None) -> Re
         data, c.name, r, index=n, seed=c.training.seed + 1000, prev_model_id=run.model_id)
     jobs: list[Job | Flow] = [members, production]
     validation = None
-    if c.validation.enabled:  # the old and the new production model on the same frames, in one job
+    if c.validation.enabled:  # the new and the old production model on the same frames, in one job
         validation = ValidationMaker(name="validate learned", dynamics=False).make(
-            c.name, r, [run.model_id, production.output.model_id], type_map)
+            c.name, r, [production.output.model_id, run.model_id], type_map, reported=1)  # the round: the new one
         jobs.append(validation)
     resume = _light(resume_production(campaign, run_id, r, production.output.model_id, members.output,
                                       validation.output if validation is not None else None),

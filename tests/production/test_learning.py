@@ -118,7 +118,9 @@ def test_an_uncertain_production_learns_from_carved_boxes_and_resumes_to_the_end
     assert first.box_edge_a == pytest.approx(14.0)
     # the old and the new production model on the same 6 frames; the new one is not worse
     assert first.validation_rmse_f_after <= first.validation_rmse_f_before * 1.05, first
-    assert ValidationStore(db).get("learns", first.round).n_frames == N_VALIDATION
+    validated = ValidationStore(db).get("learns", first.round)
+    assert validated.n_frames == N_VALIDATION and len(validated.models) == 2
+    assert validated.mean.rmse_f_mev_a == pytest.approx(first.validation_rmse_f_after), "the round reports the new model"
     last = run.learning[-1]
     assert last.outcome == "resumed" and last.watch_after is not None and last.watch_after.fraction <= 0.2
     assert last.watch_after.max_devi_f < first.watch_before.max_devi_f
