@@ -123,6 +123,8 @@ def format_production(p: dict[str, Any]) -> str:
             f"({p['segments_done']} segments, {p['n_atoms']:,} atoms), {speed}{left}")
     if p["first_percolation_ps"]:
         line += "; percolates: " + ", ".join(f"{el} from {t:g} ps" for el, t in p["first_percolation_ps"].items())
+    if p.get("learning_rounds"):
+        line += f"; {p['learning_rounds']} learning round(s) from its uncertain stops (seiflow report lists them)"
     if p["stop_reason"]:
         line += f"\n    stopped: {p['stop_reason']}"
     return line
