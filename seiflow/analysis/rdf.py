@@ -69,8 +69,10 @@ def partial_rdfs(
     Examples
     --------
     >>> from ase.build import bulk
-    >>> res = partial_rdfs([bulk("NaCl", "rocksalt", a=5.64).repeat(3)], [("Na", "Cl")], rmax=4.0)
-    >>> round(res.r[int(np.argmax(res.g["Na-Cl"]))], 1)
+    >>> salt = bulk("NaCl", "rocksalt", a=5.64).repeat(3)
+    >>> cation, anion = salt.get_chemical_symbols()[:2]
+    >>> res = partial_rdfs([salt], [(cation, anion)], rmax=4.0)
+    >>> round(res.r[int(np.argmax(res.g[f"{cation}-{anion}"]))], 1)
     2.8
     """
     if not frames:

@@ -144,8 +144,10 @@ class FreudFrame:
     Examples
     --------
     >>> from ase.build import bulk
-    >>> frame = FreudFrame.from_atoms(bulk("NaCl", "rocksalt", a=5.64).repeat(3), r_max=3.0)
-    >>> sorted(set(frame.count("Na", "Cl", 3.0).tolist()))
+    >>> salt = bulk("NaCl", "rocksalt", a=5.64).repeat(3)
+    >>> cation, anion = salt.get_chemical_symbols()[:2]
+    >>> frame = FreudFrame.from_atoms(salt, r_max=3.0)
+    >>> sorted(set(frame.count(cation, anion, 3.0).tolist()))
     [6]
     """
 

@@ -34,7 +34,7 @@ from seiflow.convergence.schedule import next_n_temperatures, next_scale
 from seiflow.errors import InputError
 from seiflow.exploration.jobs import ExplorationMaker
 from seiflow.jobconfig import keep_own_config, set_category, tag_jobs
-from seiflow.labelling.base import LabelMaker, LabelOutput, label_maker_for
+from seiflow.labelling.base import LabelMaker, label_maker_for, label_outputs
 from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.labelling.imports import import_job
 from seiflow.labelling.md import initial_data_flow, supercell_to
@@ -365,11 +365,7 @@ def final_model_jobs(
     if c.training.final_init == "best_member":
         scores, chosen_on = member_choice_metrics(c.name, r, models, metrics)
         start = best_member(models, scores)
-    config = c.training.model_copy(update={
-        "numb_steps": steps, "numb_steps_next": steps, "decay_steps": max(1, steps // 200),
-        "next_round_init": "init_frz_model" if start is not None else "scratch",
-        "validation_fraction": 0.0,
-    })
+    config = c.training.for_production_model(steps, from_model=start is not None)
     trainer = DeepmdTrainMaker(config=config, type_map=list(c.system.type_map), name="final model")
     train = trainer.make(training_data(c.name, maker.labelling.reference), c.name, r,
                          index=c.training.numb_models, seed=c.training.seed + 1000, prev_model_id=start)
@@ -397,13 +393,6 @@ def measured_times(campaign: str, r: int) -> RoundTimes | None:
         return None
 
 
-def _flat(labels: list | None) -> list:
-    out = []
-    for x in labels or []:
-        out.extend(_flat(x) if isinstance(x, list) else [x])
-    return out
-
-
 @job
 def close_round(
     campaign: dict,
@@ -428,7 +417,7 @@ def close_round(
         calibration = CalibrationSummary.model_validate(calibration)
     db = get_database()
     seeds = {name: as_structure(s) for name, s in seeds.items()}
-    outputs = [LabelOutput.model_validate(x) for x in _flat(labels) if x]
+    outputs = label_outputs(labels or [])
     n_labelled, n_corrected = sum(x.n_new for x in outputs), sum(x.n_corrected for x in outputs)
     summary: dict[str, Any] = {"campaign": c.name, "round": r, "n_labelled": n_labelled,
                                "n_corrected": n_corrected}

@@ -126,23 +126,25 @@ class _Group:
         if atom_pref is not None:
             self.weights.add(atom_pref)
 
-    def atom_pref(self) -> np.ndarray | None:
-        """Carved groups: the weights as frames x atoms, in the system's frame and type order."""
-        if not self.weights.n:
-            return None
+    def order(self) -> tuple[np.ndarray, np.ndarray]:
+        """The system's frame order: ``perm`` (frame perm[i] goes to i) and ``dest`` (where each arrival goes)."""
         n = len(self.energies)
         perm = np.argsort(np.array(self.ids), kind="stable") if self.ids else np.arange(n)
         dest = np.empty(n, dtype=np.intp)
         dest[perm] = np.arange(n)
+        return perm, dest
+
+    def atom_pref(self) -> np.ndarray | None:
+        """Carved groups: the weights as frames x atoms, in the system's frame and type order."""
+        if not self.weights.n:
+            return None
+        n, (_, dest) = len(self.energies), self.order()
         natoms = len(self.kinds[0].types)
         return self.weights.take(dest, self.kinds, (natoms, 1)).reshape(n, natoms)
 
 
 def _system(group: _Group, type_map: list[str]) -> dpdata.LabeledSystem:
-    n = len(group.energies)
-    perm = np.argsort(np.array(group.ids), kind="stable") if group.ids else np.arange(n)
-    dest = np.empty(n, dtype=np.intp)  # where each frame, in arrival order, goes: frame perm[i] to i
-    dest[perm] = np.arange(n)
+    perm, dest = group.order()
     types = group.kinds[0].types  # every species order of a group has the same composition, so the same sorted types
     natoms = len(types)
     data = {

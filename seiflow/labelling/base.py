@@ -135,6 +135,20 @@ class LabelMaker(Maker, ABC):
         """A job (or flow) labelling ``structures``; its output is a :class:`LabelOutput`."""
 
 
+def label_outputs(labels: Any) -> list[LabelOutput]:
+    """The :class:`LabelOutput` of each labelling job in ``labels``.
+
+    Nested lists as jobflow hands them are flattened; None (a job that did not finish) is left out.
+    """
+    out: list[LabelOutput] = []
+    for x in labels if isinstance(labels, list) else [labels]:
+        if isinstance(x, list):
+            out += label_outputs(x)
+        elif x:
+            out.append(LabelOutput.model_validate(x.model_dump() if isinstance(x, BaseModel) else x))
+    return out
+
+
 def provenances_for(
     structures: list[Any], provenance: Provenance | list | dict | None, source: str = "labelling"
 ) -> list[Provenance]:

@@ -15,7 +15,6 @@ stays uncertain, with the reason.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ import ase.io
 import numpy as np
 from ase import Atoms
 from jobflow import Flow, Job, OnMissing, Response, job
-from pydantic import BaseModel
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -31,7 +29,7 @@ from seiflow.analysis.validation_jobs import ValidationMaker
 from seiflow.constants import JobCategory
 from seiflow.errors import InputError
 from seiflow.jobconfig import keep_own_config, tag_jobs
-from seiflow.labelling.base import LabelOutput, label_maker_for
+from seiflow.labelling.base import label_maker_for, label_outputs
 from seiflow.labelling.groups import GroupedLabelMaker
 from seiflow.models.store import ModelStore
 from seiflow.production.carve import CarvedCell, carve, minimum_image
@@ -48,6 +46,7 @@ from seiflow.schemas.production import (
     ProductionState,
     UncertainAtoms,
     WatchSummary,
+    now,
 )
 from seiflow.selection.filters import apply_filters
 from seiflow.selection.fps import farthest_point_sampling
@@ -196,7 +195,7 @@ def learn_from_production(campaign: dict, run_id: str, segment: int) -> Response
     record.core_atoms = [_n_core(s) for s in boxes]
     record.box_edge_a = round(float(max(boxes[0].lattice.abc)), 3) if boxes else None  # the cut edge
     if not boxes:
-        record.outcome, record.finished_at = "not resumed: no box to label", _now()
+        record.outcome, record.finished_at = "not resumed: no box to label", now()
         store.put_learning(run_id, record)
         return Response(output=record.model_dump(mode="json"))
     store.put_learning(run_id, record)
@@ -217,20 +216,6 @@ def _n_core(s: Structure) -> int:
     return int(core_weights(s.cart_coords, s.lattice.matrix, core).sum())
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _flat(labels: Any) -> list[LabelOutput]:
-    out = []
-    for x in labels if isinstance(labels, list) else [labels]:
-        if isinstance(x, list):
-            out += _flat(x)
-        elif x:
-            out.append(LabelOutput.model_validate(x.model_dump() if isinstance(x, BaseModel) else x))
-    return out
-
-
 def learning_config(c: Campaign) -> Any:
     """The ensemble's training settings for a learning round: from each member's last model, never from scratch."""
     cfg = c.production.learning
@@ -242,10 +227,7 @@ def learning_config(c: Campaign) -> Any:
 def production_model_config(c: Campaign) -> Any:
     """The production model's settings for a learning round: ``final_numb_steps`` from itself, nothing held out."""
     steps = c.production.learning.final_numb_steps or c.training.final_numb_steps or c.training.numb_steps_next
-    return c.training.model_copy(update={
-        "numb_steps": steps, "numb_steps_next": steps, "decay_steps": max(1, steps // 200),
-        "next_round_init": "init_frz_model", "validation_fraction": 0.0,
-    })
+    return c.training.for_production_model(steps, from_model=True)
 
 
 @job
@@ -255,12 +237,12 @@ def train_learned(campaign: dict, run_id: str, r: int, labels: Any = None) -> Re
     store = ProductionStore()
     run = store.get_run(run_id)
     record = next(x for x in run.learning if x.round == r)
-    outputs = _flat(labels)
+    outputs = label_outputs(labels)
     record.n_flagged = sum(x.n_flagged for x in outputs)
     record.n_labelled = sum(x.n_new for x in outputs) - record.n_flagged
     record.n_failed = sum(x.n_failed for x in outputs)
     if not record.n_labelled:
-        record.outcome, record.finished_at = "not resumed: the reference labelled no box", _now()
+        record.outcome, record.finished_at = "not resumed: the reference labelled no box", now()
         store.put_learning(run_id, record)
         return Response(output=record.model_dump(mode="json"))
     record.outcome = "training"
@@ -315,11 +297,11 @@ def resume_production(campaign: dict, run_id: str, r: int, model_id: str, member
     if before is not None and after is not None and after > before * (1 + limit):
         record.outcome = (f"not resumed: the new production model's force RMSE on the fixed set is {after:.1f} "
                           f"meV/Å, more than {limit:.0%} above the old one's {before:.1f}")
-        record.finished_at = _now()
+        record.finished_at = now()
         store.put_learning(run_id, record)
         store.update_run(run_id, stop_reason=f"{run.stop_reason}; learning round {r} {record.outcome}")
         return Response(output=record.model_dump(mode="json"))
-    record.outcome, record.finished_at = "resumed", _now()
+    record.outcome, record.finished_at = "resumed", now()
     store.put_learning(run_id, record)
     start, _ = step_range(run, record.segment)
     store.update_run(run_id, state=ProductionState.RUNNING, model_id=model_id, watch_model_ids=list(member_ids),

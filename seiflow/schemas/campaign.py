@@ -334,6 +334,13 @@ class TrainingConfig(_Section):
             raise ValueError(f"compress: true, but {why}: set training.compress: false (or change the descriptor)")
         return self
 
+    def for_production_model(self, steps: int, from_model: bool) -> TrainingConfig:
+        """The production model's settings: ``steps`` on every label (nothing held out), from a model or scratch."""
+        return self.model_copy(update={
+            "numb_steps": steps, "numb_steps_next": steps, "decay_steps": max(1, steps // 200),
+            "next_round_init": "init_frz_model" if from_model else "scratch", "validation_fraction": 0.0,
+        })
+
 
 class ExplorationConfig(_Section):
     """LAMMPS runs with the ensemble that look for configurations the models disagree on."""
