@@ -6,10 +6,11 @@
 #
 # Why: the PyPI deepmd-kit 3.2.0 wheel's PyTorch ops are built for torch 2.11 and refuse torch 2.13
 # ("The version of PyTorch used to compile this deepmd-kit package is 2.11.0 ..."), and deepmd-kit[torch]
-# pins a CUDA torch 2.11 (GBs). Measured 2026-12-04: 1,071 s for the build with -j1 under nice beside a demo
-# (load 3); checked: dp --pt train/freeze/test/compress/restart/--finetune <checkpoint.pt> with se_e2_a,
+# pins a CUDA torch 2.11 (GBs). Measured 2026-12-04: 4 min 39 s (JOBS=2, 2 idle cores; 1,071 s with -j1 under
+# nice beside a demo); checked: dp --pt train/freeze/test/compress/restart/--finetune <checkpoint.pt> with se_e2_a,
 # se_atten, dpa2, dpa3; dp --tf still works; the venv's lmp runs .pth and .pb models, also together.
-# Not yet run by scripts/install.sh or CI (issue 29: the PyTorch campaign test comes with it).
+# Run by `scripts/install.sh test` (so by CI: tests/training/test_pytorch_campaign.py needs it) and
+# `scripts/install.sh pytorch`, only when `import deepmd.pt` fails.
 #   env:   JOBS (compile jobs, default nproc), NICE (e.g. "nice -n 19", default empty)
 #
 # Steps: 1 runtime deps from PyPI (the PyPI deepmd-kit wheel comes in with them and is
@@ -62,4 +63,4 @@ fi
 $PIP install --force-reinstall --no-deps "$WHL"
 # smoke test
 OMP_NUM_THREADS=1 $PY -c "import deepmd.tf, deepmd.pt; print('deepmd tf+pt OK')"
-echo 'plugin list' | OMP_NUM_THREADS=1 PATH="$VENV/bin:$PATH" "$VENV/bin/lmp" 2>&1 | grep 'pair style plugin deepmd$'
+echo "plugin list" | OMP_NUM_THREADS=1 PATH="$VENV/bin:$PATH" "$VENV/bin/lmp" -log none 2>&1 | grep 'pair style plugin deepmd$'

@@ -8,7 +8,9 @@ from, and a checkpoint that cannot serve the campaign is refused before anything
   fitting (DeePMD-kit's rule); PyTorch fine-tunes a ``.pt`` checkpoint (a frozen ``.pth`` cannot be);
 - every element of the campaign's ``type_map`` must be in the checkpoint's (the fine-tuned model keeps the
   checkpoint's type order; LAMMPS ``pair_coeff`` names elements, so the order never matters);
-- a multi-task checkpoint needs ``branch`` (one of its heads).
+- a multi-task checkpoint needs ``branch`` (one of its heads);
+- ``fitting: fresh`` (a new fitting net per member, from its own seed) needs a PyTorch checkpoint: TensorFlow
+  fine-tuning always keeps the pretrained fitting net.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +92,10 @@ class PretrainedModel(BaseModel):
     model: str = Field(..., description="Checkpoint file (.pb for tensorflow, .pt for pytorch), relative to the "
                        "campaign; seiflow submit copies it into the store, workers never read it.")
     branch: str | None = Field(None, description="Head of a multi-task PyTorch checkpoint (--model-branch).")
+    fitting: Literal["pretrained", "fresh"] = Field(
+        "pretrained", description="pretrained: every member starts from the checkpoint's fitting net; fresh: each "
+        "starts a new fitting net from its own seed on the pretrained descriptor (DP-GEN2's committees; "
+        "--model-branch RANDOM), so members fine-tuned from one checkpoint differ more. PyTorch only.")
     sha256: str | None = Field(None, description="Filled when the campaign is loaded: the file's SHA-256 (set "
                                "it to insist on one exact file).")
     type_map: list[str] = Field(default_factory=list, description="Filled when loaded: the checkpoint's types.")
@@ -113,7 +119,15 @@ class PretrainedModel(BaseModel):
         self.type_map = [str(t) for t in self.model_params.get("type_map", [])]
         self.descriptor = str(self.model_params.get("descriptor", {}).get("type", "?"))
         self.sha256 = digest
+        if self.fitting == "fresh" and self.backend != "pytorch":
+            raise ValueError(f"fitting: fresh needs a PyTorch .pt checkpoint ({path.name} is {self.backend}, whose "
+                             "fine-tuning keeps the pretrained fitting net): set fitting: pretrained")
         return self
+
+    @property
+    def model_branch(self) -> str | None:
+        """dp train's ``--model-branch``: RANDOM for a fresh fitting net, else the head (or None)."""
+        return "RANDOM" if self.fitting == "fresh" else self.branch
 
     @property
     def file_name(self) -> str:

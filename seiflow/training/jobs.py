@@ -210,7 +210,7 @@ def train_model(
     timings = {}
     if plan.restart_from is None or plan.start_step < plan.numb_steps:
         timings["train"] = run.train(run_dir, backend, plan.init_frz_model, plan.restart_from,
-                                     plan.finetune_from, config.finetune.branch if config.finetune else None)
+                                     plan.finetune_from, config.finetune.model_branch if config.finetune else None)
     frozen, timings["freeze"] = run.freeze(run_dir, backend)
     files = {"frozen": frozen}
     compression = None

@@ -24,6 +24,7 @@ BACKEND_FLAGS = {"tensorflow": "--tf", "pytorch": "--pt"}
 MODEL_SUFFIX = {"tensorflow": ".pb", "pytorch": ".pth"}
 THREAD_VARS = ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS")
 TEST_LOG = "test.log"
+_PT_BUILD_MISMATCH = "The version of PyTorch used to compile this deepmd-kit package"
 _STEP = re.compile(r"model\.ckpt-(\d+)\.(?:meta|pt)")
 
 
@@ -56,11 +57,12 @@ def run_dp(backend: str, args: list[str], cwd: Path, log_name: str) -> float:
     with log.open("ab") as out:
         proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=dp_env())
     if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise TrainingError(
-            f"{' '.join(cmd[1:3])} failed (exit {proc.returncode}) in {cwd}:\n{tail}",
-            f"see {log}",
-        )
+        text = log.read_text(errors="replace")
+        tail = "\n".join(text.splitlines()[-15:])
+        fix = f"see {log}"
+        if _PT_BUILD_MISMATCH in text:  # the PyPI wheel's PyTorch ops beside the pinned torch
+            fix = "DeePMD-kit's PyTorch backend is not built for this torch: run bash scripts/install.sh pytorch"
+        raise TrainingError(f"{' '.join(cmd[1:3])} failed (exit {proc.returncode}) in {cwd}:\n{tail}", fix)
     return time.perf_counter() - start
 
 

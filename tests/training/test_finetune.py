@@ -148,3 +148,78 @@ def test_models_list_says_what_a_model_was_fine_tuned_from_and_what_a_student_le
     assert row["init"] == "finetune" and row["teacher_model_id"] is None
     student = _summary(doc.model_copy(update={"teacher_model_id": "c-r1-m4-y", "pretrained_sha256": None}))
     assert student["teacher_model_id"] == "c-r1-m4-y" and student["pretrained_sha256"] is None
+
+
+@pytest.fixture(scope="module")
+def pretrained_pt(tmp_path_factory, licl_system) -> Path:
+    """A 30-step PyTorch DPA-1 checkpoint of LiCl, type map [Cl, Br, Li] (the .pt PyTorch fine-tunes from)."""
+    run_dir = tmp_path_factory.mktemp("pretrain_pt")
+    config = TrainingConfig(backend="pytorch", descriptor={"type": "se_atten", "attn": 8, "attn_layer": 1,
+                                                           "tebd_dim": 4},
+                            rcut=4.0, rcut_smth=0.5, descriptor_neurons=[4, 8], fitting_neurons=[8, 8],
+                            numb_steps=30, decay_steps=10, validation_fraction=0.0, compress=False)
+    inp = build_input(config, PRETRAINED_TYPES, [str(licl_system)], [24, 0, 24], seed=5, numb_steps=30,
+                      save_freq=30, disp_freq=10)
+    (run_dir / "input.json").write_text(json.dumps(inp))
+    run.train(run_dir, "pytorch")
+    return run_dir / run.restart_path(run_dir, "pytorch")
+
+
+def test_a_fresh_fitting_net_needs_a_pytorch_checkpoint(pretrained_pb, tmp_path):
+    with pytest.raises(InputError) as err:
+        load_campaign(_campaign_file(tmp_path, pretrained_pb, finetune={"model": pretrained_pb.name,
+                                                                        "fitting": "fresh"}))
+    assert "fitting: fresh needs a PyTorch .pt checkpoint" in err.value.one_line()
+
+
+def _member_spread(models: list[Path], system: Path) -> float:
+    """Mean over frames of the largest per-atom force deviation between the models (eV/Å)."""
+    import numpy as np
+    from deepmd.infer import DeepPot
+
+    types = np.loadtxt(system / "type.raw", dtype=int)
+    names = (system / "type_map.raw").read_text().split()
+    coords = np.load(system / "set.000" / "coord.npy")
+    cells = np.load(system / "set.000" / "box.npy")
+    forces = []
+    for path in models:
+        pot = DeepPot(str(path))
+        order = pot.get_type_map()
+        atypes = [order.index(names[t]) for t in types]
+        forces.append(pot.eval(coords, cells, atypes)[1].reshape(len(coords), -1, 3))
+    spread = np.linalg.norm(np.std(np.stack(forces), axis=0), axis=-1)  # frames x atoms
+    return float(spread.max(axis=1).mean())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_fresh_fitting_nets_make_fine_tuned_members_differ(seiflow_env, pretrained_pt, licl_system, tmp_path):
+    """Members fine-tuned from one PyTorch checkpoint: with the pretrained fitting net they differ only by the
+    order they saw the data in; with a fresh fitting net each (own seed) their forces spread far more."""
+    from jobflow import run_locally
+
+    from seiflow.models.store import ModelStore
+    from seiflow.store import get_jobstore
+    from seiflow.training.data import TrainingDataSpec
+    from seiflow.training.jobs import DeepmdTrainMaker
+
+    store = ModelStore()
+    spread = {}
+    for fitting in ("pretrained", "fresh"):
+        (tmp_path / fitting).mkdir()
+        campaign = load_campaign(_campaign_file(
+            tmp_path / fitting, pretrained_pt, backend="pytorch",
+            finetune={"model": pretrained_pt.name, "fitting": fitting}))
+        store.put_pretrained(Path(campaign.training.finetune.model), campaign.training.finetune.sha256)
+        maker = DeepmdTrainMaker(config=campaign.training, type_map=["Li", "Cl"], save_freq=20, disp_freq=10)
+        frozen = []
+        for index in (0, 1):
+            job = maker.make(TrainingDataSpec(systems=[str(licl_system)]), campaign=f"ft-{fitting}", round=1,
+                             index=index)
+            responses = run_locally(job, store=get_jobstore(), ensure_success=True, log=False)
+            model_id = responses[job.uuid][1].output.model_id
+            doc = store.get(model_id)
+            assert doc.init == "finetune" and doc.type_map == PRETRAINED_TYPES
+            frozen.append(store.fetch(model_id, tmp_path / fitting / f"m{index}", kind="frozen"))
+        spread[fitting] = _member_spread(frozen, licl_system)
+    assert spread["fresh"] > 3 * spread["pretrained"], spread
