@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/bench_finetune.py --home HOME [--campaign li_li3incl6_demo]`` where HOME is a
 home folder whose store holds a finished ``seiflow demo`` (its labels are the data). Quick:
-``--labels 8 --steps 20 --pretrain-steps 20 --pretrain-md-steps 20``.
+``--labels 8 16 --steps 20 --dpa1-steps 20 --pretrain-steps 20 --pretrain-md-steps 30``.
 
 What it does, all on DeePMD-kit's PyTorch backend, one thread per process:
 
@@ -15,11 +15,13 @@ What it does, all on DeePMD-kit's PyTorch backend, one thread per process:
    Langevin, 1 fs, ``--pretrain-md-steps`` steps, a frame every 10 after the first 20). Its type map is
    [Li, In, Cl, P, S]. It never sees the interface, the campaign's MD, or the validation/test frames (the
    same reference, CHGNet, labels both: the pretrained model starts from the right physics of the bulks).
-3. For each label count in ``--labels`` (random subsets of the pool, one draw per ``--seed``), trains
-   ``--steps`` steps with the demo campaign's radial settings: se_e2_a from scratch, DPA-1 from scratch, and
+3. For each label count in ``--labels`` (random subsets of the pool, one draw per ``--seed``), trains with the
+   demo campaign's radial settings (``--steps`` for se_e2_a, ``--dpa1-steps`` for DPA-1: about equal seconds):
+   se_e2_a from scratch, DPA-1 from scratch, and
    DPA-1 fine-tuned from the pretrained checkpoint (``dp --pt train --finetune``; DeePMD-kit re-fits the energy
-   bias on the labels). Checkpoints every ``--steps // 4`` steps are frozen and tested on the validation set,
-   so each run gives force RMSE against cumulative training seconds (DeePMD's own per-interval wall times).
+   bias on the labels). Each run's last checkpoint is frozen and tested on the validation and test sets; with
+   the most labels, also its checkpoints at 1/4, 1/2 and 3/4 of the steps, so those runs give validation force
+   RMSE against cumulative training seconds (DeePMD's own per-interval wall times).
 4. Prints one JSON object, then the ratios: labels to the target (the validation force RMSE DPA-1 from
    scratch reaches with the most labels) fine-tuned / scratch; the test-set force RMSE at equal labels
    fine-tuned / scratch; and the validation force RMSE at equal training seconds, DPA-1 / se_e2_a.
@@ -108,6 +110,7 @@ def pretrain_frames(out: Path, md_steps: int, seed: int) -> list[str]:
     from seiflow.labelling.calculators import get_calculator
 
     calc = get_calculator("chgnet")
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for cif in PRETRAIN_CIFS:
         base = read(cif)
@@ -119,15 +122,15 @@ def pretrain_frames(out: Path, md_steps: int, seed: int) -> list[str]:
             atoms = base.repeat(reps)
             atoms.calc = calc
             MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
-            md = Langevin(atoms, 1 * units.fs, temperature_K=temperature, friction=0.02, rng=np.random.default_rng(seed))
+            md = Langevin(atoms, 1 * units.fs, temperature_K=temperature, friction=0.02,
+                          fixcm=False, rng=np.random.default_rng(seed))
             frames = dpdata.MultiSystems(type_map=PRETRAIN_TYPES)
             for step in range(md_steps):
                 md.run(1)
                 if step >= min(20, md_steps // 2) and step % 10 == 0:
                     snap = atoms.copy()
                     snap.calc = None
-                    ls = dpdata.LabeledSystem()
-                    ls.from_dict({"data": {
+                    frames.append(dpdata.LabeledSystem(data={
                         "atom_names": PRETRAIN_TYPES, "atom_numbs": [snap.get_chemical_symbols().count(t)
                                                                    for t in PRETRAIN_TYPES],
                         "atom_types": np.array([PRETRAIN_TYPES.index(s) for s in snap.get_chemical_symbols()]),
@@ -135,8 +138,7 @@ def pretrain_frames(out: Path, md_steps: int, seed: int) -> list[str]:
                         "energies": np.array([atoms.get_potential_energy()]),
                         "forces": atoms.get_forces()[None],
                         "virials": -atoms.get_stress(voigt=False)[None] * atoms.get_volume(),
-                        "orig": np.zeros(3), "nopbc": False}})
-                    frames.append(ls)
+                        "orig": np.zeros(3), "nopbc": False}))
             for name, system in frames.systems.items():
                 path = out / f"{cif.stem}_{temperature}K_{name}"
                 system.to("deepmd/npy", str(path))
@@ -151,10 +153,11 @@ def dpa1(config: TrainingConfig, attn_layer: int) -> TrainingConfig:
 
 
 def train_and_score(config: TrainingConfig, type_map: list[str], systems: list[str], sel: list[int], run_dir: Path,
-                    steps: int, seed: int, validation: Path, test: Path, finetune: Path | None = None) -> dict:
-    """Train ``steps`` steps, freeze the checkpoints, test them: the run's curve and final errors."""
+                    steps: int, seed: int, validation: Path, test: Path, finetune: Path | None = None,
+                    points: int = 1) -> dict:
+    """Train ``steps`` steps, freeze ``points`` checkpoints and test them: the run's curve and final errors."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    every = max(steps // 4, 1)
+    every = max(steps // points, 1)
     inp = build_input(config, type_map, systems, sel, seed, steps, save_freq=every, disp_freq=every)
     inp["training"]["max_ckpt_keep"] = 10
     if finetune is not None:
@@ -200,10 +203,13 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="HOME whose store holds the demo campaign")
     parser.add_argument("--campaign", default="li_li3incl6_demo")
     parser.add_argument("--campaign-file", type=Path, default=ROOT / "workflows" / "li_li3incl6_demo.yaml")
-    parser.add_argument("--labels", type=int, nargs="+", default=[25, 50, 100, 200])
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--pretrain-steps", type=int, default=2000)
-    parser.add_argument("--pretrain-md-steps", type=int, default=150)
+    parser.add_argument("--labels", type=int, nargs="+", default=[25, 100, 211],
+                        help="label counts (above the pool: the whole pool; the demo's is 211 frames)")
+    parser.add_argument("--steps", type=int, default=1600, help="se_e2_a training steps per run")
+    parser.add_argument("--dpa1-steps", type=int, default=200,
+                        help="DPA-1 steps per run (~10x se_e2_a's cost per step on one CPU thread: similar seconds)")
+    parser.add_argument("--pretrain-steps", type=int, default=500)
+    parser.add_argument("--pretrain-md-steps", type=int, default=100)
     parser.add_argument("--attn-layer", type=int, default=2)
     parser.add_argument("--seed", type=int, nargs="+", default=[1])
     parser.add_argument("--cache", type=Path, default=None, help="keep exports and pretraining here")
@@ -249,15 +255,17 @@ def main() -> None:
             for variant in VARIANTS:
                 config = configs["se_e2_a" if variant == "se_e2_a" else "dpa1"]
                 run_dir = cache / f"seed{seed}" / f"labels{n}" / variant
-                result = train_and_score(config, type_map, subset, sel, run_dir, args.steps, seed, validation, test,
-                                         finetune=checkpoint if variant == "dpa1_finetuned" else None)
-                runs.append({"seed": seed, "labels": min(n, n_pool), "variant": variant, **result})
+                steps = args.steps if variant == "se_e2_a" else args.dpa1_steps
+                result = train_and_score(config, type_map, subset, sel, run_dir, steps, seed, validation, test,
+                                         finetune=checkpoint if variant == "dpa1_finetuned" else None,
+                                         points=4 if n == max(args.labels) else 1)
+                runs.append({"seed": seed, "labels": min(n, n_pool), "variant": variant, "steps": steps, **result})
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "curve"}), file=sys.stderr, flush=True)
 
     summary = summarise(runs)
     report = {"machine": machine(), "campaign": args.campaign, "pool_frames": n_pool,
               "validation_frames": sum(len(s) for s in load_pool([validation])),
-              "test_frames": sum(len(s) for s in load_pool([test])), "steps": args.steps,
+              "test_frames": sum(len(s) for s in load_pool([test])), "steps": args.steps, "dpa1_steps": args.dpa1_steps,
               "attn_layer": args.attn_layer, "pretrain": pretrain, "runs": runs, "summary": summary}
     text = json.dumps(report)
     print(text)

@@ -40,7 +40,7 @@ def test_orchestration_bench_smallest():
     assert _last_line(out).startswith("ratio: ")
 
 
-@pytest.mark.parametrize("script", ["bench_md.py", "bench_label_efficiency.py", "bench_levels.py",
+@pytest.mark.parametrize("script", ["bench_md.py", "bench_label_efficiency.py", "bench_levels.py", "bench_finetune.py",
                                     "replay_calibration.py"])
 def test_training_benches_parse_their_arguments(script):
     """These train DeePMD models (minutes); here only their command line is checked."""

@@ -92,10 +92,11 @@ class PretrainedModel(BaseModel):
     model: str = Field(..., description="Checkpoint file (.pb for tensorflow, .pt for pytorch), relative to the "
                        "campaign; seiflow submit copies it into the store, workers never read it.")
     branch: str | None = Field(None, description="Head of a multi-task PyTorch checkpoint (--model-branch).")
-    fitting: Literal["pretrained", "fresh"] = Field(
-        "pretrained", description="pretrained: every member starts from the checkpoint's fitting net; fresh: each "
+    fitting: Literal["pretrained", "fresh"] | None = Field(
+        None, description="pretrained: every member starts from the checkpoint's fitting net; fresh: each "
         "starts a new fitting net from its own seed on the pretrained descriptor (DP-GEN2's committees; "
-        "--model-branch RANDOM), so members fine-tuned from one checkpoint differ more. PyTorch only.")
+        "--model-branch RANDOM), so members fine-tuned from one checkpoint differ more (PyTorch only). Unset: "
+        "fresh for a PyTorch checkpoint, pretrained for a TensorFlow one.")
     sha256: str | None = Field(None, description="Filled when the campaign is loaded: the file's SHA-256 (set "
                                "it to insist on one exact file).")
     type_map: list[str] = Field(default_factory=list, description="Filled when loaded: the checkpoint's types.")
@@ -119,6 +120,8 @@ class PretrainedModel(BaseModel):
         self.type_map = [str(t) for t in self.model_params.get("type_map", [])]
         self.descriptor = str(self.model_params.get("descriptor", {}).get("type", "?"))
         self.sha256 = digest
+        if self.fitting is None:
+            self.fitting = "fresh" if self.backend == "pytorch" else "pretrained"
         if self.fitting == "fresh" and self.backend != "pytorch":
             raise ValueError(f"fitting: fresh needs a PyTorch .pt checkpoint ({path.name} is {self.backend}, whose "
                              "fine-tuning keeps the pretrained fitting net): set fitting: pretrained")
