@@ -22,7 +22,10 @@ What it does, all on DeePMD-kit's PyTorch backend, one thread per process:
    bias on the labels). Each run's last checkpoint is frozen and tested on the validation and test sets; with
    the most labels, also its checkpoints at 1/4, 1/2 and 3/4 of the steps, so those runs give validation force
    RMSE against cumulative training seconds (DeePMD's own per-interval wall times).
-4. Prints one JSON object, then the ratios: labels to the target (the validation force RMSE DPA-1 from
+4. Times ``DeepPot.eval`` (µs/atom, one thread) on the test set's interface frames for the most-labels runs'
+   DPA-1 and se_e2_a, frozen, and the se_e2_a compressed: the speed a distilled, compressed se_e2_a student
+   (``training.distill``) would give a production run instead of its DPA-1 teacher.
+5. Prints one JSON object, then the ratios: labels to the target (the validation force RMSE DPA-1 from
    scratch reaches with the most labels) fine-tuned / scratch; the test-set force RMSE at equal labels
    fine-tuned / scratch; and the validation force RMSE at equal training seconds, DPA-1 / se_e2_a.
 
@@ -191,6 +194,28 @@ def train_and_score(config: TrainingConfig, type_map: list[str], systems: list[s
             "test_e_mev_atom": test_metrics.rmse_e_mev_atom}
 
 
+def inference_speeds(cache: Path, seed: int, labels: int, system: Path) -> dict:
+    """µs per atom of ``DeepPot.eval`` on ``system`` (one thread): DPA-1 and se_e2_a frozen, se_e2_a compressed
+    (the most-labels runs' last models): what a distilled, compressed se_e2_a student buys in production."""
+    from bench_training import EVAL
+
+    base = cache / f"seed{seed}" / f"labels{labels}"
+
+    def last(variant: str) -> Path:
+        return max(base.glob(f"{variant}/frozen_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+
+    se = last("se_e2_a")
+    compressed, _ = run.compress(se.parent, "pytorch", se)
+    speeds = {}
+    for name, model in (("dpa1_frozen", last("dpa1")), ("se_e2_a_frozen", se), ("se_e2_a_compressed", compressed)):
+        out = subprocess.run([sys.executable, "-c", EVAL, str(model), str(system)], capture_output=True, text=True,
+                             check=True)
+        speeds[name] = float(out.stdout.strip().splitlines()[-1])
+    return {"us_per_atom": speeds, "system": system.name,
+            "dpa1_over_se_e2_a_compressed": speeds["dpa1_frozen"] / speeds["se_e2_a_compressed"],
+            "dpa1_over_se_e2_a_frozen": speeds["dpa1_frozen"] / speeds["se_e2_a_frozen"]}
+
+
 def at_seconds(curve: list[dict], t: float) -> float:
     """Validation force RMSE reached by ``t`` training seconds (the last checkpoint at or before it)."""
     done = [c["val_f_mev_a"] for c in curve if c["train_s"] <= t + 1e-9]
@@ -214,7 +239,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, nargs="+", default=[1])
     parser.add_argument("--cache", type=Path, default=None, help="keep exports and pretraining here")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the inference speeds, from the runs already in --cache (adds them to --out)")
     args = parser.parse_args()
+    if args.speed_only:
+        interface = max((p for p in (args.cache / "test").iterdir() if (p / "type.raw").is_file()),
+                        key=lambda p: len((p / "type.raw").read_text().split()))
+        report = json.loads(args.out.read_text())
+        report["inference"] = inference_speeds(args.cache, args.seed[0], report["summary"]["most_labels"], interface)
+        args.out.write_text(json.dumps(report) + "\n")
+        print(json.dumps(report["inference"]))
+        print_ratios(report)
+        return
 
     campaign = load_campaign(args.campaign_file)
     type_map = list(campaign.system.type_map)
@@ -263,15 +299,26 @@ def main() -> None:
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "curve"}), file=sys.stderr, flush=True)
 
     summary = summarise(runs)
+    interface = max((p for p in test.iterdir() if (p / "type.raw").is_file()),
+                    key=lambda p: len((p / "type.raw").read_text().split()))
     report = {"machine": machine(), "campaign": args.campaign, "pool_frames": n_pool,
               "validation_frames": sum(len(s) for s in load_pool([validation])),
               "test_frames": sum(len(s) for s in load_pool([test])), "steps": args.steps, "dpa1_steps": args.dpa1_steps,
-              "attn_layer": args.attn_layer, "pretrain": pretrain, "runs": runs, "summary": summary}
+              "attn_layer": args.attn_layer, "pretrain": pretrain, "runs": runs, "summary": summary,
+              "inference": inference_speeds(cache, args.seed[0], summary["most_labels"], interface)}
     text = json.dumps(report)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
-    s = summary
+    print_ratios(report)
+
+
+def print_ratios(report: dict) -> None:
+    """The ratios, last."""
+    s, speed = report["summary"], report.get("inference")
+    if speed:
+        print(f"inference on the {speed['system']} frames, µs/atom: DPA-1 frozen / se_e2_a compressed = "
+              f"{speed['dpa1_over_se_e2_a_compressed']:.2f}, / se_e2_a frozen = {speed['dpa1_over_se_e2_a_frozen']:.2f}")
     print(f"target {s['target_val_f_mev_a']:.1f} meV/Å (DPA-1 from scratch, {s['most_labels']} labels): labels to it "
           f"fine-tuned {s['labels_to_target']['dpa1_finetuned']} / scratch {s['labels_to_target']['dpa1']} = "
           f"{s['label_ratio']}")

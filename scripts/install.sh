@@ -24,6 +24,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 case "${1:-}" in
   test|pytorch)
     if ! OMP_NUM_THREADS=1 .venv/bin/python -c "import deepmd.pt" >/dev/null 2>&1; then
+      command -v g++ >/dev/null || { echo "building DeePMD-kit's PyTorch backend needs a C++ compiler:" \
+        "apt-get install -y g++ (scripts/install-system.sh does)"; exit 1; }
       echo "building DeePMD-kit's PyTorch backend against torch 2.13 (~5 min; log .venv/deepmd-pt-build.log)"
       if ! bash scripts/install_deepmd_pt.sh .venv "${SEIFLOW_DEEPMD_WHEELS:-$HOME/.cache/seiflow/deepmd-wheels}" \
           > .venv/deepmd-pt-build.log 2>&1; then

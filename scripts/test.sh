@@ -5,8 +5,8 @@
 #   bash scripts/test.sh -m "not slow"   # extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh test
 bash scripts/install-system.sh
+bash scripts/install.sh test
 eval "$(bash scripts/slurm.sh start)"
 export OMP_NUM_THREADS=1 DP_INTRA_OP_PARALLELISM_THREADS=1 DP_INTER_OP_PARALLELISM_THREADS=1
 export TF_CPP_MIN_LOG_LEVEL=2
