@@ -103,3 +103,34 @@ def test_dpa1_trains_and_restarts_in_the_next_round_and_compresses_without_atten
         licl_data, campaign="dpa1c", round=1, index=0))
     doc = ModelStore().get(out.model_id)
     assert doc.compression.used == "compressed" and "compressed" in doc.files and "se_atten" in doc.compression.note
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("descriptor", "compress"), [
+    ({"type": "dpa2", "nlayers": 1, "g1_dim": 8, "g2_dim": 4, "tebd_dim": 4, "repformer_rcut": 3.5,
+      "repformer_rcut_smth": 3.0, "repformer_nsel": 12}, True),
+    ({"type": "dpa3", "nlayers": 1, "n_dim": 8, "e_dim": 4, "a_dim": 4, "a_rcut": 3.5, "a_rcut_smth": 3.0,
+      "a_sel": 8}, False),
+], ids=["dpa2", "dpa3"])
+def test_dpa2_and_dpa3_train_test_and_run_in_lammps_on_pytorch(seiflow_env, tiny_config, licl_data, licl_system,
+                                                               tmp_path, descriptor, compress):
+    """The PyTorch-only descriptors through seiflow's training job (dp train, freeze to .pth, compress where
+    DeePMD-kit can, dp test) and LAMMPS MD through the DeePMD plugin with the stored model."""
+    import dpdata
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from seiflow.analysis.production import nnp_md
+
+    config = TrainingConfig.model_validate({**tiny_config.model_dump(), "backend": "pytorch",
+                                            "descriptor": descriptor, "compress": compress, "numb_models": 1})
+    out = _run(DeepmdTrainMaker(config=config, type_map=TYPE_MAP, save_freq=20, disp_freq=10).make(
+        licl_data, campaign=descriptor["type"], round=1, index=0))
+    doc = ModelStore().get(out.model_id)
+    assert doc.backend == "pytorch" and doc.input["model"]["descriptor"]["type"] == descriptor["type"]
+    assert doc.file_names["frozen"].endswith(".pth") and doc.metrics.rmse_f_mev_a > 0
+    assert (doc.compression is not None and doc.compression.used == "compressed") is compress, doc.compression
+    model = ModelStore().fetch(out.model_id, tmp_path / "model")
+    atoms = dpdata.LabeledSystem(str(licl_system), fmt="deepmd/npy").to("ase/structure")[0]
+    frames, speed, health = nnp_md(AseAtomsAdaptor.get_structure(atoms), model, TYPE_MAP, tmp_path / "md",
+                                   temperature=300, steps=20, dump_every=10)
+    assert len(frames) == 3 and speed and health.healthy, health
