@@ -129,7 +129,7 @@ class PretrainedModel(BaseModel):
 
     @property
     def model_branch(self) -> str | None:
-        """dp train's ``--model-branch``: RANDOM for a fresh fitting net, else the head (or None)."""
+        """The ``--model-branch`` of dp train: RANDOM for a fresh fitting net, else the head (or None)."""
         return "RANDOM" if self.fitting == "fresh" else self.branch
 
     @property

@@ -37,8 +37,8 @@ def test_a_pytorch_dpa1_campaign_trains_compresses_explores_and_restarts(seiflow
     from seiflow.controller.flows import campaign_flow
     from seiflow.controller.runner import run_locally
     from seiflow.controller.submit import submit
-    from seiflow.records.calibrations import CalibrationStore
     from seiflow.models.store import ModelStore
+    from seiflow.records.calibrations import CalibrationStore
     from seiflow.records.rounds import RoundStore
     from seiflow.store import get_launchpad
 
