@@ -205,7 +205,9 @@ def inference_speeds(cache: Path, seed: int, labels: int, system: Path) -> dict:
         return max(base.glob(f"{variant}/frozen_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
 
     se = last("se_e2_a")
-    compressed, _ = run.compress(se.parent, "pytorch", se)
+    compressed = se.parent / "compressed.pth"
+    if not compressed.is_file():
+        compressed, _ = run.compress(se.parent, "pytorch", se)
     speeds = {}
     for name, model in (("dpa1_frozen", last("dpa1")), ("se_e2_a_frozen", se), ("se_e2_a_compressed", compressed)):
         out = subprocess.run([sys.executable, "-c", EVAL, str(model), str(system)], capture_output=True, text=True,
@@ -214,6 +216,12 @@ def inference_speeds(cache: Path, seed: int, labels: int, system: Path) -> dict:
     return {"us_per_atom": speeds, "system": system.name,
             "dpa1_over_se_e2_a_compressed": speeds["dpa1_frozen"] / speeds["se_e2_a_compressed"],
             "dpa1_over_se_e2_a_frozen": speeds["dpa1_frozen"] / speeds["se_e2_a_frozen"]}
+
+
+def last_train_rmse_f(log: Path) -> float | None:
+    """The last training-batch force RMSE DeePMD printed (meV/Å): how far pretraining got on its own data."""
+    found = re.findall(r"trn: .*?rmse_f = ([0-9.eE+-]+)", log.read_text()) if log.is_file() else []
+    return round(float(found[-1]) * 1000, 1) if found else None
 
 
 def at_seconds(curve: list[dict], t: float) -> float:
@@ -239,6 +247,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, nargs="+", default=[1])
     parser.add_argument("--cache", type=Path, default=None, help="keep exports and pretraining here")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--pretrain-only", action="store_true", help="stop after pretraining (kept in --cache)")
     parser.add_argument("--speed-only", action="store_true",
                         help="only the inference speeds, from the runs already in --cache (adds them to --out)")
     args = parser.parse_args()
@@ -270,7 +279,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     pre_systems = pretrain_frames(cache / "pretrain_frames", args.pretrain_md_steps, seed=7)
-    pre_dir = cache / "pretrain"
+    pre_dir = cache / f"pretrain_{args.pretrain_steps}"
     if not (pre_dir / f"model.ckpt-{args.pretrain_steps}.pt").is_file():
         pre_dir.mkdir(exist_ok=True)
         pre_config = configs["dpa1"]
@@ -281,7 +290,11 @@ def main() -> None:
     checkpoint = pre_dir / f"model.ckpt-{args.pretrain_steps}.pt"
     pretrain = {"frames": int(sum(np.load(Path(p) / "set.000" / "energy.npy").size for p in pre_systems)),
                 "systems": [Path(p).name for p in pre_systems], "steps": args.pretrain_steps,
-                "seconds": round(time.perf_counter() - t0, 1), "type_map": PRETRAIN_TYPES}
+                "seconds": round(time.perf_counter() - t0, 1), "type_map": PRETRAIN_TYPES,
+                "last_train_rmse_f_mev_a": last_train_rmse_f(pre_dir / "train.log")}
+    if args.pretrain_only:
+        print(json.dumps(pretrain))
+        return
 
     runs = []
     for seed in args.seed:
@@ -290,11 +303,19 @@ def main() -> None:
             subset = write_subset(pool, n, rng, cache / f"seed{seed}" / f"labels{n}" / "data")
             for variant in VARIANTS:
                 config = configs["se_e2_a" if variant == "se_e2_a" else "dpa1"]
-                run_dir = cache / f"seed{seed}" / f"labels{n}" / variant
+                tuned = variant == "dpa1_finetuned"
+                run_dir = cache / f"seed{seed}" / f"labels{n}" / (f"{variant}_p{args.pretrain_steps}" if tuned
+                                                                  else variant)
                 steps = args.steps if variant == "se_e2_a" else args.dpa1_steps
-                result = train_and_score(config, type_map, subset, sel, run_dir, steps, seed, validation, test,
-                                         finetune=checkpoint if variant == "dpa1_finetuned" else None,
-                                         points=4 if n == max(args.labels) else 1)
+                done = run_dir / "result.json"
+                if done.is_file() and json.loads(done.read_text()).get("steps") == steps:
+                    result = json.loads(done.read_text())  # a finished run of an earlier call with this cache
+                else:
+                    result = train_and_score(config, type_map, subset, sel, run_dir, steps, seed, validation, test,
+                                             finetune=checkpoint if tuned else None,
+                                             points=4 if n == max(args.labels) else 1)
+                    done.write_text(json.dumps({"steps": steps, **result}))
+                result.pop("steps", None)
                 runs.append({"seed": seed, "labels": min(n, n_pool), "variant": variant, "steps": steps, **result})
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "curve"}), file=sys.stderr, flush=True)
 

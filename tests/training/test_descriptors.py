@@ -122,7 +122,8 @@ def test_dpa2_and_dpa3_train_test_and_run_in_lammps_on_pytorch(seiflow_env, tiny
     from seiflow.analysis.production import nnp_md
 
     config = TrainingConfig.model_validate({**tiny_config.model_dump(), "backend": "pytorch",
-                                            "descriptor": descriptor, "compress": compress, "numb_models": 1})
+                                            "descriptor": descriptor, "compress": compress, "numb_models": 1,
+                                            "numb_steps": 20})
     out = _run(DeepmdTrainMaker(config=config, type_map=TYPE_MAP, save_freq=20, disp_freq=10).make(
         licl_data, campaign=descriptor["type"], round=1, index=0))
     doc = ModelStore().get(out.model_id)

@@ -217,7 +217,7 @@ def test_fresh_fitting_nets_make_fine_tuned_members_differ(seiflow_env, pretrain
     for fitting in ("pretrained", "fresh"):
         (tmp_path / fitting).mkdir()
         campaign = load_campaign(_campaign_file(
-            tmp_path / fitting, pretrained_pt, backend="pytorch",
+            tmp_path / fitting, pretrained_pt, backend="pytorch", numb_steps=20,
             finetune={"model": pretrained_pt.name, "fitting": fitting}))
         store.put_pretrained(Path(campaign.training.finetune.model), campaign.training.finetune.sha256)
         maker = DeepmdTrainMaker(config=campaign.training, type_map=["Li", "Cl"], save_freq=20, disp_freq=10)
