@@ -23,19 +23,31 @@ PRETRAINED_TYPES = ["Cl", "Br", "Li"]
 TINY = Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml"
 
 
-@pytest.fixture(scope="module")
-def pretrained_pb(tmp_path_factory, licl_system) -> Path:
-    """A 30-step DPA-1 model of LiCl, type map [Cl, Br, Li], frozen (what a user downloads, in small)."""
-    run_dir = tmp_path_factory.mktemp("pretrain")
-    config = TrainingConfig(descriptor={"type": "se_atten", "attn": 8, "attn_layer": 1, "tebd_dim": 4},
+def _pretrain(run_dir: Path, licl_system: Path, backend: str) -> Path:
+    """A 30-step DPA-1 model of LiCl with the type map [Cl, Br, Li]: the .pb (TensorFlow) or .pt checkpoint."""
+    config = TrainingConfig(backend=backend, descriptor={"type": "se_atten", "attn": 8, "attn_layer": 1,
+                                                         "tebd_dim": 4},
                             rcut=4.0, rcut_smth=0.5, descriptor_neurons=[4, 8], fitting_neurons=[8, 8],
                             numb_steps=30, decay_steps=10, validation_fraction=0.0, compress=False)
     inp = build_input(config, PRETRAINED_TYPES, [str(licl_system)], [24, 0, 24], seed=5, numb_steps=30,
                       save_freq=30, disp_freq=10)
     (run_dir / "input.json").write_text(json.dumps(inp))
-    run.train(run_dir, "tensorflow")
-    frozen, _ = run.freeze(run_dir, "tensorflow")
-    return frozen
+    run.train(run_dir, backend)
+    if backend == "pytorch":
+        return run_dir / run.restart_path(run_dir, backend)
+    return run.freeze(run_dir, backend)[0]
+
+
+@pytest.fixture(scope="module")
+def pretrained_pb(tmp_path_factory, licl_system) -> Path:
+    """The TensorFlow model, frozen (what a user downloads, in small)."""
+    return _pretrain(tmp_path_factory.mktemp("pretrain"), licl_system, "tensorflow")
+
+
+@pytest.fixture(scope="module")
+def pretrained_pt(tmp_path_factory, licl_system) -> Path:
+    """The PyTorch checkpoint (PyTorch fine-tunes from a .pt)."""
+    return _pretrain(tmp_path_factory.mktemp("pretrain_pt"), licl_system, "pytorch")
 
 
 def _campaign_file(tmp_path: Path, pretrained: Path, **training) -> Path:
@@ -148,21 +160,6 @@ def test_models_list_says_what_a_model_was_fine_tuned_from_and_what_a_student_le
     assert row["init"] == "finetune" and row["teacher_model_id"] is None
     student = _summary(doc.model_copy(update={"teacher_model_id": "c-r1-m4-y", "pretrained_sha256": None}))
     assert student["teacher_model_id"] == "c-r1-m4-y" and student["pretrained_sha256"] is None
-
-
-@pytest.fixture(scope="module")
-def pretrained_pt(tmp_path_factory, licl_system) -> Path:
-    """A 30-step PyTorch DPA-1 checkpoint of LiCl, type map [Cl, Br, Li] (the .pt PyTorch fine-tunes from)."""
-    run_dir = tmp_path_factory.mktemp("pretrain_pt")
-    config = TrainingConfig(backend="pytorch", descriptor={"type": "se_atten", "attn": 8, "attn_layer": 1,
-                                                           "tebd_dim": 4},
-                            rcut=4.0, rcut_smth=0.5, descriptor_neurons=[4, 8], fitting_neurons=[8, 8],
-                            numb_steps=30, decay_steps=10, validation_fraction=0.0, compress=False)
-    inp = build_input(config, PRETRAINED_TYPES, [str(licl_system)], [24, 0, 24], seed=5, numb_steps=30,
-                      save_freq=30, disp_freq=10)
-    (run_dir / "input.json").write_text(json.dumps(inp))
-    run.train(run_dir, "pytorch")
-    return run_dir / run.restart_path(run_dir, "pytorch")
 
 
 def test_a_fresh_fitting_net_needs_a_pytorch_checkpoint(pretrained_pb, pretrained_pt, tmp_path):
