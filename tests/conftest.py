@@ -116,8 +116,10 @@ ENSEMBLE_MODULES = {
     "tests/properties/test_stage.py",
 }
 # the longest groups first (a run here: campaigns ~1,900 s, bench smoke ~700, ensembles ~650, the
-# container build ~560, training ~320 and ~260), so neither worker is left with a long one at the end
+# container build ~560, fine-tuning ~400, the PyTorch campaign ~160, training ~320 and ~260), so neither
+# worker is left with a long one at the end
 FIRST_GROUPS = ("campaigns", "tests/test_bench_smoke.py", "ensembles", "tests/test_docker_image.py",
+                "tests/training/test_finetune.py", "tests/training/test_pytorch_campaign.py",
                 "tests/training/test_jobs.py", "tests/training/test_ensemble.py")
 
 
