@@ -76,12 +76,21 @@ def export(home: Path, campaign: str, source: str, out: Path, type_map: list[str
     return out
 
 
+def system_dirs(dirs: list[Path]) -> list[Path]:
+    """The deepmd/npy systems under ``dirs`` (folders with a type.raw), in name order."""
+    return [p for d in dirs for p in sorted(d.iterdir()) if (p / "type.raw").is_file()]
+
+
+def largest_system(folder: Path) -> Path:
+    """The system with the most atoms under ``folder`` (the test set's interface)."""
+    return max(system_dirs([folder]), key=lambda p: len((p / "type.raw").read_text().split()))
+
+
 def load_pool(dirs: list[Path]):
     import dpdata
 
-    systems = [dpdata.LabeledSystem(str(p), fmt="deepmd/npy") for d in dirs
-               for p in sorted(d.iterdir()) if (p / "type.raw").is_file() and (p / "set.000" / "energy.npy").is_file()]
-    return systems
+    return [dpdata.LabeledSystem(str(p), fmt="deepmd/npy") for p in system_dirs(dirs)
+            if (p / "set.000" / "energy.npy").is_file()]
 
 
 def write_subset(systems, n: int, rng: np.random.Generator, out: Path) -> list[str]:
@@ -169,7 +178,7 @@ def train_and_score(config: TrainingConfig, type_map: list[str], systems: list[s
     start = time.perf_counter()
     run.train(run_dir, "pytorch", finetune=finetune)
     wall = time.perf_counter() - start
-    seconds = dict.fromkeys([0], 0.0)
+    seconds = {0: 0.0}
     total = 0.0
     for line in (run_dir / "train.log").read_text().splitlines():
         if (m := _WALL.search(line)):
@@ -252,8 +261,7 @@ def main() -> None:
                         help="only the inference speeds, from the runs already in --cache (adds them to --out)")
     args = parser.parse_args()
     if args.speed_only:
-        interface = max((p for p in (args.cache / "test").iterdir() if (p / "type.raw").is_file()),
-                        key=lambda p: len((p / "type.raw").read_text().split()))
+        interface = largest_system(args.cache / "test")
         report = json.loads(args.out.read_text())
         report["inference"] = inference_speeds(args.cache, args.seed[0], report["summary"]["most_labels"], interface)
         args.out.write_text(json.dumps(report) + "\n")
@@ -274,8 +282,7 @@ def main() -> None:
     test = export(args.home, args.campaign, "test", cache / "test", type_map)
     pool = load_pool(pool_dirs)
     n_pool = sum(len(s) for s in pool)
-    pool_paths = [p for d in pool_dirs for p in sorted(d.iterdir()) if (p / "type.raw").is_file()]
-    sel = auto_sel(pool_paths, type_map, base.rcut) if base.sel == "auto" else list(base.sel)
+    sel = auto_sel(system_dirs(pool_dirs), type_map, base.rcut) if base.sel == "auto" else list(base.sel)
 
     t0 = time.perf_counter()
     pre_systems = pretrain_frames(cache / "pretrain_frames", args.pretrain_md_steps, seed=7)
@@ -320,8 +327,7 @@ def main() -> None:
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "curve"}), file=sys.stderr, flush=True)
 
     summary = summarise(runs)
-    interface = max((p for p in test.iterdir() if (p / "type.raw").is_file()),
-                    key=lambda p: len((p / "type.raw").read_text().split()))
+    interface = largest_system(test)
     report = {"machine": machine(), "campaign": args.campaign, "pool_frames": n_pool,
               "validation_frames": sum(len(s) for s in load_pool([validation])),
               "test_frames": sum(len(s) for s in load_pool([test])), "steps": args.steps, "dpa1_steps": args.dpa1_steps,
