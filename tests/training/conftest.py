@@ -44,3 +44,16 @@ def tiny_config() -> TrainingConfig:
 @pytest.fixture
 def licl_data(licl_system) -> TrainingDataSpec:
     return TrainingDataSpec(systems=[str(licl_system)])
+
+
+def assert_rounds_explored_and_calibrated(campaign: str, rounds: list[int]) -> None:
+    """A campaign's round documents are exactly ``rounds``, each found frames in LAMMPS exploration (so the
+    ensemble ran there), and the calibration stored deviation/error pairs with real errors."""
+    from seiflow.records.calibrations import CalibrationStore
+    from seiflow.records.rounds import RoundStore
+
+    reports = RoundStore().history(campaign)
+    assert [r.round for r in reports] == rounds
+    assert all(r.selection.n_frames > 0 for r in reports), "LAMMPS explored with the ensemble"
+    calibrations = CalibrationStore().history(campaign)
+    assert calibrations and all(p.f_error > 0 for c in calibrations for p in c.pairs)

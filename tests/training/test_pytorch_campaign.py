@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from seiflow.schemas.campaign import load_campaign
+from tests.training.conftest import assert_rounds_explored_and_calibrated
 
 TINY = Path(__file__).parents[1] / "controller" / "tiny_campaign.yaml"
 DPA1 = {"type": "se_atten", "attn": 8, "attn_layer": 1, "tebd_dim": 4, "tebd_input_mode": "strip"}
@@ -38,8 +39,6 @@ def test_a_pytorch_dpa1_campaign_trains_compresses_explores_and_restarts(seiflow
     from seiflow.controller.runner import run_locally
     from seiflow.controller.submit import submit
     from seiflow.models.store import ModelStore
-    from seiflow.records.calibrations import CalibrationStore
-    from seiflow.records.rounds import RoundStore
     from seiflow.store import get_launchpad
 
     campaign = load_campaign(_campaign_file(tmp_path))
@@ -66,12 +65,7 @@ def test_a_pytorch_dpa1_campaign_trains_compresses_explores_and_restarts(seiflow
     for m in models[2:]:
         parent = next(p for p in models[:2] if p.model_id == m.parent_model_id)
         assert parent.index == m.index  # each member goes on from its own checkpoint
-
-    rounds = RoundStore().history("tinypt")
-    assert [r.round for r in rounds] == [1, 2]
-    assert all(r.selection.n_frames > 0 for r in rounds), "LAMMPS explored with the .pth ensemble"
-    calibrations = CalibrationStore().history("tinypt")
-    assert calibrations and all(p.f_error > 0 for c in calibrations for p in c.pairs)
+    assert_rounds_explored_and_calibrated("tinypt", [1, 2])  # LAMMPS explored with the .pth ensemble
 
 
 def test_a_pytorch_backend_built_for_another_torch_says_how_to_rebuild(tmp_path, monkeypatch):
