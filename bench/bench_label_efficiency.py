@@ -1,7 +1,7 @@
 """Benchmark 1: labels to a force-RMSE target on the demo interface: seiflow vs DP-GEN, DP-GEN2 and random.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_label_efficiency.py [--seeds 1,2,3] [--rounds 8]
-[--batch 4] [--models 2] [--steps 1000] [--target-factor 0.6] [--cache DIR]``.
+[--batch 4] [--models 2] [--steps 3000] [--target-pool 1.1] [--cache DIR]``.
 The pool is CHGNet Langevin MD (2 fs) of the demo campaign's interface (``--campaign``, built by
 ``seiflow structures interface`` and cached; 116 atoms, Li | Li3InCl6) at the validation temperature and
 hotter, a frame every ``--stride`` steps so that each run follows the interface's reaction (``--conditions``
@@ -21,7 +21,9 @@ on the reference set, and buy at most ``--batch`` frames a round:
   study 0.10/0.30 eV/Å), a random pick among the frames between them;
 - ``random``: any unlabelled frame.
 
-The target is ``--target-factor`` x the initial models' RMSE. Prints the learning curves, the labels each
+The target is ``--target-pool`` x the RMSE of the same models trained on the whole pool: labels to come within
+10 % of what every frame teaches this trainer (``--target-factor F`` instead: F x the initial models' RMSE, the
+earlier default, which on the interface sat below the trainer's plateau). Prints the learning curves, the labels each
 strategy needed per seed, the test error at equal labels, and last the ratios (summed over seeds):
 labels(seiflow) / labels(X) for each X, the goal being <= 1/3 of random.
 ``--structure licl`` gives the earlier 56-frame Li32Cl32 pool (``--conditions`` default for it: LICL_CONDITIONS).
@@ -446,12 +448,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--initial", type=int, default=2)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--rounds", type=int, default=8)
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=3000,
+                   help="training steps a model (at 1,000 the interface's curve is flat from 6 labels: 6 frames "
+                        "teach as much as 58)")
     p.add_argument("--workers", type=int, default=2, help="training processes side by side")
     p.add_argument("--target", type=float, default=None,
-                   help="force RMSE target, eV/Å (default: --target-factor x the RMSE of the models "
-                        "trained on the initial frames)")
-    p.add_argument("--target-factor", type=float, default=0.6)
+                   help="force RMSE target, eV/Å (default: --target-pool x the RMSE of the models trained "
+                        "on the whole pool)")
+    p.add_argument("--target-pool", type=float, default=1.1,
+                   help="the target as a multiple of the whole pool's RMSE (the best any pick can reach)")
+    p.add_argument("--target-factor", type=float, default=None,
+                   help="the target as a multiple of the initial models' RMSE instead")
     p.add_argument("--min-pairs", type=int, default=None,
                    help="seiflow's calibration pairs before the fit sets the level (default --batch, at least 3)")
     p.add_argument("--seed", type=int, default=1, help="seed of the pool's MD")
@@ -529,11 +536,15 @@ def one_seed(seed: int, pool: list, test: list, trainer: Trainer, args) -> dict:
 
     target = args.target
     if target is None:
-        first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(
-            pool, list(range(args.initial)), [seed + k for k in range(args.models)])]))
-        target = round(args.target_factor * first, 4)
+        seeds = [seed + k for k in range(args.models)]
+        first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(pool, list(range(args.initial)), seeds)]))
+        if args.target_factor is not None:
+            target, how = round(args.target_factor * first, 4), f"{args.target_factor} x the initial"
+        else:
+            whole = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(pool, list(range(len(pool))), seeds)]))
+            target, how = round(args.target_pool * whole, 4), f"{args.target_pool} x the whole pool's {whole:.3f}"
         print(f"seed {seed}: initial {args.initial} frames: force RMSE {first:.3f} eV/Å -> target "
-              f"{target:.3f} eV/Å ({args.target_factor} x)", flush=True)
+              f"{target:.3f} eV/Å ({how})", flush=True)
     names = args.strategies
     with ThreadPoolExecutor(len(names)) as threads:  # training runs in the worker processes
         curves = threads.map(lambda name: campaign(name, pool, test, trainer, target, seed, args), names)
