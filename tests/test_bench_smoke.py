@@ -41,7 +41,7 @@ def test_orchestration_bench_smallest():
 
 
 @pytest.mark.parametrize("script", ["bench_md.py", "bench_label_efficiency.py", "bench_levels.py", "bench_finetune.py",
-                                    "replay_calibration.py"])
+                                    "replay_calibration.py", "pool_curve.py"])
 def test_training_benches_parse_their_arguments(script):
     """These train DeePMD models (minutes); here only their command line is checked."""
     assert "usage:" in _run(script, "--help")
@@ -52,14 +52,23 @@ def test_label_efficiency_bench_smallest(tmp_path):
     """The demo interface, two conditions, one round, 50-step models: the five strategies run, the ratios print."""
     out = _run("bench_label_efficiency.py", "--conditions", "300:1:0:4:2,600:1:0:3:2", "--stride", "2",
                "--rounds", "1", "--steps", "50", "--models", "2", "--batch", "1", "--initial", "1", "--seeds", "1",
-               "--cache", str(tmp_path), timeout=600)
+               "--target-pool", "0.5", "--cache", str(tmp_path), timeout=600)  # half the whole pool's: every strategy buys
     for strategy in ("seiflow", "dpgen2", "dpgen-demo", "dpgen-study", "random"):
         assert f"{strategy} round 0: 1 labels" in out
     assert "(Cl30In5Li81, CHGNet" in out and "test error at equal labels, seiflow / random" in out
     assert "levels 0.150/1.00 eV/Å (fixed)" in out and "levels 0.100/0.30 eV/Å (fixed)" in out  # shipped values
+    assert "(0.5 x the whole pool's " in out and "floor of the ratio: " in out
     assert _last_line(out).startswith("ratio: ")
     assert list(tmp_path.glob("pool-*.npz")) and list(tmp_path.glob("test-*.npz"))
     assert (tmp_path / "interface-li_li3incl6_demo" / "interface.POSCAR").is_file()
+
+
+@pytest.mark.slow
+def test_pool_curve_smallest(tmp_path):
+    """The pool-curve probe on a 7-frame interface pool, 20-step models: one line per (steps, frames)."""
+    out = _run("pool_curve.py", "--steps", "20", "--frames", "1", "7", "--conditions", "300:1:0:4:2,600:1:0:3:2",
+               "--stride", "2", "--initial", "1", "--cache", str(tmp_path), "--work", str(tmp_path / "work"), timeout=600)
+    assert "steps 20 frames 1: RMSE " in out and "steps 20 frames 7: RMSE " in out
 
 
 @pytest.mark.slow
