@@ -41,10 +41,9 @@ def main() -> None:
             for k in args.frames:
                 if k >= len(pool):
                     idx = list(range(len(pool)))
-                elif k == bench.initial:
-                    idx = list(range(k))
-                else:
+                else:  # drawn for k = --initial too, which then takes the first frames (the bench's start)
                     idx = sorted(rng.choice(len(pool), k, replace=False).tolist())
+                    idx = list(range(k)) if k == bench.initial else idx
                 start = time.perf_counter()
                 rmse = [force_rmse(m, test) for m in trainer.ensemble(pool, idx, [1, 2])]
                 print(f"steps {steps} frames {len(idx)}: RMSE {np.mean(rmse):.3f} ({rmse[0]:.3f}, {rmse[1]:.3f}) "
