@@ -366,7 +366,7 @@ def campaign(name: str, pool: list, test: list, trainer: Trainer, target: float,
     curve = []
     for r in range(args.rounds + 1):
         models = trainer.ensemble(pool, labelled, [seed + k for k in range(args.models)])
-        rmse = float(np.mean([force_rmse(m, test) for m in models]))  # less seed noise than one model
+        rmse = mean_rmse(models, test)
         curve.append((len(labelled), rmse))
         by_condition = np.bincount([pool[i][3] for i in labelled], minlength=max(f[3] for f in pool) + 1)
         print(f"  seed {seed} {name} round {r}: {len(labelled)} labels (per condition {by_condition.tolist()}), "
@@ -386,6 +386,11 @@ def campaign(name: str, pool: list, test: list, trainer: Trainer, target: float,
 def force_rmse(model, test: list) -> float:
     ref = np.array([f[2] for f in test])
     return float(np.sqrt(np.mean((predict(model, test, list(range(len(test)))) - ref) ** 2)))
+
+
+def mean_rmse(models: list, test: list) -> float:
+    """The models' mean force RMSE on ``test`` (less seed noise than one model's)."""
+    return float(np.mean([force_rmse(m, test) for m in models]))
 
 
 def labels_needed(curve: list[tuple[int, float]], target: float) -> int | None:
@@ -526,7 +531,8 @@ def main(argv: list[str] | None = None) -> None:
         if name not in ("seiflow", "random"):
             print(f"labels(seiflow) / labels({name}): {ratio('seiflow', name)} (summed over {len(seeds)} seed(s))")
     if "random" in names:
-        fewest = (args.initial + args.batch) * len(seeds)  # no strategy can buy less than one batch
+        # no strategy buys less than one batch; where random met the target with the initial frames, all did
+        fewest = sum(min(n or cap, args.initial + args.batch) for n in need["random"])
         print(f"floor of the ratio: {fewest / total['random']:.2f} (the fewest labels any strategy can have, "
               f"--initial + --batch a seed, over random's {total['random']}): a goal below it cannot be shown "
               "on this pool and trainer")
@@ -541,11 +547,11 @@ def one_seed(seed: int, pool: list, test: list, trainer: Trainer, args) -> dict:
     target = args.target
     if target is None:
         seeds = [seed + k for k in range(args.models)]
-        first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(pool, list(range(args.initial)), seeds)]))
+        first = mean_rmse(trainer.ensemble(pool, list(range(args.initial)), seeds), test)
         if args.target_factor is not None:
             target, how = round(args.target_factor * first, 4), f"{args.target_factor} x the initial"
         else:
-            whole = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(pool, list(range(len(pool))), seeds)]))
+            whole = mean_rmse(trainer.ensemble(pool, list(range(len(pool))), seeds), test)
             target, how = round(args.target_pool * whole, 4), f"{args.target_pool} x the whole pool's {whole:.3f}"
         print(f"seed {seed}: initial {args.initial} frames: force RMSE {first:.3f} eV/Å -> target "
               f"{target:.3f} eV/Å ({how})", flush=True)

@@ -48,8 +48,8 @@ from bench_label_efficiency import (
     CONDITIONS,
     Trainer,
     force_deviation,
-    force_rmse,
     labels_needed,
+    mean_rmse,
     pool_and_reference,
     train_seconds,
     type_map,
@@ -144,7 +144,7 @@ def campaign(strategy: str, pool: list, test: list, trainer: Trainer, target: fl
     for r in range(args.rounds + 1):
         models = trainer.ensemble(pool, labelled, [seed + k for k in range(args.models)])
         train_s += sum(train_seconds(m) for m in models)
-        rmse = float(np.mean([force_rmse(m, test) for m in models]))
+        rmse = mean_rmse(models, test)
         curve.append((len(labelled), rmse, train_s + select_s))
         print(f"  seed {seed} {strategy} round {r}: {len(labelled)} labels, force RMSE {rmse:.3f} eV/Å, "
               f"wall {train_s + select_s:.0f} s", flush=True)
@@ -184,8 +184,7 @@ def one_seed(seed: int, pool: list, test: list, trainer: Trainer, args: argparse
 
     target = args.target
     if target is None:
-        first = float(np.mean([force_rmse(m, test) for m in trainer.ensemble(
-            pool, list(range(args.initial)), [seed + k for k in range(args.models)])]))
+        first = mean_rmse(trainer.ensemble(pool, list(range(args.initial)), [seed + k for k in range(args.models)]), test)
         target = round(args.target_factor * first, 4)
         print(f"seed {seed}: initial {args.initial} frames: force RMSE {first:.3f} eV/Å -> target "
               f"{target:.3f} eV/Å ({args.target_factor} x)", flush=True)
