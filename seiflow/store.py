@@ -47,6 +47,13 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", EMBEDDED_HOST}
 CHECK_S = 10.0  # how long the reachability check of a command waits (fail fast, clearly)
 _CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)[^@/\s]*@")
 
+# The embedded server is one node, but its hello names a replica set ("secantus"), so a plain client
+# watches it as a set. While it shuts down it answers hello as a standalone; a client whose monitor
+# reads that answer drops the server from the set for good (pymongo never re-adds a seed), and every
+# later call of that process fails after db_wait_s, even once the server is back. A direct connection
+# (topology Single) keeps the server whatever it answers: seiflow's clients of it always use one.
+EMBEDDED_CLIENT = {"directConnection": True}
+
 
 def redact(text: str) -> str:
     """``text`` with the ``user:password@`` part of any MongoDB URI removed (for messages and logs)."""
@@ -68,7 +75,7 @@ def launchpad_config(settings: Settings) -> dict[str, Any]:
     if path is None:
         wait_ms = int(settings.db_wait_s * 1000)  # outage tolerance, as below
         return {"host": settings.embedded.host, "port": settings.embedded.port, "name": "seiflow",
-                "mongoclient_kwargs": {"serverSelectionTimeoutMS": wait_ms}}
+                "mongoclient_kwargs": {"serverSelectionTimeoutMS": wait_ms, **EMBEDDED_CLIENT}}
     if not path.is_file():
         raise InputError(f"launchpad_file {path} does not exist", "create it or fix launchpad_file")
     try:
@@ -83,6 +90,9 @@ def launchpad_config(settings: Settings) -> dict[str, Any]:
     # workers get this through the launchpad.yaml written for them
     kwargs = dict(data.get("mongoclient_kwargs") or {})
     kwargs.setdefault("serverSelectionTimeoutMS", int(settings.db_wait_s * 1000))
+    if is_embedded(settings, data):
+        for key, value in EMBEDDED_CLIENT.items():  # see EMBEDDED_CLIENT
+            kwargs.setdefault(key, value)
     data["mongoclient_kwargs"] = kwargs
     return data
 

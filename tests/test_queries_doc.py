@@ -101,7 +101,7 @@ def test_every_example_runs_on_a_seeded_campaign(seiflow_env, tmp_path, monkeypa
     _seed_properties(name)
     lp = yaml.safe_load(seiflow_env.launchpad_file.read_text())
     first, *rest = blocks()
-    first = DB_LINE.sub(f'db = MongoClient("mongodb://{lp["host"]}:{lp["port"]}")["{lp["name"]}"]', first)
+    first = DB_LINE.sub(f'db = MongoClient("mongodb://{lp["host"]}:{lp["port"]}/?directConnection=true")["{lp["name"]}"]', first)
     first = CAMPAIGN_LINE.sub(f'campaign = "{name}"', first)
     out_dir = tmp_path / "run"
     out_dir.mkdir()

@@ -226,7 +226,7 @@ def run_locally(
             stuck_polls = stuck_polls + 1 if stuck(states) else 0
             if stuck_polls >= 2:  # two polls apart, not a parent's completion caught half-way
                 if progress:
-                    progress("stopped: the jobs left wait on a failed job (seiflow status shows which)")
+                    progress(_stopped_line(retry_call(campaign_status, lp, db, campaign, **wait)))
                 break
             freed = retry_call(locks.check, lp, campaign, **wait)
             if freed and progress:
@@ -247,6 +247,14 @@ def run_locally(
         states = retry_call(job_states, lp, campaign, **wait)
         state = "failed" if not states & set(ACTIVE_STATES) or stuck(states) else "timeout"
     return RunOutcome(campaign, state, time.monotonic() - start, status)
+
+
+def _stopped_line(status: dict[str, Any]) -> str:
+    """Why the run stopped on a failed job: which job, and the first line of its error."""
+    failed = status.get("last_error")
+    which = (f": fw {failed['fw_id']} {failed['name']} failed: {failed['error']}" if failed
+             else " (seiflow status shows which)")
+    return f"stopped: the jobs left wait on a failed job{which}"
 
 
 def _progress_line(status: dict[str, Any]) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
-from fireworks import Firework, ScriptTask, Workflow
+from fireworks import Firework, FWorker, ScriptTask, Workflow
+from fireworks.core.rocket_launcher import launch_rocket
 
-from seiflow.controller.runner import StaleLockWatch, job_states, stuck
+from seiflow.controller.runner import StaleLockWatch, _stopped_line, job_states, stuck
+from seiflow.controller.status import last_error
 from seiflow.store import get_launchpad
 
 
@@ -44,3 +46,19 @@ def test_stuck_only_when_the_waiting_jobs_wait_on_a_failed_one(seiflow_env):
     assert not stuck(job_states(lp, "c"))
     lp.fireworks.update_one({"fw_id": first}, {"$set": {"state": "FIZZLED"}})
     assert stuck(job_states(lp, "c"))
+
+
+def test_the_stop_line_names_the_failed_job_and_its_error(seiflow_env, monkeypatch):
+    """``seiflow run`` ends on a failed job with its name and error, not only a pointer to ``seiflow status``."""
+    lp = get_launchpad()
+    lp.reset("", require_password=False)
+    broken = Firework(ScriptTask.from_dict({"script": "exit 3", "fizzle_bad_rc": True}),
+                      spec={"campaign": "c"}, name="label frame 7")
+    lp.add_wf(Workflow([broken, Firework(ScriptTask.from_str("true"), spec={"campaign": "c"}, parents=[broken])]))
+    monkeypatch.chdir(seiflow_env.root)
+    launch_rocket(lp, FWorker())
+    assert stuck(job_states(lp, "c"))
+    line = _stopped_line({"last_error": last_error(lp, "c")})
+    assert line.startswith("stopped: the jobs left wait on a failed job: fw ")
+    assert "label frame 7 failed: " in line and "3" in line.rsplit("failed: ", 1)[1], line
+    assert _stopped_line({"last_error": None}).endswith("(seiflow status shows which)")
