@@ -36,6 +36,11 @@ class RunOutcome:
     seconds: float
     status: dict[str, Any]
 
+    @property
+    def error(self) -> str | None:
+        """The error line of the campaign's most recent failed job (None when none failed)."""
+        return (self.status.get("last_error") or {}).get("error")
+
 
 def unlock_if_stale(lp: LaunchPad, fw_id: int, wait_s: float = 15.0) -> bool:
     """Free the workflow lock a dead worker left behind (killed inside FireWorks' complete_launch).
@@ -226,7 +231,7 @@ def run_locally(
             stuck_polls = stuck_polls + 1 if stuck(states) else 0
             if stuck_polls >= 2:  # two polls apart, not a parent's completion caught half-way
                 if progress:
-                    progress(_stopped_line(retry_call(campaign_status, lp, db, campaign, **wait)))
+                    progress(_stopped_line(status))  # this poll's status
                 break
             freed = retry_call(locks.check, lp, campaign, **wait)
             if freed and progress:

@@ -34,7 +34,7 @@ def test_tiny_campaign_runs_to_its_round_cap(seiflow_env):
     outcome = run_locally(seiflow_env.settings, "tiny", n_workers=2, timeout_s=1500, poll_s=2,
                           progress=lines.append, activity_every_s=10)
     db = get_database()
-    assert outcome.state == "not_converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    assert outcome.state == "not_converged", (outcome.error, lines[-20:])
     # what each worker was doing, every 10 s: "  local0: <job name> [<category>] <time running>..."
     assert any(line.startswith(("  local0: ", "  local1: ")) for line in lines), lines
     fws = list(lp.fireworks.find({}, {"state": 1, "name": 1}))

@@ -53,7 +53,7 @@ def test_converged_campaign_trains_validates_and_hands_on_its_production_model(s
     lines: list[str] = []
     outcome = run_locally(seiflow_env.settings, campaign.name, n_workers=2, timeout_s=1000, poll_s=2,
                           progress=lines.append)
-    assert outcome.state == "converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    assert outcome.state == "converged", (outcome.error, lines[-20:])
     db = get_database()
     assert [r["round"] for r in db[ROUNDS_COLLECTION].find({"campaign": campaign.name})] == [1]
     n = campaign.training.numb_models

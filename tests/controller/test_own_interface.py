@@ -50,7 +50,7 @@ def test_campaign_of_user_files_and_another_chemistry_runs_to_its_report(seiflow
     lines: list[str] = []
     outcome = run_locally(seiflow_env.settings, "tiny_cucl", n_workers=2, timeout_s=1500, poll_s=2,
                           progress=lines.append)
-    assert outcome.state == "not_converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    assert outcome.state == "not_converged", (outcome.error, lines[-20:])
     assert {fw["state"] for fw in lp.fireworks.find({}, {"state": 1})} == {"COMPLETED"}
     # the interface was built from the files, and labelled with the bulks (initial data)
     origins = set(db.frames.distinct("provenance.origin", {"provenance.campaign": "tiny_cucl",
@@ -120,7 +120,7 @@ def test_tiny_li6ps5cl_campaign_runs_a_round_and_reports_p_reduction(seiflow_env
     lines: list[str] = []
     outcome = run_locally(seiflow_env.settings, "tiny_lpscl", n_workers=2, timeout_s=1200, poll_s=2,
                           progress=lines.append)
-    assert outcome.state == "not_converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    assert outcome.state == "not_converged", (outcome.error, lines[-20:])
     origins = set(db.frames.distinct("provenance.origin", {"provenance.campaign": "tiny_lpscl"}))
     assert {"interface", "Li6PS5Cl"} <= origins, origins
     analysis = db.analyses.find_one({"campaign": "tiny_lpscl"})

@@ -7,7 +7,7 @@ import time
 from fireworks import Firework, FWorker, ScriptTask, Workflow
 from fireworks.core.rocket_launcher import launch_rocket
 
-from seiflow.controller.runner import StaleLockWatch, _stopped_line, job_states, stuck
+from seiflow.controller.runner import RunOutcome, StaleLockWatch, _stopped_line, job_states, stuck
 from seiflow.controller.status import last_error
 from seiflow.store import get_launchpad
 
@@ -62,3 +62,5 @@ def test_the_stop_line_names_the_failed_job_and_its_error(seiflow_env, monkeypat
     assert line.startswith("stopped: the jobs left wait on a failed job: fw ")
     assert "label frame 7 failed: " in line and "3" in line.rsplit("failed: ", 1)[1], line
     assert _stopped_line({"last_error": None}).endswith("(seiflow status shows which)")
+    assert RunOutcome("c", "failed", 1.0, {"last_error": last_error(lp, "c")}).error == line.rsplit("failed: ", 1)[1]
+    assert RunOutcome("c", "converged", 1.0, {"last_error": None}).error is None

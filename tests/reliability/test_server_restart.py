@@ -13,6 +13,7 @@ import contextlib
 import threading
 
 import yaml
+from fireworks import Firework, ScriptTask
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from pymongo.hello import Hello
@@ -72,10 +73,11 @@ def test_the_shutdown_answer_drops_the_server_from_a_plain_client_but_not_from_s
         assert updated_topology_description(plain.topology_description, read).server_descriptions() == {}
         kept = updated_topology_description(lp.connection.topology_description, read)
         assert list(kept.server_descriptions()) == [(cfg.host, cfg.port)]
-        # and with the server back, the same LaunchPad's client writes again
+        # and with the server back, the same LaunchPad resets its database, adds a workflow and finds it
         embedded.start(cfg)
-        lp.db["restart_probe"].insert_one({"after": "restart"})
-        assert lp.db["restart_probe"].count_documents({}) == 1
+        lp.reset("", require_password=False)
+        lp.add_wf(Firework(ScriptTask.from_str("true"), name="after the restart"))
+        assert lp.get_fw_ids({"name": "after the restart"}) != []
     finally:
         plain.close()
         store.reset_connections()

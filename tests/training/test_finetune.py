@@ -129,7 +129,7 @@ def test_a_campaign_fine_tunes_round_1_and_restarts_round_2_from_it(seiflow_env,
     lines: list[str] = []
     outcome = run_locally(seiflow_env.settings, "tinyft", n_workers=2, timeout_s=1400, poll_s=2,
                           progress=lines.append)
-    assert outcome.state == "not_converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    assert outcome.state == "not_converged", (outcome.error, lines[-20:])
     sha = sha256_of(pretrained_pb)
     store = ModelStore()
     models = [store.get(m.model_id) for m in sorted(store.list("tinyft"), key=lambda m: (m.round, m.index))]

@@ -49,7 +49,7 @@ def test_a_pytorch_dpa1_campaign_trains_compresses_explores_and_restarts(seiflow
     lines: list[str] = []
     outcome = run_locally(seiflow_env.settings, "tinypt", n_workers=2, timeout_s=1400, poll_s=2,
                           progress=lines.append)
-    assert outcome.state == "not_converged", ((outcome.status.get("last_error") or {}).get("error"), lines[-20:])
+    assert outcome.state == "not_converged", (outcome.error, lines[-20:])
 
     store = ModelStore()
     models = [store.get(m.model_id) for m in sorted(store.list("tinypt"), key=lambda m: (m.round, m.index))]
